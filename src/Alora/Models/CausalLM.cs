@@ -1,0 +1,79 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Alora.Models;
+
+/// <summary>
+/// A decoder-only language model: input ids [B, T] (int64) to next-token logits [B, T, V].
+/// Position ids start at 0 and attention is causal, so right padding never changes the
+/// logits of earlier positions (batches pad on the right and mask the loss).
+/// </summary>
+public abstract class CausalLM : nn.Module<Tensor, Tensor>
+{
+    protected CausalLM(string name) : base(name) { }
+
+    public abstract HfConfig Config { get; }
+    public abstract string Architecture { get; }
+    /// <summary>Longest sequence the model was trained on (max_position_embeddings / n_positions).</summary>
+    public abstract int ContextLength { get; }
+    public int VocabSize => Config.VocabSize;
+
+    /// <summary>Parameter names of the linear layers that LoRA can target (checkpoint-style paths).</summary>
+    public IEnumerable<string> ParameterNames => named_parameters().Select(p => p.name);
+
+    /// <summary>Random initialisation for pretraining from scratch, as HF's _init_weights: N(0, std) for matrices, zero biases, unit norms.</summary>
+    public void InitWeights(double std = 0.02)
+    {
+        using var _ = no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal) || name.Contains("ln_", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal)
+                || name.EndsWith("layernorm.weight", StringComparison.Ordinal))
+                p.fill_(1.0);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal))
+                p.zero_();
+            else
+                p.normal_(0, std);
+        }
+    }
+}
+
+/// <summary>Rotary position embeddings: inverse frequencies (with Llama 3 scaling) and cos/sin tables.</summary>
+public static class Rope
+{
+    /// <summary>inv_freq_i = theta^(-2i/dim), i = 0..dim/2-1; llama3 scaling rescales the low frequencies (HF _compute_llama3_parameters).</summary>
+    public static double[] InverseFrequencies(int dim, double theta, RopeScaling? scaling)
+    {
+        var inv = new double[dim / 2];
+        for (int i = 0; i < inv.Length; i++) inv[i] = 1.0 / Math.Pow(theta, 2.0 * i / dim);
+        if (scaling is null) return inv;
+        switch (scaling.Kind)
+        {
+            case "llama3":
+                double oldCtx = scaling.OriginalMaxPositionEmbeddings;
+                double lowWavelen = oldCtx / scaling.LowFreqFactor, highWavelen = oldCtx / scaling.HighFreqFactor;
+                for (int i = 0; i < inv.Length; i++)
+                {
+                    double wavelen = 2 * Math.PI / inv[i];
+                    if (wavelen < highWavelen) continue;                                   // high frequency: kept
+                    if (wavelen > lowWavelen) { inv[i] /= scaling.Factor; continue; }     // low frequency: divided by factor
+                    double smooth = (oldCtx / wavelen - scaling.LowFreqFactor) / (scaling.HighFreqFactor - scaling.LowFreqFactor);
+                    inv[i] = (1 - smooth) * inv[i] / scaling.Factor + smooth * inv[i];      // medium band: interpolated
+                }
+                return inv;
+            case "linear":
+                return inv.Select(f => f / scaling.Factor).ToArray();
+            default:
+                return inv;
+        }
+    }
+
+    /// <summary>angles [T, dim/2] = position * inv_freq, computed in float32 as transformers does.</summary>
+    public static Tensor Angles(long seqLen, double[] invFreq, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var pos = arange(seqLen, ScalarType.Float32, device);                                  // [T]
+        var inv = tensor(invFreq.Select(f => (float)f).ToArray(), device: device);            // [dim/2]
+        return outer(pos, inv).MoveToOuterDisposeScope();                                     // [T, dim/2]
+    }
+}

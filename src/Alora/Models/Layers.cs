@@ -1,0 +1,117 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Alora.Models;
+
+// Building blocks whose parameter names equal HuggingFace checkpoint keys. They are created with
+// uninitialised storage (torch.empty): a checkpoint fills them; InitNormal serves pretraining.
+
+/// <summary>y = x W^T + b, W (out x in), as torch.nn.Linear.</summary>
+public sealed class Linear : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    public readonly Parameter? bias;
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+
+    public Linear(long inFeatures, long outFeatures, bool hasBias) : base(nameof(Linear))
+    {
+        InFeatures = inFeatures; OutFeatures = outFeatures;
+        weight = new Parameter(empty(outFeatures, inFeatures));
+        if (hasBias) bias = new Parameter(empty(outFeatures));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+}
+
+/// <summary>GPT-2's Conv1D: y = x W + b with W stored (in x out), the transpose of Linear's layout.</summary>
+public sealed class Conv1D : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    public readonly Parameter bias;
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+
+    public Conv1D(long inFeatures, long outFeatures) : base(nameof(Conv1D))
+    {
+        InFeatures = inFeatures; OutFeatures = outFeatures;
+        weight = new Parameter(empty(inFeatures, outFeatures));
+        bias = new Parameter(empty(outFeatures));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => addmm(bias, x.reshape(-1, InFeatures), weight, 1, 1).view([.. x.shape[..^1], OutFeatures]);
+}
+
+/// <summary>Token embedding table (vocab x hidden).</summary>
+public sealed class Embedding : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+
+    public Embedding(long vocab, long dim) : base(nameof(Embedding))
+    {
+        weight = new Parameter(empty(vocab, dim));
+        RegisterComponents();
+    }
+
+    // ids [B,T] -> [B,T,C]
+    public override Tensor forward(Tensor ids) => weight.index_select(0, ids.reshape(-1)).view(ids.shape[0], ids.shape[1], -1);
+}
+
+/// <summary>RMSNorm as Llama: x / sqrt(mean(x^2) + eps) * weight, computed in float32.</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    readonly double _eps;
+
+    public RmsNorm(long dim, double eps) : base(nameof(RmsNorm))
+    {
+        _eps = eps;
+        weight = new Parameter(ones(dim));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var xf = x.to_type(ScalarType.Float32);
+        var normed = xf * rsqrt(xf.pow(2).mean([-1], keepdim: true) + _eps);
+        return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>LayerNorm with weight and bias (GPT-J, GPT-2).</summary>
+public sealed class LayerNorm : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    public readonly Parameter bias;
+    readonly long _dim;
+    readonly double _eps;
+
+    public LayerNorm(long dim, double eps) : base(nameof(LayerNorm))
+    {
+        _dim = dim; _eps = eps;
+        weight = new Parameter(ones(dim));
+        bias = new Parameter(zeros(dim));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => nn.functional.layer_norm(x, [_dim], weight, bias, _eps);
+}
+
+public static class Activations
+{
+    /// <summary>GPT-2's "gelu_new": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
+    public static Tensor GeluNew(Tensor x) => nn.functional.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh);
+
+    public static Tensor Apply(string name, Tensor x) => name switch
+    {
+        "silu" or "swish" => nn.functional.silu(x),
+        "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => GeluNew(x),
+        "gelu" => nn.functional.gelu(x),
+        "relu" => nn.functional.relu(x),
+        _ => throw new AloraException($"activation '{name}' is not supported"),
+    };
+}

@@ -1,0 +1,141 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Alora.IO;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Alora.Models;
+
+/// <summary>Loads and saves HuggingFace model folders (config.json + safetensors, single or sharded).</summary>
+public static class ModelLoader
+{
+    // Non-parameter buffers some checkpoints carry; transformers ignores them too.
+    static readonly string[] IgnoredSuffixes = [".rotary_emb.inv_freq", ".attn.bias", ".attn.masked_bias"];
+
+    /// <summary>Builds the architecture named in config.json with uninitialised weights.</summary>
+    public static CausalLM Create(string configPath, JsonObject json)
+    {
+        var archs = json["architectures"] as JsonArray;
+        string arch = archs?.FirstOrDefault()?.GetValue<string>() ?? (json["model_type"]?.GetValue<string>() switch
+        {
+            "llama" => "LlamaForCausalLM", "gptj" => "GPTJForCausalLM", "gpt2" => "GPT2LMHeadModel", var m => $"model_type '{m}'",
+        });
+        switch (arch)
+        {
+            case "LlamaForCausalLM" or "MistralForCausalLM":
+                var lc = HfConfig.Bind<LlamaConfig>(configPath, json); lc.Validate(configPath);
+                return new LlamaForCausalLM(lc);
+            case "GPTJForCausalLM":
+                var jc = HfConfig.Bind<GptJConfig>(configPath, json); jc.Validate(configPath);
+                return new GptJForCausalLM(jc);
+            case "GPT2LMHeadModel":
+                var gc = HfConfig.Bind<Gpt2Config>(configPath, json); gc.Validate(configPath);
+                return new Gpt2LMHeadModel(gc);
+            default:
+                throw new AloraException($"{configPath}: architecture {arch} is not supported (LlamaForCausalLM, GPTJForCausalLM, GPT2LMHeadModel)");
+        }
+    }
+
+    /// <summary>Loads a model folder; weights are converted to <paramref name="dtype"/> (default float32) and moved to <paramref name="device"/>.</summary>
+    public static CausalLM Load(string dir, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        if (!Directory.Exists(dir)) throw new AloraException($"{dir}: model folder not found");
+        var configPath = Path.Combine(dir, "config.json");
+        var model = Create(configPath, HfConfig.ReadJson(configPath));
+        try
+        {
+            LoadWeights(model, dir, dtype);
+            if (device is { } d && d.type != DeviceType.CPU) model.to(d);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Maps every tensor name to the safetensors file that holds it.</summary>
+    public static Dictionary<string, SafeTensorsFile> OpenCheckpoint(string dir)
+    {
+        var single = Path.Combine(dir, "model.safetensors");
+        var index = Path.Combine(dir, "model.safetensors.index.json");
+        var map = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
+        if (File.Exists(single))
+        {
+            var f = SafeTensorsFile.Open(single);
+            foreach (var name in f.Entries.Keys) map[name] = f;
+            return map;
+        }
+        if (!File.Exists(index))
+            throw new AloraException($"{dir}: no model.safetensors or model.safetensors.index.json (PyTorch .bin checkpoints are not read: convert them to safetensors)");
+        var weightMap = HfConfig.ReadJson(index)["weight_map"] as JsonObject
+            ?? throw new AloraException($"{index}: no weight_map object");
+        var files = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
+        foreach (var (name, fileNode) in weightMap)
+        {
+            var file = fileNode?.GetValue<string>() ?? throw new AloraException($"{index}: weight_map entry '{name}' has no file");
+            if (!files.TryGetValue(file, out var sf))
+                files[file] = sf = SafeTensorsFile.Open(Path.Combine(dir, file));
+            if (!sf.Entries.ContainsKey(name))
+                throw new AloraException($"{index}: '{name}' is mapped to {file}, which does not contain it");
+            map[name] = sf;
+        }
+        return map;
+    }
+
+    static void LoadWeights(CausalLM model, string dir, ScalarType dtype)
+    {
+        var checkpoint = OpenCheckpoint(dir);
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        bool tied = model.Config.TieWordEmbeddings ?? model is Gpt2LMHeadModel;
+        var missing = parameters.Keys.Where(k => !checkpoint.ContainsKey(k)).ToList();
+        var unexpected = checkpoint.Keys.Where(k => !parameters.ContainsKey(k)
+            && !IgnoredSuffixes.Any(s => k.EndsWith(s, StringComparison.Ordinal))
+            && !(tied && k == "lm_head.weight")).ToList();
+        var misShaped = parameters.Where(p => checkpoint.ContainsKey(p.Key)
+                && !checkpoint[p.Key].Entries[p.Key].Shape.SequenceEqual(p.Value.shape))
+            .Select(p => $"{p.Key}: checkpoint {SafeTensorsFile.Fmt(checkpoint[p.Key].Entries[p.Key].Shape)}, model {SafeTensorsFile.Fmt(p.Value.shape)}")
+            .ToList();
+        var unsupported = parameters.Keys.Where(checkpoint.ContainsKey)
+            .Where(k => checkpoint[k].Entries[k].DType is not ("F32" or "F16" or "BF16" or "F64"))
+            .Select(k => $"{k}: {checkpoint[k].Entries[k].DType}").ToList();
+        if (missing.Count + unexpected.Count + misShaped.Count + unsupported.Count > 0)
+        {
+            var parts = new List<string>();
+            if (missing.Count > 0) parts.Add($"missing tensors ({missing.Count}): {List(missing)}");
+            if (unexpected.Count > 0) parts.Add($"unexpected tensors ({unexpected.Count}): {List(unexpected)}");
+            if (misShaped.Count > 0) parts.Add($"wrong shapes ({misShaped.Count}): {List(misShaped)}");
+            if (unsupported.Count > 0) parts.Add($"non-float weights: {List(unsupported)}");
+            throw new AloraException($"{dir}: checkpoint does not match {model.Architecture} of config.json: {string.Join("; ", parts)}");
+        }
+        using var _ = no_grad();
+        foreach (var (name, p) in parameters)
+        {
+            using var t = checkpoint[name].Load(name, ScalarType.Float32);
+            p.copy_(t);
+        }
+        if (dtype != ScalarType.Float32) model.to(dtype);
+    }
+
+    static string List(List<string> items) => string.Join(", ", items.Take(20)) + (items.Count > 20 ? $", ... ({items.Count - 20} more)" : "");
+
+    /// <summary>Writes a HuggingFace model folder: config.json (the source config with torch_dtype updated) and model.safetensors.</summary>
+    public static void Save(CausalLM model, string dir, JsonObject config, ScalarType dtype = ScalarType.Float32)
+    {
+        Directory.CreateDirectory(dir);
+        var cfg = (JsonObject)config.DeepClone();
+        cfg["torch_dtype"] = dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
+        var tensors = model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().to_type(dtype))).ToList();
+        try
+        {
+            SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        }
+        finally
+        {
+            foreach (var kv in tensors) kv.Value.Dispose();
+        }
+        AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), cfg.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+}
