@@ -1,1 +1,6 @@
-Console.WriteLine("alora");
+namespace Alora.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args) => AloraCli.Run(args, Console.Out, Console.Error);
+}

@@ -11,6 +11,8 @@ public static class GreedyDecoder
     {
         if (promptIds.Count == 0) throw new AloraException("the prompt is empty: give at least one token (for example the bos token)");
         if (maxNewTokens < 0) throw new AloraException("--max-new-tokens must be non-negative");
+        if (promptIds.Any(i => i < 0 || i >= model.VocabSize))
+            throw new AloraException($"prompt ids must lie in the model's vocabulary [0, {model.VocabSize}): got {string.Join(",", promptIds.Where(i => i < 0 || i >= model.VocabSize).Take(5))}");
         var device = model.parameters().First().device;
         var ids = promptIds.Select(i => (long)i).ToList();
         var generated = new List<int>();

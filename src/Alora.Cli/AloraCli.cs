@@ -1,0 +1,52 @@
+using System.CommandLine;
+using Alora.Cli.Commands;
+
+namespace Alora.Cli;
+
+/// <summary>The command tree. Thin: every command parses options and calls the library.</summary>
+public static class AloraCli
+{
+    public static RootCommand Build(TextWriter stdout, TextWriter stderr)
+    {
+        var io = new CliIo(stdout, stderr);
+        var root = new RootCommand("Alora: domain fine-tuning of causal language models that keeps their general ability (ALoRA, LoRA, rsLoRA, EWC-LoRA).");
+        var eval = new Command("eval", "Evaluate a model: general perplexity.");
+        eval.Add(EvalPerplexityCommand.Create(io));
+        root.Add(eval);
+        root.Add(GenerateCommand.Create(io));
+        return root;
+    }
+
+    /// <summary>Runs the CLI; a user error prints one line "error: ..." on stderr and returns 1.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = Build(stdout, stderr);
+        var parse = root.Parse(args);
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (AloraException e)
+        {
+            stderr.WriteLine("error: " + e.Message);
+            return 1;
+        }
+        catch (IOException e)
+        {
+            stderr.WriteLine("error: " + e.Message);
+            return 1;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            stderr.WriteLine("error: " + e.Message);
+            return 1;
+        }
+    }
+}
+
+/// <summary>Where a command writes, so tests can run the CLI in-process.</summary>
+public sealed record CliIo(TextWriter Out, TextWriter Err)
+{
+    /// <summary>Progress bars only when stderr is a terminal and the CLI writes to the real console.</summary>
+    public bool Interactive => ReferenceEquals(Err, Console.Error) && !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") is null;
+}

@@ -1,0 +1,31 @@
+using System.CommandLine;
+using Alora.Models;
+using Alora.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Alora.Cli.Commands;
+
+/// <summary>Options shared by the commands that load a model.</summary>
+public sealed class ModelOptions
+{
+    public Option<string> Model { get; } = new("--model") { Description = "HuggingFace model folder (config.json, safetensors, tokenizer)", Required = true };
+    public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+    public Option<string> DType { get; } = new("--dtype") { Description = "compute dtype: float32, bfloat16 or float16", DefaultValueFactory = _ => "float32" };
+
+    public void AddTo(Command c) { c.Add(Model); c.Add(Device); c.Add(DType); }
+
+    public CausalLM Load(ParseResult p)
+    {
+        var device = TorchRuntime.ParseDevice(p.GetValue(Device)!);
+        return ModelLoader.Load(p.GetValue(Model)!, device, ParseDType(p.GetValue(DType)!));
+    }
+
+    public static ScalarType ParseDType(string s) => s.ToLowerInvariant() switch
+    {
+        "float32" or "fp32" or "f32" => ScalarType.Float32,
+        "bfloat16" or "bf16" => ScalarType.BFloat16,
+        "float16" or "fp16" or "f16" => ScalarType.Float16,
+        _ => throw new AloraException($"--dtype '{s}' is not one of float32, bfloat16, float16"),
+    };
+}

@@ -1,0 +1,62 @@
+using System.CommandLine;
+using Alora.Data;
+using Alora.Eval;
+using Alora.IO;
+using Alora.Tokenization;
+
+namespace Alora.Cli.Commands;
+
+/// <summary>alora eval perplexity: corpus perplexity, word perplexity and bits per byte (lm-evaluation-harness definitions).</summary>
+public static class EvalPerplexityCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var model = new ModelOptions();
+        var data = new Option<string>("--data") { Description = "text (one document per line, or blank-line separated), JSONL with text or input_ids, or Parquet with a text column", Required = true };
+        var maxLength = new Option<int?>("--max-length") { Description = "window length in tokens (default: the model's context length)" };
+        var stride = new Option<int?>("--stride") { Description = "tokens newly predicted per window after the first (default: --max-length, disjoint windows)" };
+        var batch = new Option<int>("--batch-size") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 };
+        var limit = new Option<int?>("--limit") { Description = "score only the first N documents" };
+        var output = new Option<string?>("--out") { Description = "also write the JSON result to this file" };
+        var cmd = new Command("perplexity", "Perplexity of a model on a general corpus.");
+        model.AddTo(cmd);
+        cmd.Add(data); cmd.Add(maxLength); cmd.Add(stride); cmd.Add(batch); cmd.Add(limit); cmd.Add(output);
+        cmd.SetAction(p =>
+        {
+            var modelDir = p.GetValue(model.Model)!;
+            var dataPath = p.GetValue(data)!;
+            var docs = TextCorpus.Read(dataPath);
+            if (p.GetValue(limit) is { } n) docs = docs.Take(n).ToList();
+            using var lm = model.Load(p);
+            var sequences = Prepare(docs, modelDir, lm.VocabSize, dataPath);
+            var options = new PerplexityOptions { MaxLength = p.GetValue(maxLength), Stride = p.GetValue(stride), BatchSize = p.GetValue(batch) };
+            var result = ProgressView.Run(io, "perplexity", progress => Perplexity.Evaluate(lm, sequences, options, progress));
+            var json = ResultJson.Perplexity(result, modelDir, dataPath);
+            io.Out.WriteLine(json);
+            if (p.GetValue(output) is { } outPath) AtomicFile.WriteAllText(outPath, json + "\n");
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>Text documents are tokenized whole with the model's tokenizer; input_ids are scored as given.</summary>
+    internal static List<ScoredSequence> Prepare(IReadOnlyList<CorpusDocument> docs, string modelDir, int vocab, string dataPath)
+    {
+        var list = new List<ScoredSequence>(docs.Count);
+        if (docs.All(d => d.InputIds is not null))
+        {
+            for (int i = 0; i < docs.Count; i++)
+            {
+                var ids = docs[i].InputIds!;
+                if (ids.Any(t => t < 0 || t >= vocab))
+                    throw new AloraException($"{dataPath}: document {i + 1} has a token id outside the model's vocabulary [0, {vocab})");
+                list.Add(new ScoredSequence(ids.Select(t => (long)t).ToArray()));
+            }
+            return list;
+        }
+        using var tok = TextTokenizer.Load(modelDir);
+        int? prefix = tok.BosId ?? tok.EosId;
+        foreach (var d in docs) list.Add(Perplexity.FromText(d.Text!, tok.Encode(d.Text!), prefix));
+        return list;
+    }
+}

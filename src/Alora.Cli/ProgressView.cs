@@ -1,0 +1,30 @@
+using Alora.Eval;
+using Spectre.Console;
+
+namespace Alora.Cli;
+
+/// <summary>A progress bar on stderr when it is a terminal; nothing in a pipe or under CI.</summary>
+public static class ProgressView
+{
+    public static T Run<T>(CliIo io, string label, Func<IProgress<EvalProgress>, T> work)
+    {
+        if (!io.Interactive) return work(new Progress<EvalProgress>(_ => { }));
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        T result = default!;
+        console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(label, maxValue: 1);
+                result = work(new SyncProgress(e => { task.MaxValue = Math.Max(1, e.Total); task.Value = e.Done; }));
+                task.Value = task.MaxValue;
+            });
+        return result;
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; posts to the thread pool and can arrive late).</summary>
+    sealed class SyncProgress(Action<EvalProgress> report) : IProgress<EvalProgress>
+    {
+        public void Report(EvalProgress value) => report(value);
+    }
+}

@@ -1,0 +1,36 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Alora.Eval;
+
+namespace Alora.Cli;
+
+/// <summary>Result files as JSON with snake_case keys.</summary>
+public static class ResultJson
+{
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static string Perplexity(PerplexityResult r, string model, string data)
+    {
+        var o = new JsonObject
+        {
+            ["model"] = Path.GetFullPath(model),
+            ["data"] = Path.GetFullPath(data),
+            ["documents"] = r.Documents,
+            ["tokens"] = r.Tokens,
+            ["nll_sum"] = r.NllSum,
+            ["mean_nll"] = r.MeanNll,
+            ["perplexity"] = r.Perplexity,
+            ["words"] = r.Words,
+            ["bytes"] = r.Bytes,
+            ["word_perplexity"] = r.WordPerplexity,
+            ["bits_per_byte"] = r.BitsPerByte,
+            ["max_length"] = r.MaxLength,
+            ["stride"] = r.Stride,
+            ["per_document"] = new JsonArray(r.PerDocument.Select(d => (JsonNode)new JsonObject
+            {
+                ["index"] = d.Index, ["tokens"] = d.Tokens, ["nll_sum"] = d.NllSum, ["mean_nll"] = d.MeanNll,
+            }).ToArray()),
+        };
+        return o.ToJsonString(Indented);
+    }
+}

@@ -1,0 +1,297 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Alora.IO;
+using Alora.Lora;
+using Alora.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Alora.Training;
+
+public sealed record StepMetrics(
+    long Step, double Epoch, double Loss, double TaskLoss, IReadOnlyDictionary<string, double> Penalties,
+    double Lr, double GradNorm, long TargetTokens, long Tokens, double TokensPerSecond, double ElapsedSeconds);
+
+public readonly record struct TrainProgress(long Step, long TotalSteps, double Loss, double TokensPerSecond);
+
+/// <summary>
+/// The training loop: mini-batches of <see cref="TrainConfig.BatchSize"/> sequences accumulated over
+/// micro-batches, cross-entropy averaged over the step's target tokens, hook penalties, gradient
+/// clipping, AdamW or SGD with a warm-up/decay schedule, metrics per step as JSON Lines, and
+/// resumable checkpoints (trainable weights, optimizer state, hook state, RNG state). The data order
+/// is a pure function of (seed, epoch), so a resumed run sees the same batches.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    readonly CausalLM _model;
+    readonly IReadOnlyList<TrainingExample> _data;
+    readonly TrainConfig _cfg;
+    readonly string? _runDir;
+    readonly IReadOnlyList<ITrainingHook> _hooks;
+    readonly List<(string Name, Parameter Param)> _trainable;
+    readonly Optimizer _optimizer;
+    readonly StepContext _ctx;
+    readonly Device _device;
+
+    public long StepsPerEpoch { get; }
+    public long TotalSteps { get; }
+    public long Step { get; private set; }
+    public IReadOnlyList<StepMetrics> History => _history;
+    readonly List<StepMetrics> _history = [];
+    double _elapsedBefore;
+
+    public Trainer(CausalLM model, IReadOnlyList<AdaptedModule> adapters, IReadOnlyList<TrainingExample> data,
+        TrainConfig config, string? runDir = null, IReadOnlyList<ITrainingHook>? hooks = null)
+    {
+        config.Validate();
+        if (data.Count == 0) throw new AloraException("the training data is empty");
+        if (data.All(d => d.TargetCount == 0)) throw new AloraException("the training data has no target token");
+        _model = model; _data = data; _cfg = config; _runDir = runDir; _hooks = hooks ?? [];
+        _trainable = adapters.SelectMany(a => new[]
+        {
+            (a.Path + ".lora_A.weight", a.Layer.lora_A.weight),
+            (a.Path + ".lora_B.weight", a.Layer.lora_B.weight),
+        }).ToList();
+        foreach (var (_, p) in _trainable) p.requires_grad = true;
+        _device = _trainable[0].Param.device;
+        _optimizer = config.Optimizer == OptimizerKind.Sgd
+            ? new Sgd(_trainable)
+            : new AdamW(_trainable, config.Beta1, config.Beta2, config.Eps, config.WeightDecay);
+        _ctx = new StepContext { Adapters = adapters };
+        StepsPerEpoch = (data.Count + config.BatchSize - 1) / config.BatchSize;
+        TotalSteps = config.MaxSteps ?? config.Epochs * StepsPerEpoch;
+    }
+
+    long WarmupSteps => _cfg.WarmupSteps ?? (long)Math.Round(_cfg.WarmupRatio * TotalSteps);
+
+    /// <summary>Runs until TotalSteps (or <paramref name="stopAfter"/> steps, which tests use to simulate a kill).</summary>
+    public IReadOnlyList<StepMetrics> Train(IProgress<TrainProgress>? progress = null, long? stopAfter = null, CancellationToken cancel = default)
+    {
+        _model.train();
+        var clock = Stopwatch.StartNew();
+        long end = Math.Min(TotalSteps, stopAfter ?? long.MaxValue);
+        while (Step < end)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var stepClock = Stopwatch.StartNew();
+            var m = TrainStep(Step, stepClock, _elapsedBefore + clock.Elapsed.TotalSeconds);
+            _history.Add(m);
+            Step++;
+            AppendMetrics(m);
+            progress?.Report(new TrainProgress(Step, TotalSteps, m.Loss, m.TokensPerSecond));
+            bool last = Step == TotalSteps;
+            if (_runDir is not null && (last || (_cfg.CheckpointEvery > 0 && Step % _cfg.CheckpointEvery == 0)))
+                SaveCheckpoint(_elapsedBefore + clock.Elapsed.TotalSeconds);
+        }
+        _elapsedBefore += clock.Elapsed.TotalSeconds;
+        _model.eval();
+        return _history;
+    }
+
+    StepMetrics TrainStep(long step, Stopwatch stepClock, double elapsed)
+    {
+        using var scope = NewDisposeScope();
+        double lr = LearningRate.At(step, TotalSteps, _cfg.Lr, WarmupSteps, _cfg.Schedule);
+        var batch = BatchIndices(step);
+        long targets = batch.Sum(i => (long)_data[i].TargetCount), tokens = batch.Sum(i => (long)_data[i].Ids.Length);
+        _optimizer.ZeroGrad();
+        double ceSum = 0;
+        foreach (var micro in batch.Chunk(_cfg.MicroBatchSize))
+        {
+            using var microScope = NewDisposeScope();
+            var (input, labels) = Collate(micro);
+            var logits = _model.forward(input);                                                     // [b,L,V]
+            var ce = nn.functional.cross_entropy(logits.view(-1, logits.shape[2]), labels.view(-1),
+                ignore_index: -100, reduction: nn.Reduction.Sum);
+            (ce / Math.Max(1, targets)).backward();
+            ceSum += ce.item<float>();
+        }
+        double taskLoss = ceSum / Math.Max(1, targets);
+        if (!double.IsFinite(taskLoss))
+            throw new AloraException($"the loss became {taskLoss} at step {step + 1}: lower --lr, or check the data; no adapter was written for this run");
+        _ctx.Step = step; _ctx.Lr = lr; _ctx.Tokens = targets; _ctx.TaskLoss = taskLoss;
+        foreach (var h in _hooks) h.OnTaskGradients(_ctx);
+        var penalties = new Dictionary<string, double>();
+        foreach (var h in _hooks)
+        {
+            if (h.Penalty(_ctx) is not { } p) continue;
+            p.backward();
+            double v = p.item<float>();
+            if (!double.IsFinite(v)) throw new AloraException($"the {h.Name} penalty became {v} at step {step + 1}");
+            penalties[h.Name] = v;
+        }
+        double gradNorm = ClipGradients();
+        foreach (var h in _hooks) h.BeforeOptimizerStep(_ctx);
+        _optimizer.Step(lr);
+        foreach (var h in _hooks) h.AfterOptimizerStep(_ctx);
+        double secs = Math.Max(1e-9, stepClock.Elapsed.TotalSeconds);
+        return new StepMetrics(step + 1, (double)(step + 1) / StepsPerEpoch, taskLoss + penalties.Values.Sum(), taskLoss,
+            penalties, lr, gradNorm, targets, tokens, tokens / secs, elapsed + stepClock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Global L2 norm of the trainable gradients, scaled down to MaxGradNorm as torch's clip_grad_norm_.</summary>
+    double ClipGradients()
+    {
+        using var scope = NewDisposeScope();
+        var grads = _trainable.Select(t => t.Param.grad).OfType<Tensor>().ToList();
+        if (grads.Count == 0) return 0;
+        var norm = stack(grads.Select(g => g.norm()).ToArray()).norm().item<float>();
+        if (_cfg.MaxGradNorm > 0 && norm > _cfg.MaxGradNorm)
+        {
+            double coef = _cfg.MaxGradNorm / (norm + 1e-6);
+            using var _ = no_grad();
+            foreach (var g in grads) g.mul_(coef);
+        }
+        return norm;
+    }
+
+    /// <summary>Sequences of this step: a permutation per epoch drawn from (seed, epoch).</summary>
+    int[] BatchIndices(long step)
+    {
+        long epoch = step / StepsPerEpoch, inEpoch = step % StepsPerEpoch;
+        var perm = Permutation(_data.Count, _cfg.Seed, epoch);
+        int start = (int)(inEpoch * _cfg.BatchSize);
+        return perm[start..Math.Min(start + _cfg.BatchSize, perm.Length)];
+    }
+
+    internal static int[] Permutation(int n, long seed, long epoch)
+    {
+        var perm = Enumerable.Range(0, n).ToArray();
+        var rng = new SplitMix64(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)epoch + 1));
+        for (int i = n - 1; i > 0; i--)
+        {
+            int j = (int)(rng.Next() % (ulong)(i + 1));
+            (perm[i], perm[j]) = (perm[j], perm[i]);
+        }
+        return perm;
+    }
+
+    /// <summary>Right-padded input [b, L] and shifted labels [b, L]: label j is ids[j+1] when that token is a target, else -100.</summary>
+    (Tensor Input, Tensor Labels) Collate(int[] micro)
+    {
+        int len = micro.Max(i => _data[i].Ids.Length);
+        var input = new long[micro.Length * len];
+        var labels = Enumerable.Repeat(-100L, micro.Length * len).ToArray();
+        for (int r = 0; r < micro.Length; r++)
+        {
+            var ex = _data[micro[r]];
+            for (int j = 0; j < ex.Ids.Length; j++)
+            {
+                input[r * len + j] = ex.Ids[j];
+                if (j + 1 < ex.Ids.Length && ex.Targets[j + 1]) labels[r * len + j] = ex.Ids[j + 1];
+            }
+        }
+        return (tensor(input, [micro.Length, len], device: _device), tensor(labels, [micro.Length, len], device: _device));
+    }
+
+    void AppendMetrics(StepMetrics m)
+    {
+        if (_runDir is null) return;
+        var o = new JsonObject
+        {
+            ["step"] = m.Step, ["epoch"] = Math.Round(m.Epoch, 4), ["loss"] = m.Loss, ["task_loss"] = m.TaskLoss,
+        };
+        foreach (var (k, v) in m.Penalties) o[k] = v;
+        o["lr"] = m.Lr; o["grad_norm"] = m.GradNorm; o["target_tokens"] = m.TargetTokens; o["tokens"] = m.Tokens;
+        o["tokens_per_second"] = Math.Round(m.TokensPerSecond, 1); o["elapsed_seconds"] = Math.Round(m.ElapsedSeconds, 3);
+        Directory.CreateDirectory(_runDir);
+        File.AppendAllText(Path.Combine(_runDir, "metrics.jsonl"), o.ToJsonString() + "\n");
+    }
+
+    // ---- checkpoints ----
+
+    public string CheckpointDir => Path.Combine(_runDir ?? throw new InvalidOperationException("no run folder"), "checkpoints");
+
+    void SaveCheckpoint(double elapsed)
+    {
+        var final = Path.Combine(CheckpointDir, $"step-{Step:D7}");
+        var tmp = final + ".tmp";
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        Directory.CreateDirectory(tmp);
+        SafeTensorsWriter.Write(Path.Combine(tmp, "trainable.safetensors"), _trainable.Select(t => new KeyValuePair<string, Tensor>(t.Name, t.Param)));
+        SafeTensorsWriter.Write(Path.Combine(tmp, "optimizer.safetensors"), _optimizer.State());
+        SafeTensorsWriter.Write(Path.Combine(tmp, "hooks.safetensors"),
+            _hooks.SelectMany(h => h.State().Select(kv => new KeyValuePair<string, Tensor>(h.Name + "/" + kv.Key, kv.Value))));
+        using (var rng = random.get_rng_state())
+            SafeTensorsWriter.Write(Path.Combine(tmp, "rng.safetensors"), [new("torch_cpu", rng)]);
+        var state = new JsonObject
+        {
+            ["step"] = Step, ["total_steps"] = TotalSteps, ["optimizer_steps"] = _optimizer.StepCount,
+            ["seed"] = _cfg.Seed, ["elapsed_seconds"] = elapsed,
+        };
+        File.WriteAllText(Path.Combine(tmp, "trainer_state.json"), state.ToJsonString());
+        if (Directory.Exists(final)) Directory.Delete(final, true);
+        Directory.Move(tmp, final);
+        foreach (var old in Checkpoints(CheckpointDir).SkipLast(Math.Max(1, _cfg.KeepCheckpoints)))
+            Directory.Delete(old, true);
+    }
+
+    static IEnumerable<string> Checkpoints(string dir) => !Directory.Exists(dir) ? []
+        : Directory.GetDirectories(dir, "step-*").Where(d => !d.EndsWith(".tmp", StringComparison.Ordinal)
+            && File.Exists(Path.Combine(d, "trainer_state.json"))).Order(StringComparer.Ordinal);
+
+    /// <summary>Restores the latest checkpoint of the run folder; returns false when there is none.</summary>
+    public bool TryResume()
+    {
+        if (_runDir is null) return false;
+        var latest = Checkpoints(CheckpointDir).LastOrDefault();
+        if (latest is null) return false;
+        var state = HfConfig.ReadJson(Path.Combine(latest, "trainer_state.json"));
+        long step = state["step"]!.GetValue<long>();
+        if (state["total_steps"]!.GetValue<long>() != TotalSteps)
+            throw new AloraException($"{latest}: the checkpoint was made for {state["total_steps"]} steps but this run has {TotalSteps}: the configuration changed");
+        using (no_grad())
+        {
+            var trainable = SafeTensorsFile.Open(Path.Combine(latest, "trainable.safetensors"));
+            foreach (var (name, p) in _trainable)
+            {
+                if (!trainable.Entries.ContainsKey(name)) throw new AloraException($"{latest}: checkpoint lacks {name}: the adapter configuration changed");
+                using var t = trainable.Load(name);
+                p.copy_(t);
+            }
+        }
+        _optimizer.LoadState(LoadAll(Path.Combine(latest, "optimizer.safetensors")), state["optimizer_steps"]!.GetValue<long>());
+        var hookState = LoadAll(Path.Combine(latest, "hooks.safetensors"));
+        foreach (var h in _hooks)
+            h.LoadState(hookState.Where(kv => kv.Key.StartsWith(h.Name + "/", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[(h.Name.Length + 1)..], kv => kv.Value));
+        using (var rng = SafeTensorsFile.Open(Path.Combine(latest, "rng.safetensors")).Load("torch_cpu"))
+            random.set_rng_state(rng);
+        foreach (var t in hookState.Values) t.Dispose();
+        Step = step;
+        _elapsedBefore = state["elapsed_seconds"]!.GetValue<double>();
+        TruncateMetrics(step);
+        return true;
+    }
+
+    static Dictionary<string, Tensor> LoadAll(string path)
+    {
+        var f = SafeTensorsFile.Open(path);
+        return f.Entries.Keys.ToDictionary(k => k, k => f.Load(k).DetachFromDisposeScope());
+    }
+
+    void TruncateMetrics(long step)
+    {
+        var path = Path.Combine(_runDir!, "metrics.jsonl");
+        if (!File.Exists(path)) return;
+        var keep = File.ReadAllLines(path).Where(l => l.Length > 0 && (JsonNode.Parse(l)?["step"]?.GetValue<long>() ?? long.MaxValue) <= step);
+        AtomicFile.WriteAllText(path, string.Concat(keep.Select(l => l + "\n")));
+    }
+
+    public void Dispose() => _optimizer.Dispose();
+}
+
+/// <summary>SplitMix64: a tiny, fully specified PRNG, so data orders are the same on every runtime.</summary>
+public sealed class SplitMix64(ulong seed)
+{
+    ulong _state = seed;
+
+    public ulong Next()
+    {
+        ulong z = _state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}
