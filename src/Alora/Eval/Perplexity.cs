@@ -80,8 +80,7 @@ public static class Perplexity
                     var ids = docs[doc].Ids;
                     for (int j = 0; j < end - start; j++) { input[r * len + j] = ids[start + j]; target[r * len + j] = ids[start + j + 1]; }
                 }
-                var logits = model.forward(tensor(input, [batch.Count, len], device: device));                 // [B,L,V]
-                var perPos = TokenNll.PerPosition(logits, tensor(target, [batch.Count, len], device: device))
+                var perPos = TokenNll.PerPosition(model, tensor(input, [batch.Count, len], device: device), tensor(target, [batch.Count, len], device: device))
                     .to_type(ScalarType.Float64).cpu().data<double>().ToArray();                                  // [B*L]
                 for (int r = 0; r < batch.Count; r++)
                 {

@@ -1,3 +1,4 @@
+using Alora.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,5 +15,26 @@ public static class TokenNll
         using var scope = NewDisposeScope();
         var logp = logits.to_type(ScalarType.Float32).log_softmax(-1);                 // [B,T,V]
         return (-logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)).MoveToOuterDisposeScope();  // [B,T]
+    }
+
+    /// <summary>
+    /// The same from the model, with the output projection applied to chunks of
+    /// <see cref="CausalLM.HeadChunkRows"/> positions: ids [B,T], targets [B,T] -> nll [B,T].
+    /// </summary>
+    public static Tensor PerPosition(CausalLM model, Tensor ids, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = model.Hidden(ids);                                                  // [B,T,C]
+        var flat = hidden.reshape(-1, hidden.shape[2]);                                  // [B*T,C]
+        var flatTargets = targets.reshape(-1);                                           // [B*T]
+        var parts = new List<Tensor>();
+        long rows = flat.shape[0];
+        for (long r = 0; r < rows; r += model.HeadChunkRows)
+        {
+            long n = Math.Min(model.HeadChunkRows, rows - r);
+            var logits = model.Head(flat.narrow(0, r, n));                               // [n,V]
+            parts.Add(nn.functional.cross_entropy(logits, flatTargets.narrow(0, r, n), reduction: nn.Reduction.None));
+        }
+        return cat(parts, 0).view(ids.shape[0], ids.shape[1]).MoveToOuterDisposeScope();
     }
 }

@@ -18,6 +18,26 @@ public abstract class CausalLM : nn.Module<Tensor, Tensor>
     public abstract int ContextLength { get; }
     public int VocabSize => Config.VocabSize;
 
+    /// <summary>Final hidden states: ids [B,T] -> [B,T,C] (after the last norm).</summary>
+    public abstract Tensor Hidden(Tensor ids);
+
+    /// <summary>Output projection: hidden [..., C] -> logits [..., V] in float32.</summary>
+    public abstract Tensor Head(Tensor hidden);
+
+    /// <summary>ids [B,T] -> logits [B,T,V]. Prefer <see cref="Hidden"/> + chunked <see cref="Head"/> for long inputs or large vocabularies.</summary>
+    public override Tensor forward(Tensor ids)
+    {
+        using var scope = NewDisposeScope();
+        return Head(Hidden(ids)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Rows of logits computed at once when scoring or training: about 4M logits (16 MB), so the
+    /// [B,T,V] tensor is never materialised. Fresh multi-hundred-MB buffers cost more in page
+    /// faults than the matmul itself on small machines, and this keeps every buffer reusable.
+    /// </summary>
+    public int HeadChunkRows => Math.Max(1, (1 << 22) / Math.Max(1, VocabSize));
+
     /// <summary>Parameter names of the linear layers that LoRA can target (checkpoint-style paths).</summary>
     public IEnumerable<string> ParameterNames => named_parameters().Select(p => p.name);
 

@@ -123,10 +123,11 @@ public sealed class Gpt2LMHeadModel : CausalLM
     public override string Architecture => "GPT2LMHeadModel";
     public override int ContextLength => _config.NPositions;
 
-    public override Tensor forward(Tensor ids)
+    public override Tensor Hidden(Tensor ids) => transformer.forward(ids);
+
+    public override Tensor Head(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var logits = nn.functional.linear(transformer.forward(ids), transformer.wte.weight);
-        return logits.to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        return nn.functional.linear(hidden, transformer.wte.weight).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 }

@@ -138,9 +138,11 @@ public sealed class GptJForCausalLM : CausalLM
     public override string Architecture => "GPTJForCausalLM";
     public override int ContextLength => _config.NPositions;
 
-    public override Tensor forward(Tensor ids)
+    public override Tensor Hidden(Tensor ids) => transformer.forward(ids);
+
+    public override Tensor Head(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return lm_head.forward(transformer.forward(ids)).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        return lm_head.forward(hidden).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 }

@@ -147,12 +147,13 @@ public sealed class LlamaForCausalLM : CausalLM
     public override string Architecture => "LlamaForCausalLM";
     public override int ContextLength => _config.MaxPositionEmbeddings;
 
-    // ids [B,T] -> logits [B,T,V]; tied embeddings reuse embed_tokens.weight as the output matrix
-    public override Tensor forward(Tensor ids)
+    public override Tensor Hidden(Tensor ids) => model.forward(ids);
+
+    // tied embeddings reuse embed_tokens.weight as the output matrix
+    public override Tensor Head(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var h = model.forward(ids);
-        var logits = lm_head is null ? nn.functional.linear(h, model.embed_tokens.weight) : lm_head.forward(h);
+        var logits = lm_head is null ? nn.functional.linear(hidden, model.embed_tokens.weight) : lm_head.forward(hidden);
         return logits.to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 }

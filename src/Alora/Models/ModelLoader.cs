@@ -15,6 +15,7 @@ public static class ModelLoader
     /// <summary>Builds the architecture named in config.json with uninitialised weights.</summary>
     public static CausalLM Create(string configPath, JsonObject json)
     {
+        Runtime.TorchRuntime.Initialize();
         var archs = json["architectures"] as JsonArray;
         string arch = archs?.FirstOrDefault()?.GetValue<string>() ?? (json["model_type"]?.GetValue<string>() switch
         {
