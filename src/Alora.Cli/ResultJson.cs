@@ -9,7 +9,7 @@ public static class ResultJson
 {
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static string Perplexity(PerplexityResult r, string model, string data)
+    public static string Perplexity(PerplexityResult r, string model, string data, bool perDocument = true)
     {
         var o = new JsonObject
         {
@@ -26,7 +26,7 @@ public static class ResultJson
             ["bits_per_byte"] = r.BitsPerByte,
             ["max_length"] = r.MaxLength,
             ["stride"] = r.Stride,
-            ["per_document"] = new JsonArray(r.PerDocument.Select(d => (JsonNode)new JsonObject
+            ["per_document"] = !perDocument ? null : new JsonArray(r.PerDocument.Select(d => (JsonNode)new JsonObject
             {
                 ["index"] = d.Index, ["tokens"] = d.Tokens, ["nll_sum"] = d.NllSum, ["mean_nll"] = d.MeanNll,
             }).ToArray()),

@@ -32,7 +32,8 @@ public static class EvalPerplexityCommand
             var options = new PerplexityOptions { MaxLength = p.GetValue(maxLength), Stride = p.GetValue(stride), BatchSize = p.GetValue(batch) };
             var result = ProgressView.Run(io, "perplexity", progress => Perplexity.Evaluate(lm, sequences, options, progress));
             var json = ResultJson.Perplexity(result, modelDir, dataPath);
-            io.Out.WriteLine(json);
+            // per-document NLLs go to the --out file; on the terminal only for small corpora
+            io.Out.WriteLine(result.Documents <= 50 ? json : ResultJson.Perplexity(result, modelDir, dataPath, perDocument: false));
             if (p.GetValue(output) is { } outPath) AtomicFile.WriteAllText(outPath, json + "\n");
             return 0;
         });

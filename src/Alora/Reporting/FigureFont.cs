@@ -1,17 +1,15 @@
-using System.Reflection;
 using ScottPlot;
 using SkiaSharp;
 
 namespace Alora.Reporting;
 
 /// <summary>
-/// Makes figure text independent of the machine's fonts. The Skia build used on Linux
-/// (SkiaSharp.NativeAssets.Linux.NoDependencies) has no fontconfig; on a bare container it can find no font
-/// at all and draws text as nothing, and where fonts exist ScottPlot picks whichever family comes first
-/// (DejaVu Serif on a Debian image). So the assembly embeds DejaVu Sans (regular and bold; Bitstream Vera
-/// licence, see Fonts/LICENSE-DejaVu.txt), which also covers the Greek letters and symbols used in labels
-/// (φ, Ω, ±, ‖). It is registered with ScottPlot under a private family name, so no other ScottPlot user
-/// in the process is affected.
+/// Picks the figure font explicitly. The Skia build used on Linux (SkiaSharp.NativeAssets.Linux.NoDependencies)
+/// has no fontconfig: it may find no font and draw text as nothing, and where fonts exist ScottPlot picks
+/// whichever family comes first (DejaVu Serif on a Debian image). So a sans-serif TrueType file that covers the
+/// Greek letters and symbols used in labels (φ, Ω, ±, ‖) is loaded from the machine's font folders (DejaVu Sans,
+/// Debian's fonts-dejavu-core, first; ALORA_FONT names another file) and registered with ScottPlot under a
+/// private family name, so no other ScottPlot user in the process is affected.
 /// </summary>
 internal static class FigureFont
 {
@@ -54,24 +52,41 @@ internal static class FigureFont
 
     private static bool Register()
     {
-        var regular = Load("DejaVuSans.ttf");
-        var bold = Load("DejaVuSans-Bold.ttf");
+        var regular = Load(Find(Environment.GetEnvironmentVariable("ALORA_FONT"), "DejaVuSans.ttf", "LiberationSans-Regular.ttf", "NotoSans-Regular.ttf", "FreeSans.ttf", "Arial.ttf"));
+        var bold = Load(Find(null, "DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "NotoSans-Bold.ttf", "FreeSansBold.ttf", "Arial Bold.ttf") ?? regular.Path);
         lock (Fonts.FontResolvers)
-            Fonts.FontResolvers.Insert(0, new EmbeddedResolver(regular, bold));
+            Fonts.FontResolvers.Insert(0, new EmbeddedResolver(regular.Face, bold.Face));
         return true;
     }
 
-    private static SKTypeface Load(string file)
+    static readonly string[] FontFolders =
+    [
+        "/usr/share/fonts", "/usr/local/share/fonts",
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".fonts"),
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local/share/fonts"),
+        "/Library/Fonts", "/System/Library/Fonts/Supplemental", "C:/Windows/Fonts",
+    ];
+
+    /// <summary>The first existing file among an explicit path and the given file names under the font folders.</summary>
+    private static string? Find(string? explicitPath, params string[] names)
     {
-        string resource = "Alora.Reporting.Fonts." + file;
-        using Stream stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(resource)
-            ?? throw new InvalidOperationException($"embedded font {resource} is missing from the assembly");
-        // SKTypeface.FromStream needs a seekable stream it can keep; copy to memory and hand it over.
-        var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        copy.Position = 0;
-        return SKTypeface.FromStream(copy)
-            ?? throw new InvalidOperationException($"embedded font {resource} could not be read by Skia");
+        if (!string.IsNullOrEmpty(explicitPath)) return File.Exists(explicitPath) ? explicitPath
+            : throw new AloraException($"ALORA_FONT={explicitPath}: file not found");
+        foreach (var name in names)
+            foreach (var dir in FontFolders.Where(Directory.Exists))
+            {
+                var hit = Directory.EnumerateFiles(dir, name, SearchOption.AllDirectories).FirstOrDefault();
+                if (hit is not null) return hit;
+            }
+        return null;
+    }
+
+    private static (SKTypeface Face, string Path) Load(string? file)
+    {
+        if (file is null)
+            throw new AloraException("no TrueType font for figures was found (looked for DejaVu Sans, Liberation Sans, Noto Sans, FreeSans under "
+                + string.Join(", ", FontFolders) + "): install one (Debian/Ubuntu: apt-get install fonts-dejavu-core) or set ALORA_FONT to a .ttf file");
+        return (SKTypeface.FromFile(file) ?? throw new AloraException($"{file}: Skia could not read this font"), file);
     }
 
     /// <summary>Answers only for <see cref="Name"/>; other names fall through to ScottPlot's own resolvers.</summary>
