@@ -101,11 +101,7 @@ public sealed class Trainer : IDisposable
         {
             using var microScope = NewDisposeScope();
             var (input, labels) = Collate(micro);
-            var logits = _model.forward(input);                                                     // [b,L,V]
-            var ce = nn.functional.cross_entropy(logits.view(-1, logits.shape[2]), labels.view(-1),
-                ignore_index: -100, reduction: nn.Reduction.Sum);
-            (ce / Math.Max(1, targets)).backward();
-            ceSum += ce.item<float>();
+            ceSum += ChunkedCrossEntropyBackward(input, labels, Math.Max(1, targets));
         }
         double taskLoss = ceSum / Math.Max(1, targets);
         if (!double.IsFinite(taskLoss))
@@ -128,6 +124,33 @@ public sealed class Trainer : IDisposable
         double secs = Math.Max(1e-9, stepClock.Elapsed.TotalSeconds);
         return new StepMetrics(step + 1, (double)(step + 1) / StepsPerEpoch, taskLoss + penalties.Values.Sum(), taskLoss,
             penalties, lr, gradNorm, targets, tokens, tokens / secs, elapsed + stepClock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Cross-entropy summed over target positions, with its gradient (scaled by 1/normaliser)
+    /// accumulated: the body runs once, the output projection and loss run on row chunks of the
+    /// detached hidden states, whose gradient is then sent back through the body. Only one chunk of
+    /// logits ([rows, V]) is alive at a time instead of [b, L, V]. Labels are already shifted.
+    /// </summary>
+    double ChunkedCrossEntropyBackward(Tensor input, Tensor labels, long normaliser)
+    {
+        var hidden = _model.Hidden(input);                                                        // [b,L,C]
+        var detached = hidden.detach().requires_grad_(true);
+        var flat = detached.view(-1, hidden.shape[2]);                                            // [b*L,C]
+        var flatLabels = labels.view(-1);                                                         // [b*L]
+        double sum = 0;
+        long rows = flat.shape[0];
+        for (long r = 0; r < rows; r += _model.HeadChunkRows)
+        {
+            using var scope = NewDisposeScope();
+            long n = Math.Min(_model.HeadChunkRows, rows - r);
+            var logits = _model.Head(flat.narrow(0, r, n));                                       // [n,V]
+            var ce = nn.functional.cross_entropy(logits, flatLabels.narrow(0, r, n), ignore_index: -100, reduction: nn.Reduction.Sum);
+            (ce / normaliser).backward();
+            sum += ce.item<float>();
+        }
+        if (hidden.requires_grad && detached.grad is { } g) hidden.backward([g]);
+        return sum;
     }
 
     /// <summary>Global L2 norm of the trainable gradients, scaled down to MaxGradNorm as torch's clip_grad_norm_.</summary>
