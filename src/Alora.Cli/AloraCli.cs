@@ -14,6 +14,8 @@ public static class AloraCli
         eval.Add(EvalPerplexityCommand.Create(io));
         root.Add(eval);
         root.Add(GenerateCommand.Create(io));
+        root.Add(TrainCommand.Create(io));
+        root.Add(MergeCommand.Create(io));
         return root;
     }
 

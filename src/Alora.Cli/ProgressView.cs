@@ -16,15 +16,48 @@ public static class ProgressView
             .Start(ctx =>
             {
                 var task = ctx.AddTask(label, maxValue: 1);
-                result = work(new SyncProgress(e => { task.MaxValue = Math.Max(1, e.Total); task.Value = e.Done; }));
+                result = work(new SyncProgress<EvalProgress>(e => { task.MaxValue = Math.Max(1, e.Total); task.Value = e.Done; }));
                 task.Value = task.MaxValue;
             });
         return result;
     }
 
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; posts to the thread pool and can arrive late).</summary>
-    sealed class SyncProgress(Action<EvalProgress> report) : IProgress<EvalProgress>
+    /// <summary>A training progress bar with loss and tokens per second.</summary>
+    public static T RunTraining<T>(CliIo io, string label, Func<IProgress<Alora.Training.TrainProgress>, T> work)
     {
-        public void Report(EvalProgress value) => report(value);
+        if (!io.Interactive)
+        {
+            long lastPrinted = 0;
+            return work(new SyncProgress<Alora.Training.TrainProgress>(e =>
+            {
+                // in a pipe: one line every 10% so logs stay short
+                if (e.Step == e.TotalSteps || e.Step - lastPrinted >= Math.Max(1, e.TotalSteps / 10))
+                {
+                    lastPrinted = e.Step;
+                    io.Err.WriteLine($"{label}: step {e.Step}/{e.TotalSteps} loss {e.Loss:F4} {e.TokensPerSecond:F0} tok/s");
+                }
+            }));
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        T result = default!;
+        console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(label, maxValue: 1);
+                result = work(new SyncProgress<Alora.Training.TrainProgress>(e =>
+                {
+                    task.MaxValue = Math.Max(1, e.TotalSteps);
+                    task.Value = e.Step;
+                    task.Description = $"{label} loss {e.Loss:F4} {e.TokensPerSecond:F0} tok/s";
+                }));
+            });
+        return result;
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; posts to the thread pool and can arrive late).</summary>
+    sealed class SyncProgress<TValue>(Action<TValue> report) : IProgress<TValue>
+    {
+        public void Report(TValue value) => report(value);
     }
 }

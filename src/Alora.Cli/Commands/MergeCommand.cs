@@ -1,0 +1,31 @@
+using System.CommandLine;
+using Alora.Lora;
+using Alora.Models;
+
+namespace Alora.Cli.Commands;
+
+/// <summary>alora merge: W0 + s B A written as a full HuggingFace model folder.</summary>
+public static class MergeCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var model = new Option<string>("--model") { Description = "base HuggingFace model folder", Required = true };
+        var adapter = new Option<string>("--adapter") { Description = "run folder or PEFT adapter folder", Required = true };
+        var output = new Option<string>("--out") { Description = "folder for the merged model", Required = true };
+        var dtype = new Option<string>("--dtype") { Description = "dtype of the written weights: float32, bfloat16 or float16", DefaultValueFactory = _ => "float32" };
+        var cmd = new Command("merge", "Merge a LoRA adapter into its base model and write a HuggingFace model folder.");
+        cmd.Add(model); cmd.Add(adapter); cmd.Add(output); cmd.Add(dtype);
+        cmd.SetAction(p =>
+        {
+            var dir = p.GetValue(model)!;
+            var outDir = p.GetValue(output)!;
+            if (Path.GetFullPath(outDir) == Path.GetFullPath(dir)) throw new AloraException("--out must differ from --model");
+            using var lm = ModelLoader.Load(dir);
+            var adapters = PeftAdapter.Apply(lm, p.GetValue(adapter)!);
+            ModelMerge.MergeAndSave(lm, adapters, dir, outDir, ModelOptions.ParseDType(p.GetValue(dtype)!));
+            io.Out.WriteLine($"merged {adapters.Count} modules into {Path.GetFullPath(outDir)}");
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Alora.Recipes;
+using Alora.Training;
+using YamlDotNet.RepresentationModel;
+
+namespace Alora.Cli.Commands;
+
+/// <summary>
+/// alora train: one option per <see cref="FinetuneOptions"/> property (kebab-case), and a YAML file
+/// whose keys are the same names (--config); options given on the command line override the file.
+/// </summary>
+public static class TrainCommand
+{
+    static readonly Dictionary<string, string> Help = new()
+    {
+        ["model"] = "HuggingFace model folder", ["data"] = "training data: text, JSONL text/input_ids, Parquet text, prompt/completion JSONL, or a task file with --task",
+        ["out"] = "run folder (configuration, metrics.jsonl, checkpoints, adapter)", ["method"] = "lora | rslora | alora | alora-no-layer | ewc-lora",
+        ["stage"] = "general (stage nu: importance recording for alora) | domain (stage mu)", ["task"] = "read --data as sciq | piqa | medmcqa | mcq and train on the correct answers",
+        ["rank"] = "LoRA rank r", ["alpha"] = "LoRA alpha (scaling alpha/r, or alpha/sqrt(r) with --rslora)", ["dropout"] = "dropout on the LoRA branch",
+        ["target-modules"] = "module names to adapt (comma-separated)", ["rslora"] = "rank-stabilised scaling alpha/sqrt(r)",
+        ["lr"] = "peak learning rate", ["batch-size"] = "sequences per optimizer step", ["micro-batch-size"] = "sequences per forward pass (gradient accumulation)",
+        ["epochs"] = "passes over the data", ["max-steps"] = "stop after this many optimizer steps (overrides --epochs)", ["max-length"] = "tokens per sequence",
+        ["seed"] = "seed of the adapter init, data order and dropout", ["optimizer"] = "adamw | sgd", ["schedule"] = "linear | cosine | constant (after warm-up)",
+        ["resume"] = "continue an interrupted run in --out", ["init-adapter"] = "continue the adapter of this run folder (or PEFT adapter folder)",
+        ["device"] = "cpu | cuda | cuda:N", ["dtype"] = "float32 | bfloat16 | float16",
+        ["importance"] = "importance file (written by --stage general, read by --stage domain)", ["phi"] = "ALoRA penalty strength",
+        ["xi"] = "damping in Omega = omega / (Delta^2 + xi)", ["si-variant"] = "paper | exact", ["layer-weights"] = "softmax | softmax-normalized | softmax-log | uniform",
+        ["fisher"] = "EWC Fisher file", ["ewc-lambda"] = "EWC penalty strength",
+    };
+
+    public static Command Create(CliIo io)
+    {
+        var cmd = new Command("train", "Fine-tune a LoRA adapter (LoRA, rsLoRA, ALoRA stages, EWC-LoRA) into a run folder.");
+        var config = new Option<string?>("--config") { Description = "YAML file whose keys are these option names (command-line values override it)" };
+        cmd.Add(config);
+        var options = new List<(PropertyInfo Prop, Option Opt)>();
+        foreach (var prop in typeof(FinetuneOptions).GetProperties().Where(p => p.CanWrite))
+        {
+            var name = Kebab(prop.Name);
+            var opt = MakeOption(prop.PropertyType, "--" + name, Help.GetValueOrDefault(name, ""));
+            options.Add((prop, opt));
+            cmd.Add(opt);
+        }
+        cmd.SetAction(p =>
+        {
+            var merged = JsonSerializer.SerializeToNode(new FinetuneOptions(), FinetuneRecipe.JsonOptions)!.AsObject();
+            if (p.GetValue(config) is { } yamlPath) ApplyYaml(merged, yamlPath);
+            foreach (var (prop, opt) in options)
+            {
+                var result = p.GetResult(opt);
+                if (result is null || result.Implicit) continue;
+                merged[Kebab(prop.Name)] = ToJson(p, opt);
+            }
+            var o = Bind(merged, p.GetValue(config));
+            var result2 = ProgressView.RunTraining(io, $"train {o.Method}/{o.Stage}", progress => FinetuneRecipe.Run(o, progress));
+            io.Out.WriteLine($"run: {result2.RunDir}");
+            io.Out.WriteLine($"steps: {result2.Steps}  final loss: {result2.FinalLoss:F4}  train seconds: {result2.TrainSeconds:F1}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    static string Kebab(string name) => JsonNamingPolicy.KebabCaseLower.ConvertName(name);
+
+    static Option MakeOption(Type t, string name, string help)
+    {
+        if (t == typeof(bool)) return new Option<bool>(name) { Description = help };
+        if (t == typeof(int)) return new Option<int>(name) { Description = help };
+        if (t == typeof(int?)) return new Option<int?>(name) { Description = help };
+        if (t == typeof(long)) return new Option<long>(name) { Description = help };
+        if (t == typeof(double)) return new Option<double>(name) { Description = help };
+        if (t == typeof(IReadOnlyList<string>)) return new Option<string[]>(name) { Description = help, AllowMultipleArgumentsPerToken = true };
+        return new Option<string?>(name) { Description = help };
+    }
+
+    static JsonNode? ToJson(ParseResult p, Option opt) => opt switch
+    {
+        Option<bool> b => p.GetValue(b),
+        Option<int> i => p.GetValue(i),
+        Option<int?> i => p.GetValue(i),
+        Option<long> l => p.GetValue(l),
+        Option<double> d => p.GetValue(d),
+        Option<string[]> a => new JsonArray((p.GetValue(a) ?? []).SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Select(x => (JsonNode)JsonValue.Create(x)!).ToArray()),
+        Option<string?> s => p.GetValue(s),
+        _ => null,
+    };
+
+    /// <summary>Reads the YAML mapping into the option object; an unknown key names the file and the key.</summary>
+    static void ApplyYaml(JsonObject target, string path)
+    {
+        if (!File.Exists(path)) throw new AloraException($"{path}: file not found");
+        var yaml = new YamlStream();
+        try
+        {
+            using var reader = new StreamReader(path);
+            yaml.Load(reader);
+        }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            throw new AloraException($"{path}: not valid YAML ({e.Message})", e);
+        }
+        if (yaml.Documents.Count == 0) return;
+        if (yaml.Documents[0].RootNode is not YamlMappingNode map) throw new AloraException($"{path}: expected a mapping of option names to values");
+        foreach (var (k, v) in map.Children)
+        {
+            var key = ((YamlScalarNode)k).Value!.Replace('_', '-');
+            if (!target.ContainsKey(key))
+                throw new AloraException($"{path}: unknown key '{key}' (known: {string.Join(", ", target.Select(kv => kv.Key))})");
+            target[key] = v switch
+            {
+                YamlSequenceNode seq => new JsonArray(seq.Children.Select(c => (JsonNode)JsonValue.Create(((YamlScalarNode)c).Value)!).ToArray()),
+                YamlScalarNode s => Scalar(s.Value),
+                _ => throw new AloraException($"{path}: key '{key}' must be a value or a list"),
+            };
+        }
+    }
+
+    static JsonNode? Scalar(string? s)
+    {
+        if (s is null or "~" or "null") return null;
+        if (bool.TryParse(s, out var b)) return b;
+        if (long.TryParse(s, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var l)) return l;
+        if (double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d)) return d;
+        return s;
+    }
+
+    static FinetuneOptions Bind(JsonObject merged, string? source)
+    {
+        try
+        {
+            return merged.Deserialize<FinetuneOptions>(FinetuneRecipe.JsonOptions)!;
+        }
+        catch (JsonException e)
+        {
+            throw new AloraException($"{source ?? "options"}: '{e.Path?.TrimStart('$', '.')}' has the wrong type", e);
+        }
+    }
+}
