@@ -46,6 +46,8 @@ public sealed record FinetuneOptions
     public bool ClampOmega { get; init; } = true;
     public string LayerWeights { get; init; } = "softmax";
     public string? OmegaDtype { get; init; }
+    /// <summary>Add the Omega of an earlier general stage (importance accumulates over tasks, eq. 15).</summary>
+    public string? PriorImportance { get; init; }
     public string? Fisher { get; init; }
     public double EwcLambda { get; init; } = 1.0;
     public int FisherSamples { get; init; } = 256;

@@ -41,7 +41,7 @@ public static class FinetuneRecipe
         var cfg = o.ToTrainConfig();
         if (data.Count < cfg.BatchSize)
             throw new AloraException($"{o.Data}: {data.Count} training sequence(s) is fewer than one batch of {cfg.BatchSize}: add data or lower --batch-size");
-        var hooks = Methods.MethodHooks.Create(o, model, adapters, data);
+        var hooks = Methods.MethodHooks.Create(o, runDir, model, adapters, data);
         try
         {
             using var trainer = new Trainer(model, adapters, data, cfg, runDir, hooks);
