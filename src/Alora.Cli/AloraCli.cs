@@ -10,8 +10,10 @@ public static class AloraCli
     {
         var io = new CliIo(stdout, stderr);
         var root = new RootCommand("Alora: domain fine-tuning of causal language models that keeps their general ability (ALoRA, LoRA, rsLoRA, EWC-LoRA).");
-        var eval = new Command("eval", "Evaluate a model: general perplexity.");
+        var eval = new Command("eval", "Evaluate a model: general perplexity, multiple-choice accuracy, or both in one suite.");
         eval.Add(EvalPerplexityCommand.Create(io));
+        eval.Add(EvalMcqCommand.Create(io));
+        eval.Add(EvalSuiteCommand.Create(io));
         root.Add(eval);
         root.Add(GenerateCommand.Create(io));
         root.Add(TrainCommand.Create(io));

@@ -22,6 +22,33 @@ public static class ProgressView
         return result;
     }
 
+    /// <summary>One bar per part of a suite, added when the part reports first.</summary>
+    public static T RunParts<T>(CliIo io, Func<IProgress<SuiteProgress>?, T> work)
+    {
+        if (!io.Interactive) return work(null);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        T result = default!;
+        console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var bars = new Dictionary<string, ProgressTask>();
+                result = work(new SyncSuiteProgress(e =>
+                {
+                    if (!bars.TryGetValue(e.Part, out var bar)) bars[e.Part] = bar = ctx.AddTask(e.Part, maxValue: 1);
+                    bar.MaxValue = Math.Max(1, e.Progress.Total);
+                    bar.Value = e.Progress.Done;
+                }));
+            });
+        return result;
+    }
+
+    sealed class SyncSuiteProgress(Action<SuiteProgress> report) : IProgress<SuiteProgress>
+    {
+        public void Report(SuiteProgress value) => report(value);
+    }
+
+
     /// <summary>A training progress bar with loss and tokens per second.</summary>
     public static T RunTraining<T>(CliIo io, string label, Func<IProgress<Alora.Training.TrainProgress>, T> work)
     {

@@ -40,24 +40,10 @@ public static class EvalPerplexityCommand
         return cmd;
     }
 
-    /// <summary>Text documents are tokenized whole with the model's tokenizer; input_ids are scored as given.</summary>
+    /// <summary>Text documents are tokenized whole with the model's tokenizer; input_ids are scored as given (<see cref="EvalSuite.Sequences"/>).</summary>
     internal static List<ScoredSequence> Prepare(IReadOnlyList<CorpusDocument> docs, string modelDir, int vocab, string dataPath)
     {
-        var list = new List<ScoredSequence>(docs.Count);
-        if (docs.All(d => d.InputIds is not null))
-        {
-            for (int i = 0; i < docs.Count; i++)
-            {
-                var ids = docs[i].InputIds!;
-                if (ids.Any(t => t < 0 || t >= vocab))
-                    throw new AloraException($"{dataPath}: document {i + 1} has a token id outside the model's vocabulary [0, {vocab})");
-                list.Add(new ScoredSequence(ids.Select(t => (long)t).ToArray()));
-            }
-            return list;
-        }
-        using var tok = TextTokenizer.Load(modelDir);
-        int? prefix = tok.BosId ?? tok.EosId;
-        foreach (var d in docs) list.Add(Perplexity.FromText(d.Text!, tok.Encode(d.Text!), prefix));
-        return list;
+        using var tok = docs.All(d => d.InputIds is not null) ? null : TextTokenizer.Load(modelDir);
+        return EvalSuite.Sequences(docs, tok, vocab, dataPath);
     }
 }

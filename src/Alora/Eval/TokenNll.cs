@@ -26,15 +26,33 @@ public static class TokenNll
         using var scope = NewDisposeScope();
         var hidden = model.Hidden(ids);                                                  // [B,T,C]
         var flat = hidden.reshape(-1, hidden.shape[2]);                                  // [B*T,C]
-        var flatTargets = targets.reshape(-1);                                           // [B*T]
+        return ChunkedHead(model, flat, targets.reshape(-1)).view(ids.shape[0], ids.shape[1]).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The same at chosen positions only: ids [B,T], positions [P] (flat indices b*T + t, repeats allowed),
+    /// targets [P] -> nll [P]. The head runs on the P rows alone, so context positions cost no logits
+    /// (multiple-choice scoring predicts a few continuation tokens after a long prompt).
+    /// </summary>
+    public static Tensor AtPositions(CausalLM model, Tensor ids, Tensor positions, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = model.Hidden(ids);                                                  // [B,T,C]
+        var rows = hidden.reshape(-1, hidden.shape[2]).index_select(0, positions);       // [P,C]
+        return ChunkedHead(model, rows, targets).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>rows [N,C], targets [N] -> nll [N], the head applied to <see cref="CausalLM.HeadChunkRows"/> rows at a time.</summary>
+    static Tensor ChunkedHead(CausalLM model, Tensor rows, Tensor targets)
+    {
         var parts = new List<Tensor>();
-        long rows = flat.shape[0];
-        for (long r = 0; r < rows; r += model.HeadChunkRows)
+        long n = rows.shape[0];
+        for (long r = 0; r < n; r += model.HeadChunkRows)
         {
-            long n = Math.Min(model.HeadChunkRows, rows - r);
-            var logits = model.Head(flat.narrow(0, r, n));                               // [n,V]
-            parts.Add(nn.functional.cross_entropy(logits, flatTargets.narrow(0, r, n), reduction: nn.Reduction.None));
+            long m = Math.Min(model.HeadChunkRows, n - r);
+            var logits = model.Head(rows.narrow(0, r, m));                               // [m,V]
+            parts.Add(nn.functional.cross_entropy(logits, targets.narrow(0, r, m), reduction: nn.Reduction.None));
         }
-        return cat(parts, 0).view(ids.shape[0], ids.shape[1]).MoveToOuterDisposeScope();
+        return cat(parts, 0);                                                            // [N]
     }
 }

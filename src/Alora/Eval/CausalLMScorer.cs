@@ -1,0 +1,133 @@
+using Alora.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Alora.Eval;
+
+/// <summary>
+/// Log-likelihoods of continuations under a <see cref="CausalLM"/>, batched as lm-evaluation-harness's
+/// HFLM._loglikelihood_tokens: each request is one row (context + continuation, left-truncated to the
+/// model's context), rows are sorted longest first and right-padded, and only the continuation positions
+/// go through the output head (<see cref="TokenNll.AtPositions"/>).
+/// </summary>
+/// <remarks>
+/// Choices of one item are not computed over a shared context: without a KV cache each row re-reads the
+/// prompt, as lm-eval's HF backend does. Requests with the same input row (a one-token continuation after
+/// the same context, e.g. MedMCQA's " A".." D") share one row, as lm-eval's group_by="contexts" does.
+/// </remarks>
+public sealed class CausalLMScorer : ILogLikelihoodScorer
+{
+    readonly CausalLM _model;
+
+    public CausalLMScorer(CausalLM model, int batchSize = 16)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        if (batchSize < 1) throw new AloraException($"--batch-size must be at least 1 (got {batchSize})");
+        BatchSize = batchSize;
+    }
+
+    /// <summary>Rows (distinct input sequences) per forward pass.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>
+    /// The model input and the scored tokens of a request: lm-eval's
+    /// inp = (context_enc + continuation_enc)[-(max_length + 1):][:-1]; the last len(continuation) positions
+    /// of inp predict the continuation. A continuation longer than the context length is an error (lm-eval asserts).
+    /// </summary>
+    public static long[] Input(LoglikelihoodRequest r, int contextLength)
+    {
+        if (r.Continuation.Length == 0) throw new AloraException("a continuation has no token to score");
+        if (r.Context.Length == 0) throw new AloraException("a request needs at least one context token (bos) before its continuation");
+        if (r.Continuation.Length > contextLength)
+            throw new AloraException($"a continuation of {r.Continuation.Length} tokens does not fit the model's context of {contextLength}");
+        int total = r.Context.Length + r.Continuation.Length;
+        int keep = Math.Min(total, contextLength + 1);                   // tokens kept on the right
+        var input = new long[keep - 1];
+        for (int j = 0; j < input.Length; j++)
+        {
+            int k = total - keep + j;                                    // index into context ++ continuation
+            input[j] = k < r.Context.Length ? r.Context[k] : r.Continuation[k - r.Context.Length];
+        }
+        return input;
+    }
+
+    public double[] Score(IReadOnlyList<LoglikelihoodRequest> requests, IProgress<EvalProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        int vocab = _model.VocabSize, ctx = _model.ContextLength;
+        var rows = new List<long[]>();
+        var rowIndex = new Dictionary<long[], int>(SequenceComparer.Instance);
+        var requestsOfRow = new List<List<int>>();
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var r = requests[i];
+            if (r.Context.Concat(r.Continuation).Any(t => t < 0 || t >= vocab))
+                throw new AloraException($"request {i} has a token id outside the model's vocabulary [0, {vocab}): does the tokenizer belong to this model?");
+            var input = Input(r, ctx);
+            if (!rowIndex.TryGetValue(input, out int row))
+            {
+                row = rows.Count;
+                rowIndex.Add(input, row);
+                rows.Add(input);
+                requestsOfRow.Add([]);
+            }
+            requestsOfRow[row].Add(i);
+        }
+        // Longest first (lm-eval's Collator): similar lengths share a batch, and an out-of-memory shows at once.
+        var order = Enumerable.Range(0, rows.Count).OrderByDescending(r => rows[r].Length).ToArray();
+
+        var lls = new double[requests.Count];
+        var device = _model.parameters().First().device;
+        bool wasTraining = _model.training;
+        _model.eval();
+        int done = 0;
+        using (no_grad())
+        {
+            for (int b = 0; b < order.Length; b += BatchSize)
+            {
+                using var scope = NewDisposeScope();
+                var batch = order.Skip(b).Take(BatchSize).ToArray();
+                int len = rows[batch[0]].Length;
+                var ids = new long[batch.Length * len];                  // right padding with id 0: causal attention never reads it
+                var positions = new List<long>();
+                var targets = new List<long>();
+                var owner = new List<int>();
+                for (int k = 0; k < batch.Length; k++)
+                {
+                    var input = rows[batch[k]];
+                    Array.Copy(input, 0, ids, k * len, input.Length);
+                    foreach (int q in requestsOfRow[batch[k]])
+                    {
+                        var cont = requests[q].Continuation;
+                        for (int j = 0; j < cont.Length; j++)
+                        {
+                            positions.Add(k * len + input.Length - cont.Length + j);   // this position predicts cont[j]
+                            targets.Add(cont[j]);
+                            owner.Add(q);
+                        }
+                    }
+                }
+                var nll = TokenNll.AtPositions(_model, tensor(ids, [batch.Length, len], device: device),
+                        tensor(positions.ToArray(), device: device), tensor(targets.ToArray(), device: device))
+                    .to_type(ScalarType.Float64).cpu().data<double>().ToArray();                      // [P]
+                for (int p = 0; p < nll.Length; p++) lls[owner[p]] -= nll[p];
+                done += batch.Sum(r => requestsOfRow[r].Count);
+                progress?.Report(new EvalProgress(done, requests.Count, "choices"));
+            }
+        }
+        if (wasTraining) _model.train();
+        return lls;
+    }
+
+    sealed class SequenceComparer : IEqualityComparer<long[]>
+    {
+        public static readonly SequenceComparer Instance = new();
+        public bool Equals(long[]? x, long[]? y) => x is null ? y is null : y is not null && x.AsSpan().SequenceEqual(y);
+        public int GetHashCode(long[] obj)
+        {
+            var h = new HashCode();
+            foreach (var v in obj) h.Add(v);
+            return h.ToHashCode();
+        }
+    }
+}
