@@ -18,7 +18,7 @@ public static class TrainCommand
     {
         ["model"] = "HuggingFace model folder", ["data"] = "training data: text, JSONL text/input_ids, Parquet text, prompt/completion JSONL, or a task file with --task",
         ["out"] = "run folder (configuration, metrics.jsonl, checkpoints, adapter)", ["method"] = "lora | rslora | alora | alora-no-layer | ewc-lora",
-        ["stage"] = "general (stage nu: importance recording for alora) | domain (stage mu)", ["task"] = "read --data as sciq | piqa | medmcqa | mcq and train on the correct answers",
+        ["stage"] = "general (stage nu: importance recording for alora) | domain (stage mu) | both (--general-data, then --data)", ["general-data"] = "stage-nu text for --stage both", ["task"] = "read --data as sciq | piqa | medmcqa | mcq and train on the correct answers",
         ["rank"] = "LoRA rank r", ["alpha"] = "LoRA alpha (scaling alpha/r, or alpha/sqrt(r) with --rslora)", ["dropout"] = "dropout on the LoRA branch",
         ["target-modules"] = "module names to adapt (comma-separated)", ["rslora"] = "rank-stabilised scaling alpha/sqrt(r)",
         ["lr"] = "peak learning rate", ["batch-size"] = "sequences per optimizer step", ["micro-batch-size"] = "sequences per forward pass (gradient accumulation)",

@@ -10,8 +10,10 @@ public sealed record FinetuneOptions
     public string Out { get; init; } = "";
     /// <summary>lora | rslora | alora | alora-no-layer | ewc-lora</summary>
     public string Method { get; init; } = "lora";
-    /// <summary>general (stage nu) | domain (stage mu)</summary>
+    /// <summary>general (stage nu) | domain (stage mu) | both (general into OUT/general on --general-data, then domain into OUT/domain)</summary>
     public string Stage { get; init; } = "domain";
+    /// <summary>General text for --stage both (stage nu); --data is the domain data.</summary>
+    public string? GeneralData { get; init; }
     /// <summary>Read --data as this multiple-choice task (sciq, piqa, medmcqa, mcq) and train on prompt + correct answer.</summary>
     public string? Task { get; init; }
     public int Rank { get; init; } = 8;
@@ -80,7 +82,8 @@ public sealed record FinetuneOptions
         if (string.IsNullOrWhiteSpace(Data)) throw new AloraException("--data is required");
         if (string.IsNullOrWhiteSpace(Out)) throw new AloraException("--out is required");
         if (!Methods.Contains(Method)) throw new AloraException($"--method '{Method}' is not one of {string.Join(", ", Methods)}");
-        if (Stage is not ("general" or "domain")) throw new AloraException($"--stage '{Stage}' is not one of general, domain");
+        if (Stage is not ("general" or "domain" or "both")) throw new AloraException($"--stage '{Stage}' is not one of general, domain, both");
+        if (Stage == "both" && string.IsNullOrWhiteSpace(GeneralData)) throw new AloraException("--stage both needs --general-data (the stage-nu text) besides --data (the domain data)");
         ToTrainConfig().Validate();
     }
 }

@@ -24,6 +24,7 @@ public static class FinetuneRecipe
     public static FinetuneResult Run(FinetuneOptions o, IProgress<TrainProgress>? progress = null, long? stopAfter = null, CancellationToken cancel = default)
     {
         o.Validate();
+        if (o.Stage == "both") return RunBoth(o, progress, cancel);
         var runDir = Path.GetFullPath(o.Out);
         var summaryPath = Path.Combine(runDir, "summary.json");
         if (File.Exists(summaryPath) && !o.Resume)
@@ -68,6 +69,19 @@ public static class FinetuneRecipe
         {
             foreach (var h in hooks) h.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Both stages of a method: stage nu on --general-data into OUT/general (importance recorded for
+    /// alora), then stage mu on --data into OUT/domain, continuing that adapter (LoRA(nu+mu) for lora).
+    /// </summary>
+    static FinetuneResult RunBoth(FinetuneOptions o, IProgress<TrainProgress>? progress, CancellationToken cancel)
+    {
+        var general = o with { Stage = "general", Data = o.GeneralData!, Task = null, Out = Path.Combine(o.Out, "general"), Importance = null };
+        var nu = Run(general, progress, null, cancel);
+        var domain = o with { Stage = "domain", InitAdapter = nu.RunDir, Out = Path.Combine(o.Out, "domain") };
+        var mu = Run(domain, progress, null, cancel);
+        return mu with { TrainSeconds = nu.TrainSeconds + mu.TrainSeconds };
     }
 
     static FinetuneResult ReadFinished(string runDir)
