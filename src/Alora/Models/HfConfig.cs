@@ -13,7 +13,7 @@ public sealed record RopeScaling(
     double HighFreqFactor = 4.0,
     int OriginalMaxPositionEmbeddings = 8192)
 {
-    public string Kind => RopeType ?? Type ?? "default";
+    [JsonIgnore] public string Kind => RopeType ?? Type ?? "default";
 }
 
 /// <summary>Fields every HuggingFace config.json has, whatever the architecture.</summary>
@@ -90,9 +90,9 @@ public sealed record LlamaConfig : HfConfig
     public bool MlpBias { get; init; }
     public string HiddenAct { get; init; } = "silu";
 
-    public int KvHeads => NumKeyValueHeads ?? NumAttentionHeads;
-    public int Dh => HeadDim ?? HiddenSize / NumAttentionHeads;
-    public bool Tied => TieWordEmbeddings ?? false;
+    [JsonIgnore] public int KvHeads => NumKeyValueHeads ?? NumAttentionHeads;
+    [JsonIgnore] public int Dh => HeadDim ?? HiddenSize / NumAttentionHeads;
+    [JsonIgnore] public bool Tied => TieWordEmbeddings ?? false;
 
     public void Validate(string path)
     {
@@ -116,8 +116,8 @@ public sealed record GptJConfig : HfConfig
     public string ActivationFunction { get; init; } = "gelu_new";
     public double LayerNormEpsilon { get; init; } = 1e-5;
 
-    public int Dh => NEmbd / NHead;
-    public int Rotary => RotaryDim ?? Dh;
+    [JsonIgnore] public int Dh => NEmbd / NHead;
+    [JsonIgnore] public int Rotary => RotaryDim ?? Dh;
 
     public void Validate(string path)
     {

@@ -43,16 +43,24 @@ public sealed class Trainer : IDisposable
 
     public Trainer(CausalLM model, IReadOnlyList<AdaptedModule> adapters, IReadOnlyList<TrainingExample> data,
         TrainConfig config, string? runDir = null, IReadOnlyList<ITrainingHook>? hooks = null)
+        : this(model, adapters, adapters.SelectMany(a => new[]
+            {
+                (a.Path + ".lora_A.weight", a.Layer.lora_A.weight),
+                (a.Path + ".lora_B.weight", a.Layer.lora_B.weight),
+            }).ToList(), data, config, runDir, hooks)
+    {
+    }
+
+    /// <summary>Trains the given parameters (all of a model for pretraining, or the LoRA factors).</summary>
+    public Trainer(CausalLM model, IReadOnlyList<AdaptedModule> adapters, List<(string Name, Parameter Param)> trainable,
+        IReadOnlyList<TrainingExample> data, TrainConfig config, string? runDir = null, IReadOnlyList<ITrainingHook>? hooks = null)
     {
         config.Validate();
         if (data.Count == 0) throw new AloraException("the training data is empty");
         if (data.All(d => d.TargetCount == 0)) throw new AloraException("the training data has no target token");
         _model = model; _data = data; _cfg = config; _runDir = runDir; _hooks = hooks ?? [];
-        _trainable = adapters.SelectMany(a => new[]
-        {
-            (a.Path + ".lora_A.weight", a.Layer.lora_A.weight),
-            (a.Path + ".lora_B.weight", a.Layer.lora_B.weight),
-        }).ToList();
+        if (trainable.Count == 0) throw new AloraException("nothing to train: no trainable parameter");
+        _trainable = trainable;
         foreach (var (_, p) in _trainable) p.requires_grad = true;
         _device = _trainable[0].Param.device;
         _optimizer = config.Optimizer == OptimizerKind.Sgd

@@ -1,0 +1,45 @@
+using System.CommandLine;
+using Alora.Recipes;
+
+namespace Alora.Cli.Commands;
+
+/// <summary>alora pretrain: a small Llama from scratch on a text corpus, saved as a HuggingFace model folder.</summary>
+public static class PretrainCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var d = new PretrainOptions();
+        var tokenizer = new Option<string>("--tokenizer") { Description = "folder with tokenizer.json (its vocabulary sizes the model)", Required = true };
+        var data = new Option<string>("--data") { Description = "general text to pretrain on", Required = true };
+        var output = new Option<string>("--out") { Description = "model folder to write", Required = true };
+        var hidden = new Option<int>("--hidden") { DefaultValueFactory = _ => d.Hidden, Description = "hidden size" };
+        var layers = new Option<int>("--layers") { DefaultValueFactory = _ => d.Layers, Description = "decoder layers" };
+        var heads = new Option<int>("--heads") { DefaultValueFactory = _ => d.Heads, Description = "attention heads" };
+        var kvHeads = new Option<int>("--kv-heads") { DefaultValueFactory = _ => d.KvHeads, Description = "key/value heads (grouped-query attention when fewer)" };
+        var inter = new Option<int>("--intermediate") { DefaultValueFactory = _ => d.Intermediate, Description = "MLP intermediate size" };
+        var maxLength = new Option<int>("--max-length") { DefaultValueFactory = _ => d.MaxLength, Description = "context length" };
+        var steps = new Option<int>("--max-steps") { DefaultValueFactory = _ => d.MaxSteps, Description = "optimizer steps" };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => d.BatchSize, Description = "sequences per step" };
+        var micro = new Option<int>("--micro-batch-size") { DefaultValueFactory = _ => d.MicroBatchSize, Description = "sequences per forward pass" };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.Lr, Description = "peak learning rate (cosine schedule)" };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => d.Seed, Description = "seed of the initialisation and data order" };
+        var resume = new Option<bool>("--resume") { Description = "continue an interrupted pretraining in --out" };
+        var cmd = new Command("pretrain", "Pretrain a small Llama from scratch (the demo's base model).");
+        foreach (var o in new Option[] { tokenizer, data, output, hidden, layers, heads, kvHeads, inter, maxLength, steps, batch, micro, lr, seed, resume }) cmd.Add(o);
+        cmd.SetAction(p =>
+        {
+            var o = new PretrainOptions
+            {
+                Tokenizer = p.GetValue(tokenizer)!, Data = p.GetValue(data)!, Out = p.GetValue(output)!, Hidden = p.GetValue(hidden),
+                Layers = p.GetValue(layers), Heads = p.GetValue(heads), KvHeads = p.GetValue(kvHeads), Intermediate = p.GetValue(inter),
+                MaxLength = p.GetValue(maxLength), MaxSteps = p.GetValue(steps), BatchSize = p.GetValue(batch), MicroBatchSize = p.GetValue(micro),
+                Lr = p.GetValue(lr), Seed = p.GetValue(seed), Resume = p.GetValue(resume),
+            };
+            var history = ProgressView.RunTraining(io, "pretrain", progress => PretrainRecipe.Run(o, progress));
+            io.Out.WriteLine($"model: {Path.GetFullPath(o.Out)}");
+            io.Out.WriteLine($"steps: {history.Count}  first loss: {history[0].TaskLoss:F4}  last loss: {history[^1].TaskLoss:F4}");
+            return 0;
+        });
+        return cmd;
+    }
+}
