@@ -16,6 +16,7 @@ public static class AloraCli
         root.Add(GenerateCommand.Create(io));
         root.Add(TrainCommand.Create(io));
         root.Add(MergeCommand.Create(io));
+        root.Add(FisherCommand.Create(io));
         return root;
     }
 
