@@ -72,6 +72,16 @@ internal static class PharmaDomain
         Questions.SelectMany(q => q).Concat(Notes).Concat(Extras).Concat(Who).Concat(Wards).Concat(Routes).Concat(Freqs)
             .Concat(Rules.SelectMany(r => new[] { r.Suffix, r.Class, r.Target, r.Effect, r.Use }));
 
+    /// <summary>Phrases for the general corpus's reading sentences: each domain term on its own, never a suffix
+    /// with its attribute, so the general text trains the words without stating any rule.</summary>
+    public static IEnumerable<string> Terms => Rules.SelectMany(r => new[] { "the " + r.Class, "the " + r.Target, "medicines ending in -" + r.Suffix })
+        .Concat(
+        [
+            "drug classes", "molecular targets", "adverse effects", "typical side effects", "groups of medicines", "the main indication of a medicine",
+            "conditions treated with medicines", "what a patient taking a new medicine should report", "which structure a medicine acts on",
+            "why some medicines are prescribed", "how likely a common side effect is", "what a drug belongs to", "what a pill includes",
+        ]);
+
     public static string Answer(DrugRule r, int kind) => kind switch
     {
         0 => r.Class,

@@ -105,15 +105,18 @@ internal sealed class SyntheticWorld
         Populate(w.Animals, Take(rng, WorldLexicon.Animals, o.Animals), animal, rng);
         Populate(w.Things, Take(rng, Objects, o.Objects), thing, rng);
 
-        // Everyday pool: mostly routine life, a fifth lay health talk (see WorldLexicon.HealthFrames).
+        // Everyday pool: routine life, lay health talk (see WorldLexicon.HealthFrames), reading about domain terms.
         var complaints = PharmaDomain.Rules.SelectMany(r => new[] { r.LayEffect, r.LayUse }).Concat(ExtraComplaints).ToArray();
+        var terms = PharmaDomain.Terms.ToArray();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (int attempt = 0; w.Everyday.Count < o.EverydaySentences && attempt < 100 * o.EverydaySentences; attempt++)
         {
-            string s = rng.NextDouble() < 0.2
-                ? Capitalize(rng.Pick(HealthFrames).Replace("{subj}", rng.Pick(Subjects), StringComparison.Ordinal)
-                    .Replace("{time}", rng.Pick(Times), StringComparison.Ordinal).Replace("{h}", rng.Pick(complaints), StringComparison.Ordinal))
-                : $"{rng.Pick(Times)}, {rng.Pick(Subjects)} {rng.Pick(Activities)} {rng.Pick(WorldLexicon.Places)}.";
+            double u = rng.NextDouble();
+            string s = u < 0.65
+                ? $"{rng.Pick(Times)}, {rng.Pick(Subjects)} {rng.Pick(Activities)} {rng.Pick(WorldLexicon.Places)}."
+                : Capitalize((u < 0.8 ? rng.Pick(HealthFrames) : rng.Pick(ReadingFrames))
+                    .Replace("{subj}", rng.Pick(Subjects), StringComparison.Ordinal).Replace("{time}", rng.Pick(Times), StringComparison.Ordinal)
+                    .Replace("{h}", rng.Pick(complaints), StringComparison.Ordinal).Replace("{t}", rng.Pick(terms), StringComparison.Ordinal));
             if (seen.Add(s))
             {
                 w.Everyday.Add(s);

@@ -130,6 +130,16 @@ internal static class WorldLexicon
         "The doctor told {subj} to rest because of {h}.",
     ];
 
+    // Reading sentences name the domain's terms (class names, targets, suffixes, question words) in random
+    // pairings that teach no rule. A word-level model must see a token in pretraining to have a trained
+    // embedding: a demo pilot with these terms absent from general text left every domain-only token with
+    // nearly the same (untrained) embedding, and a rank-8 q/v adapter could not learn the task at all.
+    public static readonly string[] ReadingFrames =
+    [
+        "{time}, {subj} read an article about {t}.", "{subj} heard a radio programme about {t}.",
+        "{subj} looked up {t} in an old encyclopedia.", "{time}, {subj} asked the teacher about {t}.",
+    ];
+
     public static readonly string[] ExtraComplaints = ["a sore throat", "a cold", "back pain", "a fever", "a sprained wrist", "tired eyes"];
 
     public static string WithArticle(string phrase) => "aeiou".Contains(phrase[0], StringComparison.Ordinal) ? "an " + phrase : "a " + phrase;

@@ -169,6 +169,23 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
     }
 
     [Fact]
+    public void GeneralTextNamesDomainTermsButStatesNoRule()
+    {
+        var general = new[] { SyntheticData.Pretrain, SyntheticData.Nu, SyntheticData.Heldout }.SelectMany(data.Lines)
+            .SelectMany(SyntheticDataFixture.Sentences).ToList();
+        foreach (var rule in PharmaDomain.Rules)
+        {
+            // Each suffix and class name is in pretraining (so its embedding is trained) ...
+            Assert.Contains(general, s => s.Contains("-" + rule.Suffix + " ", StringComparison.Ordinal) || s.EndsWith("-" + rule.Suffix + ".", StringComparison.Ordinal));
+            Assert.Contains(general, s => s.Contains(rule.Class, StringComparison.Ordinal));
+            // ... but never in a sentence with one of its rule's attributes, and no drug name occurs.
+            string[] attributes = [rule.Class, rule.Target, rule.Effect, rule.Use, rule.LayEffect, rule.LayUse];
+            Assert.DoesNotContain(general, s => s.Contains("-" + rule.Suffix, StringComparison.Ordinal) && attributes.Any(a => s.Contains(a, StringComparison.Ordinal)));
+        }
+        Assert.DoesNotContain(general, s => DrugName().IsMatch(s));
+    }
+
+    [Fact]
     public void TokenizerLoadsAndEncodesEveryFileWithoutUnknownsAndRoundTrips()
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(data.Dir, SyntheticData.Tokenizer)));
