@@ -37,11 +37,5 @@ public sealed class ModelOptions
         return model;
     }
 
-    public static ScalarType ParseDType(string s) => s.ToLowerInvariant() switch
-    {
-        "float32" or "fp32" or "f32" => ScalarType.Float32,
-        "bfloat16" or "bf16" => ScalarType.BFloat16,
-        "float16" or "fp16" or "f16" => ScalarType.Float16,
-        _ => throw new AloraException($"--dtype '{s}' is not one of float32, bfloat16, float16"),
-    };
+    public static ScalarType ParseDType(string s) => TorchRuntime.ParseDType(s);
 }

@@ -34,11 +34,7 @@ public static class MethodHooks
             "paper" => SiVariant.Paper, "exact" => SiVariant.Exact,
             _ => throw new AloraException($"--si-variant '{o.SiVariant}' is not one of paper, exact"),
         };
-        var dtype = (o.OmegaDtype ?? "float32").ToLowerInvariant() switch
-        {
-            "float32" or "fp32" => ScalarType.Float32, "float16" or "fp16" => ScalarType.Float16, "bfloat16" or "bf16" => ScalarType.BFloat16,
-            var d => throw new AloraException($"--omega-dtype '{d}' is not one of float32, float16, bfloat16"),
-        };
+        var dtype = Runtime.TorchRuntime.ParseDType(o.OmegaDtype ?? "float32", "--omega-dtype");
         return new SiRecorder(adapters, variant, o.Xi, o.ClampOmega, ImportanceOutput(o, runDir), dtype, o.PriorImportance);
     }
 

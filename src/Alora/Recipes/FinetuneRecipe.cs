@@ -34,7 +34,7 @@ public static class FinetuneRecipe
         if (File.Exists(summaryPath)) return ReadFinished(runDir);
 
         var device = TorchRuntime.ParseDevice(o.Device);
-        using var model = ModelLoader.Load(o.Model, device, ParseDType(o.Dtype));
+        using var model = ModelLoader.Load(o.Model, device, TorchRuntime.ParseDType(o.Dtype));
         var (adapters, lora) = Adapters(o, model);
         var data = LoadData(o);
         if (data.Any(d => d.Ids.Any(t => t < 0 || t >= model.VocabSize)))
@@ -89,14 +89,6 @@ public static class FinetuneRecipe
         var s = HfConfig.ReadJson(Path.Combine(runDir, "summary.json"));
         return new FinetuneResult(runDir, s["steps"]!.GetValue<long>(), s["final_loss"]?.GetValue<double>() ?? double.NaN, s["train_seconds"]!.GetValue<double>(), []);
     }
-
-    static TorchSharp.torch.ScalarType ParseDType(string s) => s.ToLowerInvariant() switch
-    {
-        "float32" or "fp32" => TorchSharp.torch.ScalarType.Float32,
-        "bfloat16" or "bf16" => TorchSharp.torch.ScalarType.BFloat16,
-        "float16" or "fp16" => TorchSharp.torch.ScalarType.Float16,
-        _ => throw new AloraException($"--dtype '{s}' is not one of float32, bfloat16, float16"),
-    };
 
     /// <summary>A fresh adapter from the options, or the adapter of --init-adapter continued (its rank, alpha and targets win).</summary>
     static (IReadOnlyList<AdaptedModule>, LoraConfig) Adapters(FinetuneOptions o, CausalLM model)
