@@ -24,14 +24,25 @@ public interface IFisherStep
     FisherOutcome Estimate(FisherRequest request, string outPath, IProgress<EvalProgress>? progress, CancellationToken cancel);
 }
 
-/// <summary>The Fisher step of this build.</summary>
+/// <summary>The Fisher step of this build: <see cref="Methods.FisherEstimator.EstimateToFile"/> (the pass of `alora fisher`).</summary>
 public static class FisherStep
 {
-    public static IFisherStep Default { get; } = new Unavailable();
+    public static IFisherStep Default { get; } = new Estimator();
 
-    sealed class Unavailable : IFisherStep
+    sealed class Estimator : IFisherStep
     {
-        public FisherOutcome Estimate(FisherRequest request, string outPath, IProgress<EvalProgress>? progress, CancellationToken cancel) =>
-            throw new AloraException("ewc-lora needs the Fisher estimator (alora fisher), which this build does not have yet: leave ewc-lora out of 'methods'");
+        public FisherOutcome Estimate(FisherRequest request, string outPath, IProgress<EvalProgress>? progress, CancellationToken cancel)
+        {
+            var o = new Methods.FisherOptions { Samples = request.Samples, MaxLength = request.MaxLength, Seed = request.Seed, TargetModules = request.TargetModules };
+            var dtype = request.Dtype.ToLowerInvariant() switch
+            {
+                "float32" or "fp32" => TorchSharp.torch.ScalarType.Float32,
+                "bfloat16" or "bf16" => TorchSharp.torch.ScalarType.BFloat16,
+                "float16" or "fp16" => TorchSharp.torch.ScalarType.Float16,
+                var d => throw new AloraException($"dtype '{d}' is not one of float32, bfloat16, float16"),
+            };
+            var r = Methods.FisherEstimator.EstimateToFile(request.Model, request.Data, outPath, o, Runtime.TorchRuntime.ParseDevice(request.Device), dtype, progress, cancel);
+            return new FisherOutcome(r.Seconds, r.Bytes, r.Samples, r.Tokens, r.Mean);
+        }
     }
 }
