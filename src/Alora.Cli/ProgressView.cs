@@ -119,14 +119,15 @@ public static class ProgressView
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         T result = default!;
         console.Progress()
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .HideCompleted(true) // one line for the experiment, one for the current stage, however many jobs
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 20 }, new PercentageColumn(), new ElapsedTimeColumn())
             .Start(ctx =>
             {
                 ProgressTask? overall = null, stage = null;
                 result = work(new SyncProgress<Alora.Experiments.ExperimentProgress>(e =>
                 {
                     overall ??= ctx.AddTask("experiment", maxValue: Math.Max(1, e.Jobs));
-                    overall.Value = e.Event is Alora.Experiments.ProgressEvent.Finished or Alora.Experiments.ProgressEvent.Skipped && e.Stage != "general stage" && e.Stage != "domain stage" ? e.Job : e.Job - 1;
+                    overall.Value = e.Job - 1;
                     if (e.Event == Alora.Experiments.ProgressEvent.Started)
                     {
                         stage?.StopTask();
@@ -137,8 +138,9 @@ public static class ProgressView
                     {
                         stage.MaxValue = Math.Max(1, e.TotalSteps);
                         stage.Value = e.Step;
-                        stage.Description = Markup.Escape($"{e.Run} {e.Stage}: {StepText(e)}");
-                        overall.Description = Markup.Escape($"experiment: job {e.Job}/{e.Jobs}, left {Left(e.ExperimentRemaining)}");
+                        var loss = e.Loss is { } l ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $" loss {l:F3}") : "";
+                        stage.Description = Markup.Escape($"{e.Run} {e.Stage}{loss}, {Left(e.StageRemaining)} left");
+                        overall.Description = Markup.Escape($"experiment: job {e.Job}/{e.Jobs}, {Left(e.ExperimentRemaining)} left");
                     }
                     else if (e.Event == Alora.Experiments.ProgressEvent.Finished)
                     {
@@ -146,6 +148,7 @@ public static class ProgressView
                     }
                 }));
                 if (overall is not null) overall.Value = overall.MaxValue;
+                stage?.StopTask();
             });
         return result;
     }

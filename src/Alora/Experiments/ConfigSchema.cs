@@ -114,6 +114,10 @@ internal static class ConfigSchema
 
     static string Join(string path, string key) => path.Length == 0 ? key : path + "." + key;
 
+    /// <summary>A JsonException's path ($['train']['max-steps'], $.seeds[1]) as the config's keys: train.max-steps, seeds[1].</summary>
+    public static string KeyPath(string? jsonPath) =>
+        (jsonPath ?? "").Replace("['", ".", StringComparison.Ordinal).Replace("']", "", StringComparison.Ordinal).TrimStart('$', '.');
+
     static Type? ListElement(Type t) =>
         t.IsGenericType && t.GetGenericTypeDefinition() == typeof(IReadOnlyList<>) ? t.GetGenericArguments()[0] : null;
 }

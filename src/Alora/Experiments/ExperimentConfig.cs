@@ -66,6 +66,15 @@ public sealed record ExperimentConfig
     /// <summary>Binds a JSON tree (the YAML's) to the record: unknown keys and wrong types are errors naming <paramref name="source"/>.</summary>
     public static ExperimentConfig FromJson(JsonObject root, string source)
     {
+        var c = Bind(root, source);
+        c.Validate();
+        return c;
+    }
+
+    /// <summary>Keys and types only (no file is looked at): the schema check of <see cref="FromJson"/>, paths resolved against the source's folder.</summary>
+    public static ExperimentConfig Bind(JsonObject root, string source)
+    {
+        ArgumentNullException.ThrowIfNull(root);
         ConfigSchema.Check(root, typeof(ExperimentConfig), "", source);
         ExperimentConfig c;
         try
@@ -74,12 +83,10 @@ public sealed record ExperimentConfig
         }
         catch (JsonException e)
         {
-            throw new AloraException($"{source}: '{e.Path?.TrimStart('$', '.')}' has the wrong type ({FirstLine(e.Message)})", e);
+            throw new AloraException($"{source}: '{ConfigSchema.KeyPath(e.Path)}' has the wrong type ({FirstLine(e.Message)})", e);
         }
         var dir = Path.GetDirectoryName(Path.GetFullPath(source)) ?? ".";
-        c = c.ResolvePaths(dir) with { Source = source };
-        c.Validate();
-        return c;
+        return c.ResolvePaths(dir) with { Source = source };
     }
 
     static string FirstLine(string s) => s.Split('\n')[0];

@@ -96,12 +96,16 @@ public static class ExperimentPlanner
                     var run = Domain(c, b, m, seed, t, [], [], "");
                     entries.Add(new ResultEntry(m, seed, t.Name, run));
                 }
-                foreach (var v in c.Sweeps.Phi)
-                    entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, [], new JsonObject { ["phi"] = v }, "phi" + Num(v)), "phi", v));
-                foreach (var v in c.Sweeps.Xi)
-                    entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, new JsonObject { ["xi"] = v }, [], "xi" + Num(v)), "xi", v));
-                foreach (var v in c.Sweeps.Rank)
-                    entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, new JsonObject { ["rank"] = v }, [], "r" + Num(v)), "rank", v));
+                // each sweep also holds the configured value (its run is the main alora run, shared)
+                if (c.Sweeps.Phi.Count > 0)
+                    foreach (var v in WithConfigured(c.Sweeps.Phi, TrainOptions(c, "alora", "domain", []).Phi))
+                        entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, [], new JsonObject { ["phi"] = v }, "phi" + Num(v)), "phi", v));
+                if (c.Sweeps.Xi.Count > 0)
+                    foreach (var v in WithConfigured(c.Sweeps.Xi, GeneralSetting(c, "xi") ?? TrainOptions(c, "alora", "general", []).Xi))
+                        entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, new JsonObject { ["xi"] = v }, [], "xi" + Num(v)), "xi", v));
+                if (c.Sweeps.Rank.Count > 0)
+                    foreach (var v in WithConfigured(c.Sweeps.Rank.Select(r => (double)r).ToList(), GeneralSetting(c, "rank") ?? TrainOptions(c, "alora", "general", []).Rank))
+                        entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, new JsonObject { ["rank"] = (int)v }, [], "r" + Num(v)), "rank", v));
             }
         }
         return new ExperimentPlan(outDir, b.Jobs, entries);
@@ -182,6 +186,13 @@ public static class ExperimentPlanner
         }
     }
 
+    static List<double> WithConfigured(IReadOnlyList<double> values, double configured) =>
+        values.Contains(configured) ? [.. values] : [.. values, configured];
+
+    /// <summary>alora's own override of a general-stage key (xi, rank), which wins over the train section.</summary>
+    static double? GeneralSetting(ExperimentConfig c, string key) =>
+        c.Overrides.TryGetValue("alora", out var o) && o[key] is JsonValue v ? v.Deserialize<double?>() : null;
+
     /// <summary>
     /// The recipe's options for a method's stage: defaults, then train, then general-stage or domain-stage, then
     /// (domain stage) the method's overrides, then <paramref name="extra"/>. The experiment's own fields are set by the caller.
@@ -200,7 +211,7 @@ public static class ExperimentPlanner
         }
         catch (JsonException e)
         {
-            throw new AloraException($"{c.Source ?? "experiment"}: '{e.Path?.TrimStart('$', '.')}' has the wrong type in the settings of {method} ({stage} stage)", e);
+            throw new AloraException($"{c.Source ?? "experiment"}: '{ConfigSchema.KeyPath(e.Path)}' has the wrong type in the settings of {method} ({stage} stage)", e);
         }
     }
 
