@@ -11,7 +11,7 @@ namespace Alora.Methods;
 /// The hooks that turn the LoRA recipe into a method and stage:
 /// lora, rslora: none; alora and alora-no-layer, stage general: importance recording (SI);
 /// alora, stage domain: the penalty with the chosen layer weights; alora-no-layer, stage domain: uniform weights 1/M;
-/// ewc-lora: the EWC penalty lambda * sum F D^2 with a Fisher of the base weights.
+/// ewc-lora, stage domain: EWC's penalty lambda * sum F * D^2 (anchored at W0).
 /// </summary>
 public static class MethodHooks
 {
@@ -21,7 +21,7 @@ public static class MethodHooks
             ("lora" or "rslora", _) => [],
             ("alora" or "alora-no-layer", "general") => [Recorder(o, runDir, adapters)],
             ("alora" or "alora-no-layer", "domain") => [Regularizer(o, adapters)],
-            ("ewc-lora", _) => [EwcRegularizer.FromOptions(o, model, adapters)],
+            ("ewc-lora", "domain") => [EwcRegularizer.FromOptions(o, model, adapters)],
             _ => throw new AloraException($"--method {o.Method} with --stage {o.Stage} is not available"),
         };
 
