@@ -19,6 +19,7 @@ public static class AloraCli
         root.Add(TrainCommand.Create(io));
         root.Add(MergeCommand.Create(io));
         root.Add(ImportanceCommand.Create(io));
+        root.Add(FisherCommand.Create(io));
         return root;
     }
 

@@ -10,7 +10,8 @@ namespace Alora.Methods;
 /// <summary>
 /// The hooks that turn the LoRA recipe into a method and stage:
 /// lora, rslora: none; alora and alora-no-layer, stage general: importance recording (SI);
-/// alora, stage domain: the penalty with the chosen layer weights; alora-no-layer, stage domain: uniform weights 1/M.
+/// alora, stage domain: the penalty with the chosen layer weights; alora-no-layer, stage domain: uniform weights 1/M;
+/// ewc-lora: EWC's penalty.
 /// </summary>
 public static class MethodHooks
 {
@@ -20,6 +21,7 @@ public static class MethodHooks
             ("lora" or "rslora", _) => [],
             ("alora" or "alora-no-layer", "general") => [Recorder(o, runDir, adapters)],
             ("alora" or "alora-no-layer", "domain") => [Regularizer(o, adapters)],
+            ("ewc-lora", _) => [EwcRegularizer.FromOptions(o, model, adapters)],
             _ => throw new AloraException($"--method {o.Method} with --stage {o.Stage} is not available"),
         };
 

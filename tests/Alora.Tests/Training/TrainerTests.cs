@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace Alora.Tests.Training;
 
+[Collection(TorchRngCollection.Name)]
 public class TrainerTests
 {
     static TrainConfig Config(int steps, int checkpointEvery = 0) => new()
