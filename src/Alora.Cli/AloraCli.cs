@@ -20,6 +20,7 @@ public static class AloraCli
         root.Add(MergeCommand.Create(io));
         root.Add(ImportanceCommand.Create(io));
         root.Add(FisherCommand.Create(io));
+        root.Add(BenchCommand.Create(io));
         return root;
     }
 
