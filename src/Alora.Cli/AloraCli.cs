@@ -23,6 +23,7 @@ public static class AloraCli
         root.Add(DataCommand.Create(io));
         root.Add(ExperimentCommand.Create(io));
         root.Add(FisherCommand.Create(io));
+        root.Add(BenchCommand.Create(io));
         return root;
     }
 

@@ -25,13 +25,18 @@ public enum LayerWeighting
 /// <summary>
 /// Stage mu: the ALoRA penalty added to the domain cross-entropy,
 ///   phi * sum_m w_m * sum_i Omega_{m,i} (D_{m,i} - D_nu_{m,i})^2,
-/// with D - D_nu = s [B, -B_nu] @ [A; A_nu] formed as one GEMM of inner size 2r, and w computed once
-/// from the importance norms with a numerically stable softmax.
+/// with D - D_nu = s [B, -B_nu] @ [A; A_nu] formed as one GEMM of inner size 2r into a reused buffer, the
+/// gradient in A and B formed directly (two thin GEMMs), and w computed once from the importance norms with
+/// a numerically stable softmax.
 /// </summary>
 public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
 {
     readonly IReadOnlyList<AdaptedModule> _adapters;
-    readonly Tensor[] _omega, _aNu, _bNu;
+    readonly Tensor[] _omega;
+    // Per module [out,2r] = [B, -B_nu] and [2r,in] = [A; A_nu]: the stage-nu halves are set once, B and A copied in each step.
+    readonly Tensor[] _left, _right;
+    // D - D_nu and Omega (D - D_nu) of one module at a time: flat buffers of the largest out*in, shared by the modules.
+    readonly Tensor _diffScratch, _weightedScratch;
     readonly double _phi;
 
     public double[] Norms { get; }
@@ -44,9 +49,16 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
         importance.Validate(adapters, importancePath);
         _adapters = adapters; _phi = phi; Weighting = weighting;
         var device = adapters[0].Layer.BaseWeight.device;
-        _omega = adapters.Select(a => importance.Omega[a.Path].to(device).detach().clone().DetachFromDisposeScope()).ToArray();
-        _aNu = adapters.Select(a => importance.A[a.Path].to(device).detach().clone().DetachFromDisposeScope()).ToArray();
-        _bNu = adapters.Select(a => importance.B[a.Path].to(device).detach().clone().DetachFromDisposeScope()).ToArray();
+        using (NewDisposeScope())   // temporaries go; the detached state stays, owned by this object
+        using (no_grad())
+        {
+            _omega = adapters.Select(a => importance.Omega[a.Path].to(device).detach().clone().DetachFromDisposeScope()).ToArray();
+            _left = adapters.Select(a => BNuHalf(importance.B[a.Path].to(device)).DetachFromDisposeScope()).ToArray();
+            _right = adapters.Select(a => ANuHalf(importance.A[a.Path].to(device)).DetachFromDisposeScope()).ToArray();
+            long largest = _omega.Max(o => o.numel());
+            _diffScratch = zeros(largest, _omega[0].dtype, device).DetachFromDisposeScope();
+            _weightedScratch = zeros(largest, _omega[0].dtype, device).DetachFromDisposeScope();
+        }
         Norms = importance.Norms();
         Weights = LayerWeights(Norms, weighting);
     }
@@ -81,26 +93,71 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
         _ => throw new AloraException($"--layer-weights '{s}' is not one of softmax, softmax-normalized, softmax-log, uniform"),
     };
 
-    /// <summary>sum_i Omega_i (D_i - D_nu_i)^2 for one module, differentiable in A and B.</summary>
+    /// <summary>sum_i Omega_i (D_i - D_nu_i)^2 for one module, with its gradient in A and B (first order: no double backward).</summary>
     public static Tensor ModulePenalty(Tensor a, Tensor b, Tensor aNu, Tensor bNu, Tensor omega, double scaling)
     {
         using var scope = NewDisposeScope();
-        var diff = cat([b, -bNu], 1).matmul(cat([a, aNu], 0)) * scaling;     // [out,in] = D - D_nu
-        return (omega * diff.square()).sum().MoveToOuterDisposeScope();
+        Tensor left, right, diff, weighted;
+        using (no_grad())
+        {
+            left = BNuHalf(bNu);
+            right = ANuHalf(aNu);
+            diff = empty_like(omega);                                                     // [out,in]
+            weighted = empty_like(omega);                                                 // [out,in]
+        }
+        var (value, surrogate) = Terms(a, b, left, right, omega, scaling, diff, weighted, 1.0);
+        return (surrogate - surrogate.detach() + value).MoveToOuterDisposeScope();
+    }
+
+    // [out,2r] = [0, -B_nu] and [2r,in] = [0; A_nu]: the left halves receive B and A at each step
+    static Tensor BNuHalf(Tensor bNu) => cat([zeros_like(bNu), -bNu], 1);
+    static Tensor ANuHalf(Tensor aNu) => cat([zeros_like(aNu), aNu], 0);
+
+    /// <summary>
+    /// weight * sum Omega (D - D_nu)^2 for one module as (value, surrogate). All full-size work runs without
+    /// autograd in the given buffers: D - D_nu = s [B, -B_nu] @ [A; A_nu] (one GEMM of inner size 2r, with
+    /// B and A copied into the left halves of <paramref name="left"/> and <paramref name="right"/>), then
+    /// E = Omega (D - D_nu) and value = &lt;E, D - D_nu&gt;. The gradient, dP/dD = 2E, reaches the factors as
+    /// G_B = 2 s E A^T [out,r] and G_A = 2 s B^T E [r,in]; surrogate = &lt;G_A, A&gt; + &lt;G_B, B&gt; is a small
+    /// graph whose gradient is exactly (G_A, G_B). The caller adds surrogate - surrogate.detach() to the value.
+    /// </summary>
+    static (Tensor Value, Tensor Surrogate) Terms(Tensor a, Tensor b, Tensor left, Tensor right, Tensor omega, double scaling,
+        Tensor diff, Tensor weighted, double weight)
+    {
+        long r = a.shape[0];
+        Tensor value, gA, gB;
+        using (no_grad())
+        {
+            left.narrow(1, 0, r).copy_(b);
+            right.narrow(0, 0, r).copy_(a);
+            diff.addmm_(left, right, beta: 0, alpha: (float)scaling);                  // [out,in] = D - D_nu
+            weighted.copy_(omega).mul_(diff);                                           // [out,in] = E = Omega (D - D_nu)
+            value = weighted.flatten().dot(diff.flatten()).mul_(weight);                // weight * sum Omega (D - D_nu)^2
+            gB = weighted.matmul(a.t()).mul_(2 * scaling * weight);                    // [out,r] = dP/dB
+            gA = b.t().matmul(weighted).mul_(2 * scaling * weight);                    // [r,in]  = dP/dA
+        }
+        var surrogate = (gA * a).sum() + (gB * b).sum();
+        return (value, surrogate);
     }
 
     public Tensor? Penalty(StepContext ctx)
     {
         if (_phi == 0) return null;
         using var scope = NewDisposeScope();
-        Tensor total = zeros(1, device: _omega[0].device).squeeze();
+        Tensor? value = null, surrogate = null;
         for (int i = 0; i < _adapters.Count; i++)
         {
             if (Weights[i] == 0) continue; // an underflowed softmax weight: the term is exactly 0
             var l = _adapters[i].Layer;
-            total = total + ModulePenalty(l.lora_A.weight, l.lora_B.weight, _aNu[i], _bNu[i], _omega[i], l.Scaling) * Weights[i];
+            long n = l.OutFeatures * l.InFeatures;
+            var (v, g) = Terms(l.lora_A.weight, l.lora_B.weight, _left[i], _right[i], _omega[i], l.Scaling,
+                _diffScratch.narrow(0, 0, n).view(l.OutFeatures, l.InFeatures), _weightedScratch.narrow(0, 0, n).view(l.OutFeatures, l.InFeatures),
+                _phi * Weights[i]);
+            value = value is null ? v : value.add_(v);
+            surrogate = surrogate is null ? g : surrogate + g;
         }
-        return (total * _phi).MoveToOuterDisposeScope();
+        if (value is null || surrogate is null) return null;
+        return (surrogate - surrogate.detach() + value).MoveToOuterDisposeScope();   // value: the penalty; gradient: the surrogate's
     }
 
     /// <summary>layer_weights.json: per module its norm and weight, so a nearly one-hot softmax is visible.</summary>
@@ -121,6 +178,8 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
 
     public void Dispose()
     {
-        foreach (var t in _omega.Concat(_aNu).Concat(_bNu)) t.Dispose();
+        foreach (var t in _omega.Concat(_left).Concat(_right)) t.Dispose();
+        _diffScratch.Dispose();
+        _weightedScratch.Dispose();
     }
 }

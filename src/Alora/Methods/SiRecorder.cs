@@ -29,7 +29,13 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
     readonly ScalarType _storeDtype;
     readonly string? _priorPath;
     readonly Tensor[] _omega, _dStart;
-    readonly Tensor?[] _aPrev, _bPrev, _gA, _gB;
+    // Per module, filled in place every step (no fresh buffers): left2 [out,2r] = [B(t+1), -B(t)],
+    // right2 [2r,in] = [A(t+1); A(t)]; paper only: left3 [out,3r] = [g_B, B, -eta g_B], right3 [3r,in] = [A; g_A; g_A].
+    readonly Tensor[] _left2, _right2;
+    readonly Tensor?[] _left3, _right3;
+    // Full-size products theta' and g~ of one module at a time: flat buffers of the largest out*in, shared by the modules.
+    readonly Tensor _thetaScratch;
+    readonly Tensor? _gScratch;
     readonly Tensor _counters = zeros(3, ScalarType.Int64).DetachFromDisposeScope();
     readonly System.Diagnostics.Stopwatch _clock = new();
     long _steps, _tokens;
@@ -40,11 +46,18 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
     {
         if (xi <= 0 || double.IsNaN(xi)) throw new AloraException($"--xi must be positive (got {xi})");
         _adapters = adapters; _variant = variant; _xi = xi; _clamp = clamp; _outputPath = outputPath; _storeDtype = storeDtype; _priorPath = priorPath;
-        int n = adapters.Count;
         using var _ = no_grad();
         _omega = adapters.Select(a => zeros(a.Layer.OutFeatures, a.Layer.InFeatures, device: a.Layer.BaseWeight.device).DetachFromDisposeScope()).ToArray();
         _dStart = adapters.Select(a => a.Layer.DeltaWeight().detach().DetachFromDisposeScope()).ToArray();
-        _aPrev = new Tensor?[n]; _bPrev = new Tensor?[n]; _gA = new Tensor?[n]; _gB = new Tensor?[n];
+        Tensor Buffer(LoraLinear l, long rows, long cols) => zeros(rows, cols, l.lora_A.weight.dtype, l.lora_A.weight.device).DetachFromDisposeScope();
+        _left2 = adapters.Select(a => Buffer(a.Layer, a.Layer.OutFeatures, 2 * a.Layer.Rank)).ToArray();
+        _right2 = adapters.Select(a => Buffer(a.Layer, 2 * a.Layer.Rank, a.Layer.InFeatures)).ToArray();
+        _left3 = adapters.Select(a => variant == SiVariant.Paper ? Buffer(a.Layer, a.Layer.OutFeatures, 3 * a.Layer.Rank) : null).ToArray();
+        _right3 = adapters.Select(a => variant == SiVariant.Paper ? Buffer(a.Layer, 3 * a.Layer.Rank, a.Layer.InFeatures) : null).ToArray();
+        long largest = adapters.Count == 0 ? 0 : adapters.Max(a => a.Layer.OutFeatures * a.Layer.InFeatures);
+        var first = adapters.Count == 0 ? null : adapters[0].Layer;
+        _thetaScratch = zeros(largest, first?.lora_A.weight.dtype ?? ScalarType.Float32, first?.lora_A.weight.device).DetachFromDisposeScope();
+        _gScratch = variant == SiVariant.Paper ? zeros(largest, first?.lora_A.weight.dtype ?? ScalarType.Float32, first?.lora_A.weight.device).DetachFromDisposeScope() : null;
         if (variant == SiVariant.Exact) foreach (var a in adapters) a.Layer.EnableGradientProbe();
     }
 
@@ -63,27 +76,8 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
     public void OnTaskGradients(StepContext ctx)
     {
         _clock.Start();
-        try { Snapshot(); }
+        try { Snapshot(ctx); }
         finally { _clock.Stop(); }
-    }
-
-    void Snapshot()
-    {
-        using var _ = no_grad();
-        for (int i = 0; i < _adapters.Count; i++)
-        {
-            var layer = _adapters[i].Layer;
-            Replace(ref _aPrev[i], layer.lora_A.weight.detach().clone());
-            Replace(ref _bPrev[i], layer.lora_B.weight.detach().clone());
-            if (_variant == SiVariant.Paper)
-            {
-                Replace(ref _gA[i], (layer.lora_A.weight.grad ?? throw new InvalidOperationException("no gradient for lora_A")).clone());
-                Replace(ref _gB[i], (layer.lora_B.weight.grad ?? throw new InvalidOperationException("no gradient for lora_B")).clone());
-            }
-            else if (layer.GradientProbe!.grad is null)
-                throw new InvalidOperationException("no gradient reached the probe");
-            // exact: the probe's gradient stays untouched by the optimizer; it is read after the step
-        }
     }
 
     public void AfterOptimizerStep(StepContext ctx)
@@ -93,6 +87,45 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
         finally { _clock.Stop(); }
     }
 
+    /// <summary>Omega = omega / (Delta^2 + xi) (+ prior), clamped at 0 by default; factors are this stage's end state.</summary>
+    public ImportanceFile Finish()
+    {
+        _clock.Start();
+        try { return Build(); }
+        finally { _clock.Stop(); }
+    }
+
+    /// <summary>Keeps what the step's products need from step t: A, B and (paper) eta, g_A, g_B, in the preallocated factor buffers.</summary>
+    void Snapshot(StepContext ctx)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < _adapters.Count; i++)
+        {
+            var layer = _adapters[i].Layer;
+            int r = layer.Rank;
+            Tensor a = layer.lora_A.weight, b = layer.lora_B.weight;
+            _right2[i].narrow(0, r, r).copy_(a);                                             // [A'; A]
+            _left2[i].narrow(1, r, r).copy_(b).neg_();                                       // [B', -B]
+            if (_variant == SiVariant.Paper)
+            {
+                var gA = layer.lora_A.weight.grad ?? throw new InvalidOperationException("no gradient for lora_A");
+                var gB = layer.lora_B.weight.grad ?? throw new InvalidOperationException("no gradient for lora_B");
+                Tensor l3 = _left3[i]!, r3 = _right3[i]!;
+                l3.narrow(1, 0, r).copy_(gB);                                                // [g_B, B, -eta g_B]
+                l3.narrow(1, r, r).copy_(b);
+                l3.narrow(1, 2 * r, r).copy_(gB).mul_(-ctx.Lr);
+                r3.narrow(0, 0, r).copy_(a);                                                 // [A; g_A; g_A]
+                r3.narrow(0, r, r).copy_(gA);
+                r3.narrow(0, 2 * r, r).copy_(gA);
+            }
+            else if (layer.GradientProbe!.grad is null)
+                throw new InvalidOperationException("no gradient reached the probe");
+            // exact: the probe's gradient stays untouched by the optimizer; it is read after the step
+        }
+    }
+
+    /// <summary>omega += -g~ * theta', each full-size product one GEMM into a shared scratch buffer.</summary>
     void Accumulate(StepContext ctx)
     {
         using var _ = no_grad();
@@ -100,31 +133,22 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
         {
             using var scope = NewDisposeScope();
             var layer = _adapters[i].Layer;
-            double s = layer.Scaling;
-            Tensor a1 = layer.lora_A.weight, b1 = layer.lora_B.weight, a0 = _aPrev[i]!, b0 = _bPrev[i]!;
-            var thetaPrime = cat([b1, -b0], 1).matmul(cat([a1, a0], 0)).mul_(s);                              // [out,in]
+            int r = layer.Rank;
+            float s = (float)layer.Scaling;
+            long rows = layer.OutFeatures, cols = layer.InFeatures;
+            _left2[i].narrow(1, 0, r).copy_(layer.lora_B.weight);
+            _right2[i].narrow(0, 0, r).copy_(layer.lora_A.weight);
+            var thetaPrime = _thetaScratch.narrow(0, 0, rows * cols).view(rows, cols)
+                .addmm_(_left2[i], _right2[i], beta: 0, alpha: s);                           // [out,in] = s [B', -B] @ [A'; A]
             var g = _variant == SiVariant.Paper
-                ? cat([_gB[i]!, b0, _gB[i]! * -ctx.Lr], 1).matmul(cat([a0, _gA[i]!, _gA[i]!], 0)).mul_(s)    // [out,in]
+                ? _gScratch!.narrow(0, 0, rows * cols).view(rows, cols)
+                    .addmm_(_left3[i]!, _right3[i]!, beta: 0, alpha: s)                      // [out,in] = s [g_B, B, -eta g_B] @ [A; g_A; g_A]
                 : layer.GradientProbe!.grad!;
-            _omega[i].addcmul_(g, thetaPrime, value: -1);                                                    // omega += -g~ * theta'
-            if (_variant == SiVariant.Exact) layer.GradientProbe!.grad!.zero_();
+            _omega[i].addcmul_(g, thetaPrime, value: -1);                                    // omega += -g~ * theta'
+            if (_variant == SiVariant.Exact) g.zero_();
         }
         _steps++;
         _tokens += ctx.Tokens;
-    }
-
-    static void Replace(ref Tensor? slot, Tensor value)
-    {
-        slot?.Dispose();
-        slot = value.DetachFromDisposeScope();
-    }
-
-    /// <summary>Omega = omega / (Delta^2 + xi) (+ prior), clamped at 0 by default; factors are this stage's end state.</summary>
-    public ImportanceFile Finish()
-    {
-        _clock.Start();
-        try { return Build(); }
-        finally { _clock.Stop(); }
     }
 
     ImportanceFile Build()
@@ -209,7 +233,10 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
     public void Dispose()
     {
         foreach (var t in _omega.Concat(_dStart)) t.Dispose();
-        foreach (var t in _aPrev.Concat(_bPrev).Concat(_gA).Concat(_gB)) t?.Dispose();
+        foreach (var t in _left2.Concat(_right2)) t.Dispose();
+        foreach (var t in _left3.Concat(_right3)) t?.Dispose();
+        _thetaScratch.Dispose();
+        _gScratch?.Dispose();
         _counters.Dispose();
         if (_variant == SiVariant.Exact) foreach (var a in _adapters) a.Layer.DisableGradientProbe();
     }

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using Alora.Bench;
+using Alora.IO;
+
+namespace Alora.Cli.Commands;
+
+/// <summary>alora bench importance: the cost of SI recording and the ALoRA penalty next to plain LoRA, against an EWC Fisher pass.</summary>
+public static class BenchCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var d = new ImportanceBenchOptions();
+        Option<int> Int(string name, int def, string help) => new(name) { Description = help, DefaultValueFactory = _ => def };
+        var vocab = Int("--vocab", d.Vocab, "vocabulary size");
+        var hidden = Int("--hidden", d.Hidden, "hidden size");
+        var layers = Int("--layers", d.Layers, "decoder layers");
+        var heads = Int("--heads", d.Heads, "attention heads");
+        var kvHeads = Int("--kv-heads", d.KvHeads, "key/value heads (grouped-query attention)");
+        var intermediate = Int("--intermediate", d.Intermediate, "MLP intermediate size");
+        var seq = Int("--seq", d.Seq, "tokens per sequence");
+        var batch = Int("--batch", d.Batch, "sequences per optimizer step (one micro-batch)");
+        var rank = Int("--rank", d.Rank, "LoRA rank r");
+        var alpha = new Option<double>("--alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => d.Alpha };
+        var rounds = Int("--rounds", d.Rounds, "interleaved rounds (times are medians over them)");
+        var steps = Int("--steps-per-round", d.StepsPerRound, "training steps of each configuration per round");
+        var warmup = Int("--warmup-steps", d.WarmupSteps, "untimed steps of each configuration first");
+        var repeats = Int("--hook-repeats", d.HookRepeats, "calls of each hook per round when timed on its own");
+        var fisher = Int("--fisher-samples", d.FisherSamples, "N: samples of the Fisher pass compared with recording over N samples");
+        var threads = Int("--threads", d.Threads, "torch intra-op threads; 0: torch's default, one per core (default 1: stable timings on a shared machine)");
+        var seed = new Option<long>("--seed") { Description = "seed of the random weights and tokens", DefaultValueFactory = _ => d.Seed };
+        var output = new Option<string?>("--out") { Description = "write the results as JSON to this file" };
+
+        var importance = new Command("importance",
+            "Step time of LoRA training with SI recording (paper, exact) and with the ALoRA penalty against plain LoRA, their own cost per step, "
+            + "an EWC Fisher pass against recording over the same samples, and Omega's bytes against a full diagonal Fisher. Random weights.");
+        foreach (var o in new Option[] { vocab, hidden, layers, heads, kvHeads, intermediate, seq, batch, rank, alpha, rounds, steps, warmup, repeats, fisher, threads, seed, output })
+            importance.Add(o);
+        importance.SetAction(p =>
+        {
+            var options = new ImportanceBenchOptions
+            {
+                Vocab = p.GetValue(vocab), Hidden = p.GetValue(hidden), Layers = p.GetValue(layers), Heads = p.GetValue(heads), KvHeads = p.GetValue(kvHeads),
+                Intermediate = p.GetValue(intermediate), Seq = p.GetValue(seq), Batch = p.GetValue(batch), Rank = p.GetValue(rank), Alpha = p.GetValue(alpha),
+                Rounds = p.GetValue(rounds), StepsPerRound = p.GetValue(steps), WarmupSteps = p.GetValue(warmup), HookRepeats = p.GetValue(repeats),
+                FisherSamples = p.GetValue(fisher), Threads = p.GetValue(threads), Seed = p.GetValue(seed),
+            };
+            var result = ImportanceBench.Run(options, new LineLog(io.Err));
+            io.Out.Write(result.ToTable());
+            if (p.GetValue(output) is { } path)
+            {
+                AtomicFile.WriteAllText(path, result.ToJsonString());
+                io.Out.WriteLine($"wrote {Path.GetFullPath(path)}");
+            }
+            return 0;
+        });
+        var cmd = new Command("bench", "Benchmarks.");
+        cmd.Add(importance);
+        return cmd;
+    }
+
+    /// <summary>Progress lines on stderr as they come (Progress&lt;T&gt; would post them to the thread pool, out of order).</summary>
+    sealed class LineLog(TextWriter err) : IProgress<string>
+    {
+        public void Report(string value) => err.WriteLine(value);
+    }
+}
