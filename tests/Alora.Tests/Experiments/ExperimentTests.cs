@@ -272,6 +272,7 @@ public sealed class ExperimentTests(ITestOutputHelper output)
     [InlineData("train:\n  seed: 3\n", "train.seed: 'seed' is set by the experiment")]
     [InlineData("overrides:\n  alora: {phii: 1}\n", "unknown key 'overrides.alora.phii'")]
     [InlineData("train:\n  max-steps: many\n", "'max-steps' has the wrong type")]
+    [InlineData("overrides:\n  alora: {phi: 1, layer-weights: onehot}\n", "the settings of alora (train, domain-stage, overrides.alora): --layer-weights 'onehot' is not one of")]
     [InlineData("domain:\n  - {name: quiz, task: mcq, train: quiz-train.jsonl, test: missing.jsonl}\n", "missing.jsonl not found")]
     public void ConfigurationErrorsNameTheFileAndTheKey(string change, string message)
     {
