@@ -199,6 +199,25 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         Assert.Equal([1, 2, 3, 4], general);
     }
 
+    [FixtureFact]
+    public void EwcLoraRunsAfterItsFisherPassAndTheReportComparesItsCost()
+    {
+        using var tmp = new TempDir();
+        var yaml = WriteExperiment(tmp.Path, "[ewc-lora]", "fisher:\n  per-seed: false\n  samples: 4\n");
+        File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("seeds: [1, 2]", "seeds: [1]", StringComparison.Ordinal));
+        var outcome = Experiment.Run(ExperimentConfig.Load(yaml), tmp.File("out"));
+        Assert.Equal((2, 1, 1), (outcome.Jobs, outcome.Trained, outcome.FisherPasses));
+        var fisher = JsonNode.Parse(File.ReadAllText(tmp.File("out/runs/fisher/fisher.json")))!;
+        Assert.Equal(4, fisher["samples"]!.GetValue<int>());
+        Assert.True(File.Exists(tmp.File("out/runs/fisher/fisher.safetensors")));
+        var row = Assert.Single(outcome.Rows);
+        Assert.True(row.FisherSeconds > 0 && row.FisherBytes > 0 && row.EwcLambda == 1, $"{row}");
+        Assert.True(row.FinalPenalty >= 0);
+        var report = File.ReadAllText(outcome.Report);
+        Assert.Contains("| EWC Fisher pass |", report);
+        foreach (var png in new[] { "cost-seconds.png", "loss-quiz.png", "quiz-general-ppl.png" }) AssertPicture(tmp.File("out/figures/" + png));
+    }
+
     /// <summary>The PNG decodes, has the figure's size, and is a picture: many colours and some clearly coloured (data) pixels.</summary>
     static void AssertPicture(string path)
     {
