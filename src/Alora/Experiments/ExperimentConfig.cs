@@ -176,7 +176,28 @@ public sealed record ExperimentConfig
         }
         // Every run's options must bind and validate now, not after an hour of training.
         foreach (var m in Methods.Where(m => m != "base"))
-            ExperimentPlanner.TrainOptions(this, m, "domain", []).ToTrainConfig().Validate();
+        {
+            try
+            {
+                var o = ExperimentPlanner.TrainOptions(this, m, "domain", []);
+                o.ToTrainConfig().Validate();
+                if (o.Phi < 0 || double.IsNaN(o.Phi)) throw new AloraException($"phi must be non-negative (got {o.Phi})");
+                if (o.EwcLambda < 0 || double.IsNaN(o.EwcLambda)) throw new AloraException($"ewc-lambda must be non-negative (got {o.EwcLambda})");
+                if (m == "alora") _ = Alora.Methods.AloraRegularizer.ParseWeighting(o.LayerWeights);
+                var g = ExperimentPlanner.TrainOptions(this, m, "general", []);
+                g.ToTrainConfig().Validate();
+                if (m is "alora" or "alora-no-layer")
+                {
+                    // the method's overrides reach its general stage for these keys
+                    if (o.SiVariant is not ("paper" or "exact")) throw new AloraException($"si-variant '{o.SiVariant}' is not one of paper, exact");
+                    if (!(o.Xi > 0)) throw new AloraException($"xi must be positive (got {o.Xi})");
+                }
+            }
+            catch (AloraException e) when (!e.Message.StartsWith(Where, StringComparison.Ordinal))
+            {
+                throw new AloraException($"{Where}: the settings of {m} (train, domain-stage, overrides.{m}): {e.Message}", e);
+            }
+        }
     }
 
     void RequireFile(string path, string key)

@@ -108,6 +108,7 @@ public static partial class ExperimentReport
             Line();
             var (cols, best, cells) = Columns();
             Line(MarkdownTable.MeanSdTable("Method", cols, best, _methods.Select(m => (ExperimentMethods.Display(m), cells(m))).ToList()));
+            Distributions();
         }
 
         void Ablation()
@@ -155,6 +156,19 @@ public static partial class ExperimentReport
                 Line(table.ToString());
                 foreach (var n in notes.Distinct()) Line("- " + n);
                 if (notes.Count > 0) Line();
+            }
+            Line("The per-seed values behind these tests are the box plots under Results.");
+            Line();
+        }
+
+        /// <summary>Box plots of general perplexity and accuracy per seed, one pair per task.</summary>
+        void Distributions()
+        {
+            if (_methods.Count == 0) return;
+            Line("Per seed (box: quartiles and median; dots: seeds; diamond: mean):");
+            Line();
+            foreach (var t in _tasks)
+            {
                 var ppl = _methods.ToDictionary(ExperimentMethods.Display, m => Of(m, t).Select(r => r.GeneralPpl).ToArray());
                 var acc = _methods.ToDictionary(ExperimentMethods.Display, m => Of(m, t).Select(r => 100 * r.Acc).ToArray());
                 string f1 = $"{Safe(t)}-general-ppl.png", f2 = $"{Safe(t)}-acc.png";

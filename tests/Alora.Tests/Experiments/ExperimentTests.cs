@@ -199,6 +199,25 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         Assert.Equal([1, 2, 3, 4], general);
     }
 
+    [FixtureFact]
+    public void EwcLoraRunsAfterItsFisherPassAndTheReportComparesItsCost()
+    {
+        using var tmp = new TempDir();
+        var yaml = WriteExperiment(tmp.Path, "[ewc-lora]", "fisher:\n  per-seed: false\n  samples: 4\n");
+        File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("seeds: [1, 2]", "seeds: [1]", StringComparison.Ordinal));
+        var outcome = Experiment.Run(ExperimentConfig.Load(yaml), tmp.File("out"));
+        Assert.Equal((2, 1, 1), (outcome.Jobs, outcome.Trained, outcome.FisherPasses));
+        var fisher = JsonNode.Parse(File.ReadAllText(tmp.File("out/runs/fisher/fisher.json")))!;
+        Assert.Equal(4, fisher["samples"]!.GetValue<int>());
+        Assert.True(File.Exists(tmp.File("out/runs/fisher/fisher.safetensors")));
+        var row = Assert.Single(outcome.Rows);
+        Assert.True(row.FisherSeconds > 0 && row.FisherBytes > 0 && row.EwcLambda == 1, $"{row}");
+        Assert.True(row.FinalPenalty >= 0);
+        var report = File.ReadAllText(outcome.Report);
+        Assert.Contains("| EWC Fisher pass |", report);
+        foreach (var png in new[] { "cost-seconds.png", "loss-quiz.png", "quiz-general-ppl.png" }) AssertPicture(tmp.File("out/figures/" + png));
+    }
+
     /// <summary>The PNG decodes, has the figure's size, and is a picture: many colours and some clearly coloured (data) pixels.</summary>
     static void AssertPicture(string path)
     {
@@ -272,6 +291,7 @@ public sealed class ExperimentTests(ITestOutputHelper output)
     [InlineData("train:\n  seed: 3\n", "train.seed: 'seed' is set by the experiment")]
     [InlineData("overrides:\n  alora: {phii: 1}\n", "unknown key 'overrides.alora.phii'")]
     [InlineData("train:\n  max-steps: many\n", "'max-steps' has the wrong type")]
+    [InlineData("overrides:\n  alora: {phi: 1, layer-weights: onehot}\n", "the settings of alora (train, domain-stage, overrides.alora): --layer-weights 'onehot' is not one of")]
     [InlineData("domain:\n  - {name: quiz, task: mcq, train: quiz-train.jsonl, test: missing.jsonl}\n", "missing.jsonl not found")]
     public void ConfigurationErrorsNameTheFileAndTheKey(string change, string message)
     {
