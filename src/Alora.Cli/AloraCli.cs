@@ -21,6 +21,7 @@ public static class AloraCli
         root.Add(ImportanceCommand.Create(io));
         root.Add(PretrainCommand.Create(io));
         root.Add(DataCommand.Create(io));
+        root.Add(ExperimentCommand.Create(io));
         root.Add(FisherCommand.Create(io));
         return root;
     }

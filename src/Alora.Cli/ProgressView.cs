@@ -82,6 +82,80 @@ public static class ProgressView
         return result;
     }
 
+    /// <summary>
+    /// An experiment's progress: on a terminal, a bar over the jobs (with the estimated time left) and one for the
+    /// current stage (run, stage, step, loss); in a pipe, a line when a stage starts, every 10% of its steps, and when it ends.
+    /// </summary>
+    public static T RunExperiment<T>(CliIo io, Func<IProgress<Alora.Experiments.ExperimentProgress>, T> work)
+    {
+        if (!io.Interactive)
+        {
+            long lastPrinted = 0;
+            return work(new SyncProgress<Alora.Experiments.ExperimentProgress>(e =>
+            {
+                var head = $"[{e.Job}/{e.Jobs}] {e.Run} {e.Stage}";
+                switch (e.Event)
+                {
+                    case Alora.Experiments.ProgressEvent.Started:
+                        lastPrinted = 0;
+                        io.Err.WriteLine(head + ": started");
+                        break;
+                    case Alora.Experiments.ProgressEvent.Skipped:
+                        io.Err.WriteLine(head + ": already done");
+                        break;
+                    case Alora.Experiments.ProgressEvent.Finished:
+                        io.Err.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{head}: done in {e.StageElapsed.TotalSeconds:F1} s"));
+                        break;
+                    case Alora.Experiments.ProgressEvent.Step when !e.Stage.StartsWith("eval", StringComparison.Ordinal):
+                        if (e.Step == e.TotalSteps || e.Step - lastPrinted >= Math.Max(1, e.TotalSteps / 10))
+                        {
+                            lastPrinted = e.Step;
+                            io.Err.WriteLine(head + ": " + StepText(e));
+                        }
+                        break;
+                }
+            }));
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        T result = default!;
+        console.Progress()
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                ProgressTask? overall = null, stage = null;
+                result = work(new SyncProgress<Alora.Experiments.ExperimentProgress>(e =>
+                {
+                    overall ??= ctx.AddTask("experiment", maxValue: Math.Max(1, e.Jobs));
+                    overall.Value = e.Event is Alora.Experiments.ProgressEvent.Finished or Alora.Experiments.ProgressEvent.Skipped && e.Stage != "general stage" && e.Stage != "domain stage" ? e.Job : e.Job - 1;
+                    if (e.Event == Alora.Experiments.ProgressEvent.Started)
+                    {
+                        stage?.StopTask();
+                        stage = ctx.AddTask(Markup.Escape($"{e.Run} {e.Stage}"), maxValue: 1);
+                    }
+                    if (stage is null) return;
+                    if (e.Event == Alora.Experiments.ProgressEvent.Step)
+                    {
+                        stage.MaxValue = Math.Max(1, e.TotalSteps);
+                        stage.Value = e.Step;
+                        stage.Description = Markup.Escape($"{e.Run} {e.Stage}: {StepText(e)}");
+                        overall.Description = Markup.Escape($"experiment: job {e.Job}/{e.Jobs}, left {Left(e.ExperimentRemaining)}");
+                    }
+                    else if (e.Event == Alora.Experiments.ProgressEvent.Finished)
+                    {
+                        stage.Value = stage.MaxValue;
+                    }
+                }));
+                if (overall is not null) overall.Value = overall.MaxValue;
+            });
+        return result;
+    }
+
+    static string StepText(Alora.Experiments.ExperimentProgress e) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"step {e.Step}/{e.TotalSteps}{(e.Loss is { } l ? $" loss {l:F4}" : "")}, stage left {Left(e.StageRemaining)}, experiment left {Left(e.ExperimentRemaining)}");
+
+    static string Left(TimeSpan? t) => t is not { } x ? "?" : x.TotalHours >= 1 ? $"{(int)x.TotalHours}h{x.Minutes:D2}m" : $"{x.Minutes}:{x.Seconds:D2}";
+
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; posts to the thread pool and can arrive late).</summary>
     sealed class SyncProgress<TValue>(Action<TValue> report) : IProgress<TValue>
     {

@@ -30,8 +30,10 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
     readonly string? _priorPath;
     readonly Tensor[] _omega, _dStart;
     readonly Tensor?[] _aPrev, _bPrev, _gA, _gB;
-    readonly Tensor _counters = zeros(2, ScalarType.Int64).DetachFromDisposeScope();
+    readonly Tensor _counters = zeros(3, ScalarType.Int64).DetachFromDisposeScope();
+    readonly System.Diagnostics.Stopwatch _clock = new();
     long _steps, _tokens;
+    double _secondsBefore;
 
     public SiRecorder(IReadOnlyList<AdaptedModule> adapters, SiVariant variant, double xi, bool clamp, string outputPath,
         ScalarType storeDtype = ScalarType.Float32, string? priorPath = null)
@@ -51,7 +53,21 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
     /// <summary>omega of each module so far (read-only views for tests and the benchmark).</summary>
     public IReadOnlyList<Tensor> Omega => _omega;
 
+    /// <summary>
+    /// Wall time spent recording (this hook's work per step plus forming Omega), carried across a resume:
+    /// the overhead that SI adds to the general stage. Stored as the importance file's metadata record_seconds.
+    /// On a GPU it counts launch time only, as the hook does not synchronise.
+    /// </summary>
+    public double RecordSeconds => _secondsBefore + _clock.Elapsed.TotalSeconds;
+
     public void OnTaskGradients(StepContext ctx)
+    {
+        _clock.Start();
+        try { Snapshot(); }
+        finally { _clock.Stop(); }
+    }
+
+    void Snapshot()
     {
         using var _ = no_grad();
         for (int i = 0; i < _adapters.Count; i++)
@@ -71,6 +87,13 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
     }
 
     public void AfterOptimizerStep(StepContext ctx)
+    {
+        _clock.Start();
+        try { Accumulate(ctx); }
+        finally { _clock.Stop(); }
+    }
+
+    void Accumulate(StepContext ctx)
     {
         using var _ = no_grad();
         for (int i = 0; i < _adapters.Count; i++)
@@ -98,6 +121,13 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
 
     /// <summary>Omega = omega / (Delta^2 + xi) (+ prior), clamped at 0 by default; factors are this stage's end state.</summary>
     public ImportanceFile Finish()
+    {
+        _clock.Start();
+        try { return Build(); }
+        finally { _clock.Stop(); }
+    }
+
+    ImportanceFile Build()
     {
         using var _ = no_grad();
         ImportanceFile? prior = _priorPath is null ? null : ImportanceFile.Load(_priorPath);
@@ -132,6 +162,7 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
                     ["tokens"] = _tokens.ToString(CultureInfo.InvariantCulture),
                     ["stages"] = stages.ToString(CultureInfo.InvariantCulture),
                     ["rank"] = _adapters[0].Layer.Rank.ToString(CultureInfo.InvariantCulture),
+                    ["record_seconds"] = RecordSeconds.ToString("R", CultureInfo.InvariantCulture),
                 },
             };
         }
@@ -156,6 +187,7 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
         }
         _counters[0] = _steps;
         _counters[1] = _tokens;
+        _counters[2] = (long)Math.Round(RecordSeconds * 1e6);
         yield return new("counters", _counters);
     }
 
@@ -169,6 +201,9 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
         }
         var c = state["counters"].data<long>().ToArray();
         _steps = c[0]; _tokens = c[1];
+        // checkpoints written before record_seconds existed hold two counters
+        _secondsBefore = c.Length > 2 ? c[2] / 1e6 : 0;
+        _clock.Reset();
     }
 
     public void Dispose()

@@ -99,8 +99,13 @@ public static class FinetuneRecipe
     };
 
     /// <summary>A fresh adapter from the options, or the adapter of --init-adapter continued (its rank, alpha and targets win).</summary>
+    /// <remarks>
+    /// The generator is seeded from --seed in both cases, so a run's dropout draws never depend on what ran
+    /// before it in the process (an experiment that skips finished runs gets the same numbers as one that ran them).
+    /// </remarks>
     static (IReadOnlyList<AdaptedModule>, LoraConfig) Adapters(FinetuneOptions o, CausalLM model)
     {
+        TorchSharp.torch.random.manual_seed(o.Seed);
         if (o.InitAdapter is { } init)
         {
             var (cfg, _) = PeftAdapter.ReadConfig(init);
@@ -108,7 +113,6 @@ public static class FinetuneRecipe
             return (adapters, cfg with { Dropout = o.Dropout });
         }
         var lora = new LoraConfig { R = o.Rank, Alpha = o.Alpha, Dropout = o.Dropout, TargetModules = o.TargetModules, UseRslora = o.IsRslora };
-        TorchSharp.torch.random.manual_seed(o.Seed);
         return (LoraInjector.Inject(model, lora), lora);
     }
 

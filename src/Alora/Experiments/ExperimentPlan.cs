@@ -1,0 +1,259 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Alora.Eval;
+using Alora.Recipes;
+
+namespace Alora.Experiments;
+
+/// <summary>What a job does: a general-stage run (LoRA + SI recording), a Fisher pass, a domain-stage run (then its evaluation), or the base model's evaluation.</summary>
+public enum JobKind { General, Fisher, Domain, Base }
+
+/// <summary>One node of the experiment's DAG; its folder is DIR/runs/<see cref="Name"/>.</summary>
+public sealed record ExperimentJob
+{
+    public required string Name { get; init; }
+    public required JobKind Kind { get; init; }
+    /// <summary>The experiment method (domain and base jobs); null for shared general-stage runs and Fisher passes.</summary>
+    public string? Method { get; init; }
+    public long? Seed { get; init; }
+    /// <summary>The domain task a domain job trains on.</summary>
+    public string? Task { get; init; }
+    /// <summary>The recipe's options (general and domain jobs); Out is the run folder.</summary>
+    public FinetuneOptions? Train { get; init; }
+    public FisherRequest? Fisher { get; init; }
+    /// <summary>What the run is evaluated on (domain and base jobs).</summary>
+    public EvalSuiteSpec? Eval { get; init; }
+    /// <summary>Jobs whose outputs this one reads (the general-stage adapter, the Fisher).</summary>
+    public IReadOnlyList<string> DependsOn { get; init; } = [];
+    /// <summary>The job's identity: what it computes, without where. Two methods that need the same run share it; a rerun with another configuration is refused.</summary>
+    public required JsonObject Identity { get; init; }
+}
+
+/// <summary>A row of results.csv: a method at a seed on a task, served by run <see cref="Run"/>; sweep rows name the swept key and value.</summary>
+public sealed record ResultEntry(string Method, long Seed, string Task, string Run, string? Sweep = null, double? SweepValue = null);
+
+/// <summary>The jobs in an order that respects their dependencies, and the result rows they serve.</summary>
+public sealed record ExperimentPlan(string OutDir, IReadOnlyList<ExperimentJob> Jobs, IReadOnlyList<ResultEntry> Entries)
+{
+    public string RunDir(string name) => Path.Combine(OutDir, "runs", name);
+
+    public ExperimentJob Job(string name) => Jobs.First(j => j.Name == name);
+
+    public JsonObject ToJson() => new()
+    {
+        ["jobs"] = new JsonArray(Jobs.Select(j => (JsonNode)new JsonObject
+        {
+            ["name"] = j.Name, ["kind"] = j.Kind.ToString().ToLowerInvariant(), ["method"] = j.Method, ["seed"] = j.Seed, ["task"] = j.Task,
+            ["depends_on"] = new JsonArray(j.DependsOn.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray()),
+        }).ToArray()),
+        ["results"] = new JsonArray(Entries.Select(e => (JsonNode)new JsonObject
+        {
+            ["method"] = e.Method, ["seed"] = e.Seed, ["task"] = e.Task, ["run"] = e.Run, ["sweep"] = e.Sweep, ["sweep_value"] = e.SweepValue,
+        }).ToArray()),
+    };
+}
+
+/// <summary>
+/// Turns a configuration into jobs, sharing what methods share: per seed one general-stage run (LoRA with SI
+/// recording) serves lora-nu-mu (continued without penalty), alora and alora-no-layer (continued with the
+/// penalty); one Fisher per seed (or one in all) serves ewc-lora; base is evaluated once, untrained. Two
+/// requests for the same computation (a sweep value equal to the configured one, alora-no-layer's general
+/// stage) become one job.
+/// </summary>
+public static class ExperimentPlanner
+{
+    /// <summary>Keys of alora's (or alora-no-layer's) overrides that shape the importance recording of the general stage.</summary>
+    static readonly string[] SiKeys = ["xi", "si-variant", "clamp-omega", "omega-dtype"];
+    /// <summary>Keys of a method's overrides that shape the adapter its general stage creates.</summary>
+    static readonly string[] ShapeKeys = ["rank", "alpha", "target-modules", "rslora"];
+
+    public static ExperimentPlan Plan(ExperimentConfig c, string outDir)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        outDir = Path.GetFullPath(outDir);
+        var b = new Builder(outDir);
+        var entries = new List<ResultEntry>();
+
+        if (c.Methods.Contains("base"))
+        {
+            var name = b.Add("base", new ExperimentJob
+            {
+                Name = "base", Kind = JobKind.Base, Method = "base", Eval = EvalSpec(c, c.Domain),
+                Identity = new JsonObject { ["kind"] = "base", ["model"] = c.Model, ["device"] = c.Device, ["dtype"] = c.Dtype },
+            });
+            foreach (var seed in c.Seeds)
+                foreach (var t in c.Domain) entries.Add(new ResultEntry("base", seed, t.Name, name));
+        }
+
+        string? sharedFisher = null;
+        foreach (var seed in c.Seeds)
+        {
+            foreach (var t in c.Domain)
+            {
+                foreach (var m in c.Methods.Where(m => m != "base"))
+                {
+                    var run = Domain(c, b, m, seed, t, [], [], "");
+                    entries.Add(new ResultEntry(m, seed, t.Name, run));
+                }
+                foreach (var v in c.Sweeps.Phi)
+                    entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, [], new JsonObject { ["phi"] = v }, "phi" + Num(v)), "phi", v));
+                foreach (var v in c.Sweeps.Xi)
+                    entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, new JsonObject { ["xi"] = v }, [], "xi" + Num(v)), "xi", v));
+                foreach (var v in c.Sweeps.Rank)
+                    entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, new JsonObject { ["rank"] = v }, [], "r" + Num(v)), "rank", v));
+            }
+        }
+        return new ExperimentPlan(outDir, b.Jobs, entries);
+
+        string Domain(ExperimentConfig c, Builder b, string method, long seed, DomainTaskConfig task, JsonObject generalExtra, JsonObject domainExtra, string tag)
+        {
+            var deps = new List<string>();
+            var o = TrainOptions(c, method, "domain", domainExtra) with
+            {
+                Model = c.Model, Device = c.Device, Dtype = c.Dtype, Seed = seed, Resume = true,
+                Method = ExperimentMethods.RecipeMethod(method), Stage = "domain", Data = task.Train, Task = task.Task,
+            };
+            if (ExperimentMethods.ContinuesGeneral(method))
+            {
+                var general = General(c, b, method, seed, generalExtra, tag);
+                deps.Add(general);
+                o = o with { InitAdapter = b.RunDir(general) };
+            }
+            else if (generalExtra.Count > 0)
+            {
+                throw new InvalidOperationException("general-stage settings for a method without a general stage");
+            }
+            if (method == "ewc-lora")
+            {
+                var fisher = Fisher(c, b, seed, o);
+                deps.Add(fisher);
+                o = o with { Fisher = Path.Combine(b.RunDir(fisher), "fisher.safetensors") };
+            }
+            var name = $"{method}-{task.Name.Replace('/', '-')}-s{seed}" + (tag.Length > 0 ? "-" + tag : "");
+            var identity = Identity("domain", o, deps);
+            return b.Add(name, new ExperimentJob
+            {
+                Name = name, Kind = JobKind.Domain, Method = method, Seed = seed, Task = task.Name, DependsOn = deps,
+                Train = o, Eval = EvalSpec(c, [task]), Identity = identity,
+            });
+        }
+
+        string General(ExperimentConfig c, Builder b, string method, long seed, JsonObject extra, string tag)
+        {
+            // lora-nu-mu has no recording of its own: it takes the SI settings of alora (or alora-no-layer) so it shares their run.
+            var si = ExperimentMethods.ContinuesGeneral(method) && method != "lora-nu-mu" ? method
+                : c.Methods.Contains("alora") ? "alora" : c.Methods.Contains("alora-no-layer") ? "alora-no-layer" : null;
+            var keys = new JsonObject();
+            if (si is not null && c.Overrides.TryGetValue(si, out var siOverrides))
+                foreach (var k in SiKeys.Where(siOverrides.ContainsKey))
+                    keys[k] = siOverrides[k]?.DeepClone();
+            if (c.Overrides.TryGetValue(method, out var own))
+                foreach (var k in ShapeKeys.Where(own.ContainsKey))
+                    keys[k] = own[k]?.DeepClone();
+            foreach (var (k, v) in extra) keys[k] = v?.DeepClone();
+            var o = TrainOptions(c, "alora", "general", keys) with
+            {
+                Model = c.Model, Device = c.Device, Dtype = c.Dtype, Seed = seed, Resume = true,
+                Method = "alora", Stage = "general", Data = c.General.Train, Task = null,
+            };
+            var identity = Identity("general", o, []);
+            var baseName = $"general-s{seed}";
+            // the first general run of a seed is general-sN; variants are named by the sweep or the method that asked
+            var name = b.Has(baseName, identity) || !b.Taken(baseName) ? baseName : baseName + "-" + (tag.Length > 0 ? tag : method);
+            return b.Add(name, new ExperimentJob { Name = name, Kind = JobKind.General, Seed = seed, Train = o, Identity = identity });
+        }
+
+        string Fisher(ExperimentConfig c, Builder b, long seed, FinetuneOptions domain)
+        {
+            long fisherSeed = c.Fisher.PerSeed ? seed : c.Seeds[0];
+            var general = TrainOptions(c, "ewc-lora", "general", []);
+            var request = new FisherRequest
+            {
+                Model = c.Model, Data = c.General.Train, Samples = c.Fisher.Samples, MaxLength = c.Fisher.MaxLength ?? general.MaxLength,
+                Seed = fisherSeed, TargetModules = domain.TargetModules, Device = c.Device, Dtype = c.Dtype,
+            };
+            var identity = new JsonObject { ["kind"] = "fisher", ["request"] = JsonSerializer.SerializeToNode(request, ExperimentConfig.Json) };
+            var name = c.Fisher.PerSeed ? $"fisher-s{seed}" : "fisher";
+            if (!c.Fisher.PerSeed && sharedFisher is not null) return sharedFisher;
+            name = b.Add(name, new ExperimentJob { Name = name, Kind = JobKind.Fisher, Seed = fisherSeed, Fisher = request, Identity = identity });
+            if (!c.Fisher.PerSeed) sharedFisher = name;
+            return name;
+        }
+    }
+
+    /// <summary>
+    /// The recipe's options for a method's stage: defaults, then train, then general-stage or domain-stage, then
+    /// (domain stage) the method's overrides, then <paramref name="extra"/>. The experiment's own fields are set by the caller.
+    /// </summary>
+    public static FinetuneOptions TrainOptions(ExperimentConfig c, string method, string stage, JsonObject extra)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        var j = JsonSerializer.SerializeToNode(new FinetuneOptions(), FinetuneRecipe.JsonOptions)!.AsObject();
+        Merge(j, c.Train);
+        Merge(j, stage == "general" ? c.GeneralStage : c.DomainStage);
+        if (stage == "domain" && c.Overrides.TryGetValue(method, out var o)) Merge(j, o);
+        Merge(j, extra);
+        try
+        {
+            return j.Deserialize<FinetuneOptions>(FinetuneRecipe.JsonOptions)!;
+        }
+        catch (JsonException e)
+        {
+            throw new AloraException($"{c.Source ?? "experiment"}: '{e.Path?.TrimStart('$', '.')}' has the wrong type in the settings of {method} ({stage} stage)", e);
+        }
+    }
+
+    static void Merge(JsonObject into, JsonObject from)
+    {
+        foreach (var (k, v) in from) into[k] = v?.DeepClone();
+    }
+
+    static EvalSuiteSpec EvalSpec(ExperimentConfig c, IEnumerable<DomainTaskConfig> tasks) => new()
+    {
+        Corpora = [new SuiteCorpus("general", c.General.Heldout)],
+        Tasks = [.. tasks.Select(t => new SuiteTask(t.Name, t.Task, t.Test, t.TestLabels)), .. c.Probes.Select(p => new SuiteTask(p.Name, p.Task, p.File, p.Labels))],
+        Limit = c.Eval.Limit,
+        Perplexity = new PerplexityOptions { MaxLength = c.Eval.MaxLength, Stride = c.Eval.Stride, BatchSize = c.Eval.BatchSize },
+        McqBatchSize = c.Eval.BatchSize,
+    };
+
+    /// <summary>What a training job computes, without where its files go: the options with the paths of other runs replaced by their names.</summary>
+    static JsonObject Identity(string kind, FinetuneOptions o, IReadOnlyList<string> deps)
+    {
+        var opts = JsonSerializer.SerializeToNode(o with { Out = "", Resume = false, InitAdapter = null, Fisher = null, Importance = null }, FinetuneRecipe.JsonOptions)!.AsObject();
+        return new JsonObject
+        {
+            ["kind"] = kind, ["options"] = opts,
+            ["depends_on"] = new JsonArray(deps.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray()),
+        };
+    }
+
+    /// <summary>A number as it appears in run names: 0.001, 1e-05, 10.</summary>
+    public static string Num(double v) => v.ToString("G6", CultureInfo.InvariantCulture).ToLowerInvariant();
+
+    sealed class Builder(string outDir)
+    {
+        public readonly List<ExperimentJob> Jobs = [];
+        readonly Dictionary<string, string> _byIdentity = new(StringComparer.Ordinal);
+
+        public string RunDir(string name) => Path.Combine(outDir, "runs", name);
+
+        public bool Taken(string name) => Jobs.Any(j => j.Name == name);
+
+        public bool Has(string name, JsonObject identity) => _byIdentity.TryGetValue(identity.ToJsonString(), out var n) && n == name;
+
+        /// <summary>Adds the job, or returns the name of the job that already computes the same thing.</summary>
+        public string Add(string name, ExperimentJob job)
+        {
+            var key = job.Identity.ToJsonString();
+            if (_byIdentity.TryGetValue(key, out var existing)) return existing;
+            var unique = name;
+            for (int i = 2; Taken(unique); i++) unique = $"{name}-{i}";
+            var train = job.Train is null ? null : job.Train with { Out = RunDir(unique) };
+            Jobs.Add(job with { Name = unique, Train = train });
+            _byIdentity[key] = unique;
+            return unique;
+        }
+    }
+}
