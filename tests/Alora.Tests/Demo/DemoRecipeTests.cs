@@ -43,3 +43,23 @@ public class DemoRecipeTests
         Assert.NotEqual(DemoRecipe.BaseKey(a), DemoRecipe.BaseKey(a with { Pretrain = a.Pretrain with { MaxSteps = a.Pretrain.MaxSteps + 1 } }));
     }
 }
+
+public class DemoWorldTests
+{
+    [Fact]
+    public void TheDemoWorldsPretrainingTextNamesEveryDrugSuffixAndEveryAnswerOfTheDomain()
+    {
+        using var tmp = new TempDir();
+        SyntheticData.Generate(tmp.Path, DemoOptions.World);
+        var pretrain = File.ReadAllText(Path.Combine(tmp.Path, "general", "pretrain.txt")).ToLowerInvariant();
+        var items = File.ReadAllLines(Path.Combine(tmp.Path, "domain", "train.jsonl"))
+            .Concat(File.ReadAllLines(Path.Combine(tmp.Path, "domain", "test.jsonl")))
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        var answers = items.Select(e => e.GetProperty("correct_answer").GetString()!.ToLowerInvariant()).Distinct().ToList();
+        var suffixes = items.SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e.GetProperty("question").GetString()!.ToLowerInvariant(), @"\w+-(\w+)")
+            .Select(m => m.Groups[1].Value)).Distinct().ToList();
+        Assert.Equal(8, suffixes.Count);
+        Assert.All(suffixes, s => Assert.Contains("-" + s, pretrain, StringComparison.Ordinal));
+        Assert.All(answers, a => Assert.Contains(a, pretrain, StringComparison.Ordinal));
+    }
+}
