@@ -22,6 +22,7 @@ public static class AloraCli
         root.Add(PretrainCommand.Create(io));
         root.Add(DataCommand.Create(io));
         root.Add(ExperimentCommand.Create(io));
+        root.Add(DemoCommand.Create(io));
         root.Add(FisherCommand.Create(io));
         root.Add(BenchCommand.Create(io));
         return root;

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using System.Globalization;
+using Alora.Demo;
+using Alora.Experiments;
+
+namespace Alora.Cli.Commands;
+
+/// <summary>alora demo: the whole method offline on data and a base model Alora makes itself (<see cref="DemoRecipe"/>).</summary>
+public static class DemoCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var output = new Option<string>("--out") { Description = "demo folder: data/, experiment.yaml, experiment/ (results.csv, report.md)", DefaultValueFactory = _ => "alora-demo" };
+        var quick = new Option<bool>("--quick") { Description = "short stages (a smoke run of the whole pipeline)" };
+        var seeds = new Option<int>("--seeds") { Description = "number of seeds (1, 2, ...)", DefaultValueFactory = _ => 3 };
+        var cache = new Option<string?>("--cache") { Description = "folder of cached base models (default ~/.cache/alora/demo-base)" };
+        var cmd = new Command("demo", "Generate the synthetic data, pretrain (or reuse) the base model, run every method over the seeds, print the results and where the report is.");
+        cmd.Add(output); cmd.Add(quick); cmd.Add(seeds); cmd.Add(cache);
+        cmd.SetAction(p =>
+        {
+            var outDir = p.GetValue(output)!;
+            var o = p.GetValue(quick) ? DemoOptions.QuickRun(outDir) : DemoOptions.Default(outDir);
+            int n = p.GetValue(seeds);
+            if (n < 1) throw new AloraException("--seeds must be at least 1");
+            o = o with { Seeds = Enumerable.Range(1, n).Select(i => (long)i).ToList(), CacheDir = p.GetValue(cache) };
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var r = DemoRecipe.Run(o, line => io.Err.WriteLine(line));
+            var inv = CultureInfo.InvariantCulture;
+            io.Out.WriteLine(string.Create(inv, $"{"method",-16} {"seeds",5} {"general ppl",12} {"domain acc",11} {"facts acc",10}"));
+            foreach (var row in DemoRecipe.Summarize(r.Experiment.Rows, ExperimentMethods.All))
+                io.Out.WriteLine(string.Create(inv, $"{row.Method,-16} {row.Seeds,5} {row.GeneralPpl,12:F3} {row.DomainAcc,11:F3} {row.FactsAcc,10:F3}"));
+            io.Out.WriteLine($"base model: {r.BaseModel}{(r.BaseFromCache ? " (cached)" : string.Create(inv, $" (pretrained in {r.PretrainSeconds:F0} s)"))}");
+            io.Out.WriteLine($"report: {r.Experiment.Report}");
+            io.Out.WriteLine($"results: {r.Experiment.ResultsCsv}");
+            io.Out.WriteLine(string.Create(inv, $"seconds: {sw.Elapsed.TotalSeconds:F0}"));
+            return 0;
+        });
+        return cmd;
+    }
+}

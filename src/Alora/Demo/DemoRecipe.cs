@@ -1,0 +1,169 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Alora.Experiments;
+using Alora.Recipes;
+
+namespace Alora.Demo;
+
+/// <summary>Settings of <c>alora demo</c>: the data world, the base model's pretraining and the experiment's scale.</summary>
+public sealed record DemoOptions
+{
+    /// <summary>Folder for data/, experiment.yaml, the experiment (runs/, results.csv, report.md).</summary>
+    public string Out { get; init; } = "alora-demo";
+    public SyntheticDataOptions Data { get; init; } = new();
+    public PretrainOptions Pretrain { get; init; } = new() { MaxSteps = 300 };
+    /// <summary>Where pretrained base models are kept, keyed by a hash of the data and pretraining settings; null: ~/.cache/alora/demo-base.</summary>
+    public string? CacheDir { get; init; }
+    public IReadOnlyList<string> Methods { get; init; } = ExperimentMethods.All;
+    public IReadOnlyList<long> Seeds { get; init; } = [1, 2, 3];
+    public int GeneralSteps { get; init; } = 50;
+    public int DomainSteps { get; init; } = 80;
+    public double Lr { get; init; } = 3e-3;
+    public int Rank { get; init; } = 8;
+    /// <summary>All seven projections: with q,v only the domain stayed at chance in 60 steps (docs/demo-study.md, S1).</summary>
+    public string TargetModules { get; init; } = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj";
+    public double Phi { get; init; } = 100;
+    public string LayerWeights { get; init; } = "softmax-normalized";
+    public double EwcLambda { get; init; } = 1e5;
+    public int FisherSamples { get; init; } = 64;
+    public int BatchSize { get; init; } = 16;
+
+    /// <summary>The default demo (the README's first command).</summary>
+    public static DemoOptions Default(string outDir) => new() { Out = outDir, Data = World };
+
+    /// <summary>
+    /// The demo's world: the quick world's 40 people (learnable in a few minutes of pretraining) with the default 600
+    /// everyday sentences, whose "reading" sentences put every drug suffix and every answer of the domain into the
+    /// pretraining text. SyntheticDataOptions.Quick has 100 and its pretraining text contains none of the eight suffixes
+    /// and 18 of the 32 answers: tuned on it, LoRA stayed at chance (docs/demo-study.md).
+    /// </summary>
+    public static SyntheticDataOptions World { get; } = SyntheticDataOptions.Quick with { EverydaySentences = 600, PretrainWords = 40_000, Seed = 1 };
+
+    /// <summary><c>--quick</c>: the same world and model, short stages.</summary>
+    public static DemoOptions QuickRun(string outDir) => Default(outDir) with { GeneralSteps = 10, DomainSteps = 10, FisherSamples = 16 };
+}
+
+/// <summary>What a demo produced: where its files are, the experiment's outcome, whether the base model came from the cache.</summary>
+public sealed record DemoOutcome(string DataDir, string BaseModel, bool BaseFromCache, double PretrainSeconds, string ConfigPath, ExperimentOutcome Experiment);
+
+/// <summary>A method's mean over seeds, one row of the demo's table.</summary>
+public sealed record DemoSummaryRow(string Method, int Seeds, double GeneralPpl, double DomainAcc, double FactsAcc);
+
+/// <summary>
+/// The offline demo as one recipe: generate the synthetic data (<see cref="SyntheticData"/>), get the base model
+/// (pretrained by <see cref="PretrainRecipe"/> once and cached under a hash of its settings), write an experiment
+/// YAML with every method over the seeds and run it (<see cref="Experiment"/>), which writes results.csv and report.md.
+/// </summary>
+public static class DemoRecipe
+{
+    public static string DefaultCacheDir() =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "alora", "demo-base");
+
+    /// <summary>The cache key of a base model: a hash of the data options (seed included) and the pretraining settings that shape the weights.</summary>
+    public static string BaseKey(DemoOptions o)
+    {
+        var p = o.Pretrain;
+        var text = JsonSerializer.Serialize(o.Data) + "|" + string.Join(",", new object[]
+        {
+            p.Hidden, p.Layers, p.Heads, p.KvHeads, p.Intermediate, p.MaxLength, p.MaxSteps, p.BatchSize,
+            p.Lr.ToString("R", CultureInfo.InvariantCulture), p.WeightDecay.ToString("R", CultureInfo.InvariantCulture),
+            p.WarmupRatio.ToString("R", CultureInfo.InvariantCulture), p.Seed, "v1",
+        });
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+    }
+
+    public static DemoOutcome Run(DemoOptions o, Action<string>? log = null, ExperimentRunOptions? runOptions = null)
+    {
+        log ??= _ => { };
+        Directory.CreateDirectory(o.Out);
+        var dataDir = Path.GetFullPath(Path.Combine(o.Out, "data"));
+        log($"data: generating the synthetic world (seed {o.Data.Seed}) into {dataDir}");
+        SyntheticData.Generate(dataDir, o.Data);
+
+        var cache = o.CacheDir ?? DefaultCacheDir();
+        var baseDir = Path.GetFullPath(Path.Combine(cache, BaseKey(o)));
+        bool cached = File.Exists(Path.Combine(baseDir, "config.json")) && File.Exists(Path.Combine(baseDir, "model.safetensors"));
+        double pretrainSeconds = 0;
+        if (cached)
+            log($"base model: reusing {baseDir}");
+        else
+        {
+            log($"base model: pretraining {o.Pretrain.MaxSteps} steps into {baseDir}");
+            var tmp = baseDir + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+            if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            PretrainRecipe.Run(o.Pretrain with { Tokenizer = dataDir, Data = Path.Combine(dataDir, "general", "pretrain.txt"), Out = tmp, Resume = false });
+            pretrainSeconds = sw.Elapsed.TotalSeconds;
+            Directory.Delete(Path.Combine(tmp, "pretrain-run", "checkpoints"), true);
+            if (Directory.Exists(baseDir)) Directory.Delete(baseDir, true);
+            Directory.CreateDirectory(Path.GetDirectoryName(baseDir)!);
+            Directory.Move(tmp, baseDir);
+        }
+
+        var configPath = Path.GetFullPath(Path.Combine(o.Out, "experiment.yaml"));
+        File.WriteAllText(configPath, ExperimentYaml(o, baseDir, dataDir));
+        var config = ExperimentConfig.Load(configPath);
+        log($"experiment: {string.Join(", ", o.Methods)} over seeds {string.Join(", ", o.Seeds)} ({configPath})");
+        var outcome = Experiment.Run(config, Path.GetFullPath(Path.Combine(o.Out, "experiment")), runOptions);
+        return new DemoOutcome(dataDir, baseDir, cached, pretrainSeconds, configPath, outcome);
+    }
+
+    /// <summary>The experiment the demo runs, as the YAML <c>alora experiment --config</c> reads (kept in the demo folder).</summary>
+    public static string ExperimentYaml(DemoOptions o, string baseDir, string dataDir)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string P(params string[] parts) => Path.Combine([dataDir, .. parts]);
+        string Q(string s) => "'" + s.Replace("'", "''", StringComparison.Ordinal) + "'";
+        var sb = new StringBuilder();
+        sb.AppendLine("# written by alora demo; rerun with: alora experiment --config experiment.yaml --out experiment");
+        sb.AppendLine(inv, $"model: {Q(baseDir)}");
+        sb.AppendLine("general:");
+        sb.AppendLine(inv, $"  train: {Q(P("general", "nu.txt"))}");
+        sb.AppendLine(inv, $"  heldout: {Q(P("general", "heldout.txt"))}");
+        sb.AppendLine("domain:");
+        sb.AppendLine("  - name: pharma");
+        sb.AppendLine("    task: sciq");
+        sb.AppendLine(inv, $"    train: {Q(P("domain", "train.jsonl"))}");
+        sb.AppendLine(inv, $"    test: {Q(P("domain", "test.jsonl"))}");
+        sb.AppendLine("probes:");
+        sb.AppendLine("  - name: facts");
+        sb.AppendLine("    task: mcq");
+        sb.AppendLine(inv, $"    file: {Q(P("general", "facts-test.jsonl"))}");
+        sb.AppendLine(inv, $"methods: [{string.Join(", ", o.Methods)}]");
+        sb.AppendLine(inv, $"seeds: [{string.Join(", ", o.Seeds)}]");
+        sb.AppendLine("train:");
+        sb.AppendLine(inv, $"  rank: {o.Rank}");
+        sb.AppendLine("  alpha: 32");
+        sb.AppendLine(inv, $"  target-modules: [{o.TargetModules.Replace(",", ", ", StringComparison.Ordinal)}]");
+        sb.AppendLine(inv, $"  lr: {o.Lr:R}");
+        sb.AppendLine(inv, $"  batch-size: {o.BatchSize}");
+        sb.AppendLine(inv, $"  micro-batch-size: {o.BatchSize}");
+        sb.AppendLine(inv, $"  max-length: {o.Pretrain.MaxLength}");
+        sb.AppendLine("  checkpoint-every: 1000");
+        sb.AppendLine("general-stage:");
+        sb.AppendLine(inv, $"  max-steps: {o.GeneralSteps}");
+        sb.AppendLine("domain-stage:");
+        sb.AppendLine(inv, $"  max-steps: {o.DomainSteps}");
+        sb.AppendLine("overrides:");
+        sb.AppendLine("  alora:");
+        sb.AppendLine(inv, $"    phi: {o.Phi:R}");
+        sb.AppendLine(inv, $"    layer-weights: {o.LayerWeights}");
+        sb.AppendLine("  alora-no-layer:");
+        sb.AppendLine(inv, $"    phi: {o.Phi:R}");
+        sb.AppendLine("  ewc-lora:");
+        sb.AppendLine(inv, $"    ewc-lambda: {o.EwcLambda:R}");
+        sb.AppendLine("fisher:");
+        sb.AppendLine(inv, $"  samples: {o.FisherSamples}");
+        return sb.ToString();
+    }
+
+    /// <summary>Mean over seeds per method, in the order of the methods (sweep rows left out).</summary>
+    public static IReadOnlyList<DemoSummaryRow> Summarize(IReadOnlyList<ResultRow> rows, IReadOnlyList<string> methods) =>
+        methods.Select(m => rows.Where(r => r.Method == m && r.Sweep is null).ToList())
+            .Where(g => g.Count > 0)
+            .Select(g => new DemoSummaryRow(g[0].Method, g.Select(r => r.Seed).Distinct().Count(), g.Average(r => r.GeneralPpl), g.Average(r => r.Acc),
+                g.Average(r => r.Probes.TryGetValue("facts", out var f) ? f.Acc : double.NaN)))
+            .ToList();
+}

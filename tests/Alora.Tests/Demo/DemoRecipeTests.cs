@@ -1,0 +1,65 @@
+using Alora.Demo;
+using Alora.Experiments;
+using Alora.Recipes;
+
+namespace Alora.Tests.Demo;
+
+[Collection(TorchRngCollection.Name)]
+public class DemoRecipeTests
+{
+    static DemoOptions CutDown(string dir) => DemoOptions.QuickRun(Path.Combine(dir, "demo")) with
+    {
+        CacheDir = Path.Combine(dir, "cache"),
+        Pretrain = new PretrainOptions { Hidden = 16, Layers = 1, Heads = 2, KvHeads = 1, Intermediate = 32, MaxLength = 64, MaxSteps = 3, BatchSize = 4, MicroBatchSize = 4 },
+        Seeds = [1], GeneralSteps = 2, DomainSteps = 2, FisherSamples = 2, BatchSize = 4,
+    };
+
+    [Fact]
+    public void CutDownDemoRunsEveryMethodAndReusesTheCachedBaseModel()
+    {
+        using var tmp = new TempDir();
+        var o = CutDown(tmp.Path);
+        var first = DemoRecipe.Run(o);
+        Assert.False(first.BaseFromCache);
+        Assert.True(File.Exists(Path.Combine(first.BaseModel, "model.safetensors")));
+        Assert.True(File.Exists(first.Experiment.Report));
+        Assert.True(File.Exists(first.Experiment.ResultsCsv));
+        var summary = DemoRecipe.Summarize(first.Experiment.Rows, ExperimentMethods.All);
+        Assert.Equal(ExperimentMethods.All, summary.Select(r => r.Method));
+        Assert.All(summary, r => Assert.True(double.IsFinite(r.GeneralPpl) && r.DomainAcc is >= 0 and <= 1 && r.FactsAcc is >= 0 and <= 1, r.ToString()));
+
+        var second = DemoRecipe.Run(o);
+        Assert.True(second.BaseFromCache);
+        Assert.Equal(first.BaseModel, second.BaseModel);
+        Assert.Equal(0, second.Experiment.Trained);
+    }
+
+    [Fact]
+    public void TheCacheKeyFollowsTheDataSeedAndThePretrainingSettings()
+    {
+        var a = DemoOptions.Default("x");
+        Assert.Equal(DemoRecipe.BaseKey(a), DemoRecipe.BaseKey(DemoOptions.QuickRun("y")));
+        Assert.NotEqual(DemoRecipe.BaseKey(a), DemoRecipe.BaseKey(a with { Data = a.Data with { Seed = a.Data.Seed + 1 } }));
+        Assert.NotEqual(DemoRecipe.BaseKey(a), DemoRecipe.BaseKey(a with { Pretrain = a.Pretrain with { MaxSteps = a.Pretrain.MaxSteps + 1 } }));
+    }
+}
+
+public class DemoWorldTests
+{
+    [Fact]
+    public void TheDemoWorldsPretrainingTextNamesEveryDrugSuffixAndEveryAnswerOfTheDomain()
+    {
+        using var tmp = new TempDir();
+        SyntheticData.Generate(tmp.Path, DemoOptions.World);
+        var pretrain = File.ReadAllText(Path.Combine(tmp.Path, "general", "pretrain.txt")).ToLowerInvariant();
+        var items = File.ReadAllLines(Path.Combine(tmp.Path, "domain", "train.jsonl"))
+            .Concat(File.ReadAllLines(Path.Combine(tmp.Path, "domain", "test.jsonl")))
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        var answers = items.Select(e => e.GetProperty("correct_answer").GetString()!.ToLowerInvariant()).Distinct().ToList();
+        var suffixes = items.SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e.GetProperty("question").GetString()!.ToLowerInvariant(), @"\w+-(\w+)")
+            .Select(m => m.Groups[1].Value)).Distinct().ToList();
+        Assert.Equal(8, suffixes.Count);
+        Assert.All(suffixes, s => Assert.Contains("-" + s, pretrain, StringComparison.Ordinal));
+        Assert.All(answers, a => Assert.Contains(a, pretrain, StringComparison.Ordinal));
+    }
+}
