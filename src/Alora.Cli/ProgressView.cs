@@ -6,13 +6,17 @@ namespace Alora.Cli;
 /// <summary>A progress bar on stderr when it is a terminal; nothing in a pipe or under CI.</summary>
 public static class ProgressView
 {
+    static IAnsiConsole StderrConsole() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+
+    /// <summary>Bars on stderr with description, bar, percentage, elapsed and remaining time.</summary>
+    static Progress StandardBars() => StderrConsole().Progress()
+        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
+
     public static T Run<T>(CliIo io, string label, Func<IProgress<EvalProgress>, T> work)
     {
         if (!io.Interactive) return work(new Progress<EvalProgress>(_ => { }));
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         T result = default!;
-        console.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+        StandardBars()
             .Start(ctx =>
             {
                 var task = ctx.AddTask(label, maxValue: 1);
@@ -26,10 +30,8 @@ public static class ProgressView
     public static T RunParts<T>(CliIo io, Func<IProgress<SuiteProgress>?, T> work)
     {
         if (!io.Interactive) return work(null);
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         T result = default!;
-        console.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+        StandardBars()
             .Start(ctx =>
             {
                 var bars = new Dictionary<string, ProgressTask>();
@@ -65,10 +67,8 @@ public static class ProgressView
                 }
             }));
         }
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         T result = default!;
-        console.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+        StandardBars()
             .Start(ctx =>
             {
                 var task = ctx.AddTask(label, maxValue: 1);
@@ -116,7 +116,7 @@ public static class ProgressView
                 }
             }));
         }
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        var console = StderrConsole();
         T result = default!;
         console.Progress()
             .HideCompleted(true) // one line for the experiment, one for the current stage, however many jobs
