@@ -23,9 +23,10 @@ public static class PretrainCommand
         var micro = new Option<int>("--micro-batch-size") { DefaultValueFactory = _ => d.MicroBatchSize, Description = "sequences per forward pass" };
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.Lr, Description = "peak learning rate (cosine schedule)" };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => d.Seed, Description = "seed of the initialisation and data order" };
+        var untie = new Option<bool>("--untie-embeddings") { Description = "a separate lm_head instead of one shared with embed_tokens" };
         var resume = new Option<bool>("--resume") { Description = "continue an interrupted pretraining in --out" };
         var cmd = new Command("pretrain", "Pretrain a small Llama from scratch (the demo's base model).");
-        foreach (var o in new Option[] { tokenizer, data, output, hidden, layers, heads, kvHeads, inter, maxLength, steps, batch, micro, lr, seed, resume }) cmd.Add(o);
+        foreach (var o in new Option[] { tokenizer, data, output, hidden, layers, heads, kvHeads, inter, maxLength, steps, batch, micro, lr, seed, untie, resume }) cmd.Add(o);
         cmd.SetAction(p =>
         {
             var o = new PretrainOptions
@@ -33,7 +34,7 @@ public static class PretrainCommand
                 Tokenizer = p.GetValue(tokenizer)!, Data = p.GetValue(data)!, Out = p.GetValue(output)!, Hidden = p.GetValue(hidden),
                 Layers = p.GetValue(layers), Heads = p.GetValue(heads), KvHeads = p.GetValue(kvHeads), Intermediate = p.GetValue(inter),
                 MaxLength = p.GetValue(maxLength), MaxSteps = p.GetValue(steps), BatchSize = p.GetValue(batch), MicroBatchSize = p.GetValue(micro),
-                Lr = p.GetValue(lr), Seed = p.GetValue(seed), Resume = p.GetValue(resume),
+                Lr = p.GetValue(lr), Seed = p.GetValue(seed), TieWordEmbeddings = !p.GetValue(untie), Resume = p.GetValue(resume),
             };
             var history = ProgressView.RunTraining(io, "pretrain", progress => PretrainRecipe.Run(o, progress));
             io.Out.WriteLine($"model: {Path.GetFullPath(o.Out)}");

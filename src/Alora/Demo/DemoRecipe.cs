@@ -13,13 +13,16 @@ public sealed record DemoOptions
     /// <summary>Folder for data/, experiment.yaml, the experiment (runs/, results.csv, report.md).</summary>
     public string Out { get; init; } = "alora-demo";
     public SyntheticDataOptions Data { get; init; } = new();
-    public PretrainOptions Pretrain { get; init; } = new() { MaxSteps = 300 };
+    /// <summary>Untied embeddings: with a shared embedding every rare token (the drug suffixes) was pushed by the output
+    /// softmax's gradient in the same direction, and the eight suffixes ended with cosine 0.9 to each other; no adapter
+    /// learned a rule keyed on them (docs/demo-study.md, S3). Untied, their input embeddings stay apart (cosine 0.35).</summary>
+    public PretrainOptions Pretrain { get; init; } = new() { MaxSteps = 300, TieWordEmbeddings = false };
     /// <summary>Where pretrained base models are kept, keyed by a hash of the data and pretraining settings; null: ~/.cache/alora/demo-base.</summary>
     public string? CacheDir { get; init; }
     public IReadOnlyList<string> Methods { get; init; } = ExperimentMethods.All;
     public IReadOnlyList<long> Seeds { get; init; } = [1, 2, 3];
     public int GeneralSteps { get; init; } = 50;
-    public int DomainSteps { get; init; } = 80;
+    public int DomainSteps { get; init; } = 100;
     public double Lr { get; init; } = 3e-3;
     public int Rank { get; init; } = 8;
     /// <summary>All seven projections: with q,v only the domain stayed at chance in 60 steps (docs/demo-study.md, S1).</summary>
@@ -39,7 +42,10 @@ public sealed record DemoOptions
     /// pretraining text. SyntheticDataOptions.Quick has 100 and its pretraining text contains none of the eight suffixes
     /// and 18 of the 32 answers: tuned on it, LoRA stayed at chance (docs/demo-study.md).
     /// </summary>
-    public static SyntheticDataOptions World { get; } = SyntheticDataOptions.Quick with { EverydaySentences = 600, PretrainWords = 40_000, Seed = 1 };
+    public static SyntheticDataOptions World { get; } = SyntheticDataOptions.Quick with
+    {
+        EverydaySentences = 600, PretrainWords = 40_000, NuWords = 8_000, HeldoutWords = 8_000, DomainTestItems = 256, Seed = 1,
+    };
 
     /// <summary><c>--quick</c>: the same world and model, short stages.</summary>
     public static DemoOptions QuickRun(string outDir) => Default(outDir) with { GeneralSteps = 10, DomainSteps = 10, FisherSamples = 16 };
@@ -61,17 +67,20 @@ public static class DemoRecipe
     public static string DefaultCacheDir() =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "alora", "demo-base");
 
-    /// <summary>The cache key of a base model: a hash of the data options (seed included) and the pretraining settings that shape the weights.</summary>
-    public static string BaseKey(DemoOptions o)
+    /// <summary>The cache key of a base model: a hash of what shapes its weights, the pretraining text and tokenizer
+    /// (so a change of the data generator invalidates the cache) and the pretraining settings.</summary>
+    public static string BaseKey(PretrainOptions p, string dataDir)
     {
-        var p = o.Pretrain;
-        var text = JsonSerializer.Serialize(o.Data) + "|" + string.Join(",", new object[]
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var file in new[] { SyntheticData.Pretrain, "tokenizer.json" })
+            sha.AppendData(File.ReadAllBytes(Path.Combine(dataDir, file)));
+        sha.AppendData(Encoding.UTF8.GetBytes(string.Join(",", new object[]
         {
             p.Hidden, p.Layers, p.Heads, p.KvHeads, p.Intermediate, p.MaxLength, p.MaxSteps, p.BatchSize,
             p.Lr.ToString("R", CultureInfo.InvariantCulture), p.WeightDecay.ToString("R", CultureInfo.InvariantCulture),
-            p.WarmupRatio.ToString("R", CultureInfo.InvariantCulture), p.Seed, "v1",
-        });
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+            p.WarmupRatio.ToString("R", CultureInfo.InvariantCulture), p.Seed, p.TieWordEmbeddings,
+        })));
+        return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
     }
 
     public static DemoOutcome Run(DemoOptions o, Action<string>? log = null, ExperimentRunOptions? runOptions = null)
@@ -83,7 +92,7 @@ public static class DemoRecipe
         SyntheticData.Generate(dataDir, o.Data);
 
         var cache = o.CacheDir ?? DefaultCacheDir();
-        var baseDir = Path.GetFullPath(Path.Combine(cache, BaseKey(o)));
+        var baseDir = Path.GetFullPath(Path.Combine(cache, BaseKey(o.Pretrain, dataDir)));
         bool cached = File.Exists(Path.Combine(baseDir, "config.json")) && File.Exists(Path.Combine(baseDir, "model.safetensors"));
         double pretrainSeconds = 0;
         if (cached)

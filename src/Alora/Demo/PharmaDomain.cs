@@ -72,10 +72,12 @@ internal static class PharmaDomain
         Questions.SelectMany(q => q).Concat(Notes).Concat(Extras).Concat(Who).Concat(Wards).Concat(Routes).Concat(Freqs)
             .Concat(Rules.SelectMany(r => new[] { r.Suffix, r.Class, r.Target, r.Effect, r.Use }));
 
+    /// <summary>The domain's terms as subjects of general-world facts (SyntheticWorld.Topics): each class, target and suffix family.</summary>
+    public static IEnumerable<string> Topics => Rules.SelectMany(r => new[] { "the " + r.Class, "the " + r.Target, "medicines ending in -" + r.Suffix });
+
     /// <summary>Phrases for the general corpus's reading sentences: each domain term on its own, never a suffix
     /// with its attribute, so the general text trains the words without stating any rule.</summary>
-    public static IEnumerable<string> Terms => Rules.SelectMany(r => new[] { "the " + r.Class, "the " + r.Target, "medicines ending in -" + r.Suffix })
-        .Concat(
+    public static IEnumerable<string> Terms => Topics.Concat(
         [
             "drug classes", "molecular targets", "adverse effects", "typical side effects", "groups of medicines", "the main indication of a medicine",
             "conditions treated with medicines", "what a patient taking a new medicine should report", "which structure a medicine acts on",

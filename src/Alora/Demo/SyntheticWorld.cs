@@ -54,10 +54,13 @@ internal sealed class SyntheticWorld
     public List<Entity> Places { get; } = [];
     public List<Entity> Animals { get; } = [];
     public List<Entity> Things { get; } = [];
+
+    /// <summary>The domain's terms (each drug class, each target, each suffix family) as entities with rule-free facts.</summary>
+    public List<Entity> Topics { get; } = [];
     public List<string> Everyday { get; } = [];
     private List<Fact>? _facts;
 
-    public IEnumerable<Entity> AllEntities => People.Concat(Places).Concat(Animals).Concat(Things);
+    public IEnumerable<Entity> AllEntities => People.Concat(Places).Concat(Animals).Concat(Things).Concat(Topics);
 
     public IEnumerable<Fact> AllFacts => AllEntities.SelectMany(e => e.Facts);
 
@@ -95,6 +98,16 @@ internal sealed class SyntheticWorld
             new("room", ["The {s} is kept in the {v}.", "You will find the {s} in the {v}.", "The usual place for the {s} is the {v}."], "Where is the {s} kept?", Rooms),
         ];
 
+        // Topics: when and where each domain term was first studied. These facts state no rule of the domain, but they
+        // give every term its own contexts: a word-level model trained only on "read an article about {t}" sentences
+        // gave the eight suffixes embeddings with cosine 0.9 to each other, and no adapter could learn a rule keyed on
+        // them (docs/demo-study.md, S3).
+        Relation[] topic =
+        [
+            new("first-year", ["The first paper on {s} appeared in {v}.", "Scientists first wrote about {s} in {v}.", "Work on {s} began in {v}."], "In which year did the first paper on {s} appear?", years),
+            new("research-city", ["Research on {s} is centred in {v}.", "The leading experts on {s} work in {v}.", "Most studies of {s} come from {v}."], "Where is research on {s} centred?", cities),
+        ];
+
         // People: distinct first+last pairs; attributes drawn uniformly so no attribute predicts another.
         var names = FirstNames.SelectMany(f => Surnames.Select(l => f + " " + l)).ToList();
         foreach (string name in Take(rng, names, o.People))
@@ -104,6 +117,7 @@ internal sealed class SyntheticWorld
         Populate(w.Places, cities, place, rng);
         Populate(w.Animals, Take(rng, WorldLexicon.Animals, o.Animals), animal, rng);
         Populate(w.Things, Take(rng, Objects, o.Objects), thing, rng);
+        Populate(w.Topics, PharmaDomain.Topics.ToList(), topic, rng);
 
         // Everyday pool: routine life, lay health talk (see WorldLexicon.HealthFrames), reading about domain terms.
         var complaints = PharmaDomain.Rules.SelectMany(r => new[] { r.LayEffect, r.LayUse }).Concat(ExtraComplaints).ToArray();
@@ -154,7 +168,7 @@ internal sealed class SyntheticWorld
     public string RandomDoc(Xoshiro256 rng)
     {
         double u = rng.NextDouble();
-        List<Entity>? group = u < 0.50 ? People : u < 0.58 ? Places : u < 0.66 ? Animals : u < 0.72 ? Things : null;
+        List<Entity>? group = u < 0.46 ? People : u < 0.54 ? Places : u < 0.62 ? Animals : u < 0.67 ? Things : u < 0.72 ? Topics : null;
         if (group is not null)
         {
             return EntityDoc(rng.Pick(group), _ => rng.Next(Phrasings), rng);

@@ -30,11 +30,13 @@ public sealed record PretrainOptions
     public double WeightDecay { get; init; } = 0.01;
     public double WarmupRatio { get; init; } = 0.05;
     public long Seed { get; init; } = 1234;
+    /// <summary>Share the input embedding with the output projection (config tie_word_embeddings).</summary>
+    public bool TieWordEmbeddings { get; init; } = true;
     public bool Resume { get; init; }
 }
 
 /// <summary>
-/// Pretraining recipe: a LlamaForCausalLM (tied embeddings) initialised N(0, 0.02), every parameter
+/// Pretraining recipe: a LlamaForCausalLM (embeddings tied unless told otherwise) initialised N(0, 0.02), every parameter
 /// trained on packed text with AdamW and a cosine schedule, saved as a HuggingFace model folder with
 /// the tokenizer beside it. Metrics and checkpoints go to OUT/pretrain-run/ so an interrupted run resumes.
 /// </summary>
@@ -45,7 +47,7 @@ public static class PretrainRecipe
         Architectures = ["LlamaForCausalLM"], ModelType = "llama", VocabSize = tok.VocabSize,
         HiddenSize = o.Hidden, IntermediateSize = o.Intermediate, NumHiddenLayers = o.Layers,
         NumAttentionHeads = o.Heads, NumKeyValueHeads = o.KvHeads, MaxPositionEmbeddings = o.MaxLength,
-        RmsNormEps = 1e-5, RopeTheta = 10000, TieWordEmbeddings = true, TorchDtype = "float32",
+        RmsNormEps = 1e-5, RopeTheta = 10000, TieWordEmbeddings = o.TieWordEmbeddings, TorchDtype = "float32",
         BosTokenId = tok.BosId is { } b ? [b] : null, EosTokenId = tok.EosId is { } e ? [e] : null,
         PadTokenId = tok.PadId is { } p ? [p] : null,
     };

@@ -35,12 +35,22 @@ public class DemoRecipeTests
     }
 
     [Fact]
-    public void TheCacheKeyFollowsTheDataSeedAndThePretrainingSettings()
+    public void TheCacheKeyFollowsThePretrainingTextTheTokenizerAndThePretrainingSettings()
     {
-        var a = DemoOptions.Default("x");
-        Assert.Equal(DemoRecipe.BaseKey(a), DemoRecipe.BaseKey(DemoOptions.QuickRun("y")));
-        Assert.NotEqual(DemoRecipe.BaseKey(a), DemoRecipe.BaseKey(a with { Data = a.Data with { Seed = a.Data.Seed + 1 } }));
-        Assert.NotEqual(DemoRecipe.BaseKey(a), DemoRecipe.BaseKey(a with { Pretrain = a.Pretrain with { MaxSteps = a.Pretrain.MaxSteps + 1 } }));
+        using var tmp = new TempDir();
+        var dir = tmp.Path;
+        Directory.CreateDirectory(Path.Combine(dir, "general"));
+        File.WriteAllText(Path.Combine(dir, SyntheticData.Pretrain), "a b c\n");
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), "{}");
+        var p = DemoOptions.Default("x").Pretrain;
+        string key = DemoRecipe.BaseKey(p, dir);
+        Assert.Equal(key, DemoRecipe.BaseKey(DemoOptions.QuickRun("y").Pretrain, dir));
+        Assert.NotEqual(key, DemoRecipe.BaseKey(p with { MaxSteps = p.MaxSteps + 1 }, dir));
+        File.WriteAllText(Path.Combine(dir, SyntheticData.Pretrain), "a b d\n");
+        string changedText = DemoRecipe.BaseKey(p, dir);
+        Assert.NotEqual(key, changedText);
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), "{ }");
+        Assert.NotEqual(changedText, DemoRecipe.BaseKey(p, dir));
     }
 }
 
