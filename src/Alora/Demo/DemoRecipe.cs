@@ -22,7 +22,7 @@ public sealed record DemoOptions
     public IReadOnlyList<string> Methods { get; init; } = ExperimentMethods.All;
     public IReadOnlyList<long> Seeds { get; init; } = [1, 2, 3];
     public int GeneralSteps { get; init; } = 50;
-    public int DomainSteps { get; init; } = 100;
+    public int DomainSteps { get; init; } = 200;
     public double Lr { get; init; } = 3e-3;
     public int Rank { get; init; } = 8;
     /// <summary>All seven projections: with q,v only the domain stayed at chance in 60 steps (docs/demo-study.md, S1).</summary>

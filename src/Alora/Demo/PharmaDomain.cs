@@ -16,7 +16,8 @@ internal sealed record SciqItem(string Question, string Distractor1, string Dist
 /// facts stays at chance for a rank-8 adapter, so this one is a small rule table instead: the suffix of a drug
 /// name (written "stem-suffix", which a word-level tokenizer splits into stem, "-", suffix) fixes the answer to
 /// each of 4 question kinds, 8 rules x 4 kinds = 32 answers. Stems are random syllables, each used with many
-/// suffixes in train, so a stem carries no information; test uses stems never seen in train, so only a model
+/// suffixes in train, so a stem carries no information; validation and test use stems never seen in train (nor in each
+/// other), so only a model
 /// that learned "suffix -> answer" scores above chance. Distractors are the same attribute of other rules,
 /// so every choice is a plausible answer of the right kind. The support field is a clinical note about the drug
 /// (dose, route, patient) that never states the asked attribute: domain style and vocabulary, no give-away.
@@ -92,13 +93,14 @@ internal static class PharmaDomain
         _ => r.Use,
     };
 
-    /// <summary>Makes train and test: disjoint stem sets, stems that are not words of the general or domain text.</summary>
-    public static (List<SciqItem> Train, List<SciqItem> Test) Build(SyntheticDataOptions o, ISet<string> reservedTokens)
+    /// <summary>Makes train, validation and test: disjoint stem sets, stems that are not words of the general or domain
+    /// text, and no question (with its choices) of a later split in an earlier one.</summary>
+    public static (List<SciqItem> Train, List<SciqItem> Validation, List<SciqItem> Test) Build(SyntheticDataOptions o, ISet<string> reservedTokens)
     {
         var rng = new Xoshiro256(o.Seed, "domain");
         var stems = new List<string>();
         var taken = new HashSet<string>(reservedTokens, StringComparer.Ordinal);
-        while (stems.Count < o.DomainTrainStems + o.DomainTestStems)
+        while (stems.Count < o.DomainTrainStems + o.DomainTestStems + o.DomainValidationStems)
         {
             string stem = rng.Pick(Onsets) + rng.Pick(Vowels) + rng.Pick(Onsets) + rng.Pick(Vowels) + rng.Pick(Codas);
             if (taken.Add(stem))
@@ -106,9 +108,12 @@ internal static class PharmaDomain
                 stems.Add(stem);
             }
         }
+        // Train and test draw first, as before validation existed, so adding it changed neither.
         var train = Items(stems.GetRange(0, o.DomainTrainStems), o.DomainTrainItems, rng, []);
         var test = Items(stems.GetRange(o.DomainTrainStems, o.DomainTestStems), o.DomainTestItems, rng, train.Select(i => i.Key));
-        return (train, test);
+        var validation = Items(stems.GetRange(o.DomainTrainStems + o.DomainTestStems, o.DomainValidationStems), o.DomainValidationItems, rng,
+            train.Concat(test).Select(i => i.Key));
+        return (train, validation, test);
     }
 
     private static List<SciqItem> Items(List<string> stems, int count, Xoshiro256 rng, IEnumerable<string> forbidden)

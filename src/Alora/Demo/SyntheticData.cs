@@ -21,12 +21,15 @@ public sealed record SyntheticDataOptions(
     int DomainTestItems = 300,
     int DomainTrainStems = 200,
     int DomainTestStems = 60,
+    int DomainValidationItems = 300,
+    int DomainValidationStems = 60,
     int ModelMaxLength = 256)
 {
     /// <summary>A small world for tests and smoke runs (about 30k words in all).</summary>
     public static SyntheticDataOptions Quick { get; } = new(
         People: 40, Cities: 12, Animals: 10, Objects: 10, EverydaySentences: 100, PretrainWords: 20_000, NuWords: 4_000,
-        HeldoutWords: 2_000, FactsTestItems: 60, DomainTrainItems: 240, DomainTestItems: 64, DomainTrainStems: 40, DomainTestStems: 12);
+        HeldoutWords: 2_000, FactsTestItems: 60, DomainTrainItems: 240, DomainTestItems: 64, DomainTrainStems: 40, DomainTestStems: 12,
+        DomainValidationItems: 64, DomainValidationStems: 12);
 
     public void Validate()
     {
@@ -43,8 +46,9 @@ public sealed record SyntheticDataOptions(
         Check(Objects >= 1 && Objects <= WorldLexicon.Objects.Length, $"Objects {Objects}");
         Check(EverydaySentences >= 1 && EverydaySentences <= 10_000, $"EverydaySentences {EverydaySentences}");
         Check(PretrainWords >= 0 && NuWords >= 1 && HeldoutWords >= 1, "word counts");
-        Check(FactsTestItems >= 0 && DomainTrainItems >= 0 && DomainTestItems >= 0, "item counts");
-        Check(DomainTrainStems >= 1 && DomainTestStems >= 1 && DomainTrainStems + DomainTestStems <= 3000, "stem counts");
+        Check(FactsTestItems >= 0 && DomainTrainItems >= 0 && DomainTestItems >= 0 && DomainValidationItems >= 0, "item counts");
+        Check(DomainTrainStems >= 1 && DomainTestStems >= 1 && DomainValidationStems >= 1
+            && DomainTrainStems + DomainTestStems + DomainValidationStems <= 3000, "stem counts");
         Check(ModelMaxLength >= 8, $"ModelMaxLength {ModelMaxLength}");
     }
 }
@@ -66,7 +70,7 @@ public sealed record SyntheticDataManifest(int Seed, int VocabSize, IReadOnlyLis
 /// <summary>
 /// Writes the offline demo's data, deterministically from the seed and without the network:
 /// general/pretrain.txt, general/nu.txt, general/heldout.txt (one document per line), general/facts-test.jsonl
-/// (generic multiple choice), domain/train.jsonl and domain/test.jsonl (SciQ layout), tokenizer.json and
+/// (generic multiple choice), domain/train.jsonl, domain/validation.jsonl and domain/test.jsonl (SciQ layout), tokenizer.json and
 /// tokenizer_config.json (HuggingFace word-level), manifest.json. Each file is written to a temporary name
 /// and renamed, so a reader never sees half a file.
 /// </summary>
@@ -78,6 +82,7 @@ public static class SyntheticData
     public const string FactsTest = "general/facts-test.jsonl";
     public const string DomainTrain = "domain/train.jsonl";
     public const string DomainTest = "domain/test.jsonl";
+    public const string DomainValidation = "domain/validation.jsonl";
     public const string Tokenizer = "tokenizer.json";
     public const string TokenizerConfig = "tokenizer_config.json";
     public const string Manifest = "manifest.json";
@@ -92,8 +97,8 @@ public static class SyntheticData
         // Stems must not be words of any other text, or "stem unseen in train" would not hold token-wise.
         var words = WordLevelTokenizer.Collect(general.Pretrain.Concat(general.Nu).Concat(general.Heldout).Concat(general.FactsTest.SelectMany(Texts)));
         var reserved = WordLevelTokenizer.Collect(PharmaDomain.FixedText, new HashSet<string>(words, StringComparer.Ordinal));
-        var (train, test) = PharmaDomain.Build(options, reserved);
-        var vocab = WordLevelTokenizer.BuildVocab(WordLevelTokenizer.Collect(train.Concat(test).SelectMany(Texts), words));
+        var (train, validation, test) = PharmaDomain.Build(options, reserved);
+        var vocab = WordLevelTokenizer.BuildVocab(WordLevelTokenizer.Collect(train.Concat(validation).Concat(test).SelectMany(Texts), words));
 
         var files = new List<SyntheticDataFile>
         {
@@ -102,6 +107,7 @@ public static class SyntheticData
             WriteLines(outDir, Heldout, "text", general.Heldout, general.Heldout),
             WriteLines(outDir, FactsTest, "choice-jsonl", general.FactsTest.Select(ChoiceJson), general.FactsTest.Select(i => string.Join(' ', Texts(i)))),
             WriteLines(outDir, DomainTrain, "sciq-jsonl", train.Select(SciqJson), train.Select(i => string.Join(' ', Texts(i)))),
+            WriteLines(outDir, DomainValidation, "sciq-jsonl", validation.Select(SciqJson), validation.Select(i => string.Join(' ', Texts(i)))),
             WriteLines(outDir, DomainTest, "sciq-jsonl", test.Select(SciqJson), test.Select(i => string.Join(' ', Texts(i)))),
             WriteText(outDir, Tokenizer, "hf-tokenizer", WordLevelTokenizer.TokenizerJson(vocab), 1),
             WriteText(outDir, TokenizerConfig, "hf-tokenizer-config", WordLevelTokenizer.TokenizerConfigJson(options.ModelMaxLength), 1),

@@ -30,13 +30,13 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
         var ta = ReadTree(a.Path);
         var tb = ReadTree(b.Path);
         var tc = ReadTree(c.Path);
-        Assert.Equal(9, ta.Count); // 8 data files + manifest, and no temporary file left behind
+        Assert.Equal(10, ta.Count); // 9 data files + manifest, and no temporary file left behind
         Assert.Equal(ta.Keys.Order(), tb.Keys.Order());
         foreach (var (path, bytes) in ta)
         {
             Assert.True(bytes.AsSpan().SequenceEqual(tb[path]), $"{path} differs between two runs with one seed");
         }
-        foreach (string path in new[] { SyntheticData.Pretrain, SyntheticData.Nu, SyntheticData.Heldout, SyntheticData.FactsTest, SyntheticData.DomainTrain, SyntheticData.DomainTest })
+        foreach (string path in new[] { SyntheticData.Pretrain, SyntheticData.Nu, SyntheticData.Heldout, SyntheticData.FactsTest, SyntheticData.DomainTrain, SyntheticData.DomainValidation, SyntheticData.DomainTest })
         {
             Assert.False(ta[path].AsSpan().SequenceEqual(tc[path]), $"{path} is the same under another seed");
         }
@@ -55,6 +55,7 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
         Assert.Equal(300, m.File(SyntheticData.FactsTest).Documents);
         Assert.Equal(2000, m.File(SyntheticData.DomainTrain).Documents);
         Assert.Equal(300, m.File(SyntheticData.DomainTest).Documents);
+        Assert.Equal(300, m.File(SyntheticData.DomainValidation).Documents);
         foreach (var f in m.Files.Where(f => f.Format != "hf-tokenizer" && f.Format != "hf-tokenizer-config"))
         {
             Assert.Equal(f.Documents, data.Lines(f.Path).Length);
@@ -136,11 +137,13 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
         Assert.Equal(10, perAnswer.Max());
     }
 
-    [Fact]
-    public void DomainTestIsNewStemsUnderTheTrainRules()
+    [Theory]
+    [InlineData(SyntheticData.DomainTest)]
+    [InlineData(SyntheticData.DomainValidation)]
+    public void HeldOutDomainSplitsAreNewStemsUnderTheTrainRules(string split)
     {
         var train = data.Jsonl(SyntheticData.DomainTrain);
-        var test = data.Jsonl(SyntheticData.DomainTest);
+        var test = data.Jsonl(split);
         var trainKeys = train.Select(SciqKey).ToHashSet(StringComparer.Ordinal);
         Assert.Equal(train.Count, trainKeys.Count);
         Assert.DoesNotContain(test.Select(SciqKey), trainKeys.Contains);
@@ -157,7 +160,7 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
             var match = DrugName().Match(e.GetProperty("question").GetString()!);
             Assert.True(match.Success);
             Assert.DoesNotContain(match.Groups[1].Value.ToLowerInvariant(), trainTokens);
-            // A model that learned the suffix rules answers every test item: the answer is the rule's attribute.
+            // A model that learned the suffix rules answers every held-out item: the answer is the rule's attribute.
             var rule = rules[match.Groups[2].Value];
             string correct = e.GetProperty("correct_answer").GetString()!;
             Assert.Contains(correct, Enumerable.Range(0, 4).Select(k => PharmaDomain.Answer(rule, k)));
@@ -166,6 +169,20 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
             kinds++;
         }
         Assert.Equal(300, kinds);
+    }
+
+    [Fact]
+    public void ValidationAndTestShareNoStemAndNoQuestion()
+    {
+        var validation = data.Jsonl(SyntheticData.DomainValidation);
+        var test = data.Jsonl(SyntheticData.DomainTest);
+        HashSet<string> Stems(List<JsonElement> items) =>
+            items.Select(e => DrugName().Match(e.GetProperty("question").GetString()!).Groups[1].Value.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
+        var validationStems = Stems(validation);
+        Assert.Equal(60, validationStems.Count);
+        Assert.DoesNotContain(Stems(test), validationStems.Contains);
+        var validationKeys = validation.Select(SciqKey).ToHashSet(StringComparer.Ordinal);
+        Assert.DoesNotContain(test.Select(SciqKey), validationKeys.Contains);
     }
 
     [Fact]
@@ -201,7 +218,7 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
         var tok = new Tokenizers.DotNet.Tokenizer(vocabPath: Path.Combine(data.Dir, SyntheticData.Tokenizer));
         var texts = new[] { SyntheticData.Pretrain, SyntheticData.Nu, SyntheticData.Heldout }.SelectMany(data.Lines)
             .Concat(data.Jsonl(SyntheticData.FactsTest).SelectMany(e => e.GetProperty("choices").EnumerateArray().Select(c => c.GetString()!).Append(e.GetProperty("question").GetString()!)))
-            .Concat(new[] { SyntheticData.DomainTrain, SyntheticData.DomainTest }.SelectMany(data.Jsonl).SelectMany(SciqTexts));
+            .Concat(new[] { SyntheticData.DomainTrain, SyntheticData.DomainValidation, SyntheticData.DomainTest }.SelectMany(data.Jsonl).SelectMany(SciqTexts));
         long tokens = 0;
         foreach (string text in texts)
         {
