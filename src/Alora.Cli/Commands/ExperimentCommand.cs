@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Alora.Experiments;
+using TorchSharp;
 
 namespace Alora.Cli.Commands;
 
@@ -12,11 +13,15 @@ public static class ExperimentCommand
         var config = new Option<string>("--config") { Description = "experiment YAML (model, general, domain, methods, seeds, train, overrides, sweeps...; see examples/experiment.yaml)", Required = true };
         var output = new Option<string>("--out") { Description = "experiment folder: runs/, results.csv, report.md, figures/ (rerun the same command to resume)", Required = true };
         var dryRun = new Option<bool>("--dry-run") { Description = "print the planned runs and what they share, and exit" };
+        var workers = new Option<int>("--workers") { Description = "jobs run at once, each in a process of its own with one torch thread (same results as 1; about one per core for small models)", DefaultValueFactory = _ => 1 };
+        var job = new Option<string?>("--job") { Description = "run only this job of the plan, whose dependencies have finished (what each worker of --workers runs; its log is runs/JOB/worker.log)" };
+        var threads = new Option<int>("--threads") { Description = "torch's CPU threads (default: torch's own choice)" };
         var cmd = new Command("experiment", "Run an experiment (methods x seeds x tasks, shared general stages and Fisher passes), evaluate every run, write results.csv and report.md; a rerun resumes.");
-        cmd.Add(config); cmd.Add(output); cmd.Add(dryRun);
+        cmd.Add(config); cmd.Add(output); cmd.Add(dryRun); cmd.Add(workers); cmd.Add(job); cmd.Add(threads);
         cmd.SetAction(p =>
         {
-            var c = ExperimentConfig.Load(p.GetValue(config)!);
+            var configPath = p.GetValue(config)!;
+            var c = ExperimentConfig.Load(configPath);
             var outDir = p.GetValue(output)!;
             if (p.GetValue(dryRun))
             {
@@ -26,22 +31,26 @@ public static class ExperimentCommand
                 io.Out.WriteLine($"{plan.Jobs.Count} jobs, {plan.Entries.Count} result rows");
                 return 0;
             }
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler? onCancel = null;
-            if (ReferenceEquals(io.Err, Console.Error))
-            {
-                onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
-                Console.CancelKeyPress += onCancel;
-            }
+            int n = p.GetValue(workers), t = p.GetValue(threads);
+            if (n < 1) throw new AloraException("--workers must be at least 1");
+            if (t < 0) throw new AloraException("--threads must be at least 1");
+            if (t > 0) torch.set_num_threads(t);
+            var only = p.GetValue(job);
+            using var ctrlC = new CancelOnCtrlC(io);
             try
             {
-                var outcome = ProgressView.RunExperiment(io, progress => Experiment.Run(c, outDir, new ExperimentRunOptions
+                var options = new ExperimentRunOptions
                 {
-                    Progress = progress, Cancel = cancel.Token, Fisher = FisherStep.Default,
-                }));
+                    Cancel = ctrlC.Token, Fisher = FisherStep.Default, OnlyJob = only, Workers = n,
+                    LaunchJob = n > 1 && only is null ? ChildJobLauncher.ForThisProgram(configPath, outDir).Run : null,
+                };
+                var outcome = ProgressView.RunExperiment(io, progress => Experiment.Run(c, outDir, options with { Progress = progress }));
                 var inv = CultureInfo.InvariantCulture;
-                io.Out.WriteLine($"report: {outcome.Report}");
-                io.Out.WriteLine($"results: {outcome.ResultsCsv}");
+                if (only is null)
+                {
+                    io.Out.WriteLine($"report: {outcome.Report}");
+                    io.Out.WriteLine($"results: {outcome.ResultsCsv}");
+                }
                 io.Out.WriteLine(string.Create(inv, $"jobs: {outcome.Jobs}  trained: {outcome.Trained}  resumed: {outcome.Resumed}  already finished: {outcome.Skipped}  evaluations: {outcome.Evaluated}  fisher passes: {outcome.FisherPasses}  seconds: {outcome.Seconds:F1}"));
                 return 0;
             }
@@ -49,10 +58,6 @@ public static class ExperimentCommand
             {
                 io.Err.WriteLine($"interrupted: rerun the same command to resume ({outDir})");
                 return 130;
-            }
-            finally
-            {
-                if (onCancel is not null) Console.CancelKeyPress -= onCancel;
             }
         });
         return cmd;

@@ -32,6 +32,8 @@ public sealed record DemoOptions
     public double EwcLambda { get; init; } = 1e5;
     public int FisherSamples { get; init; } = 64;
     public int BatchSize { get; init; } = 16;
+    /// <summary>Jobs of the experiment run at once (<see cref="ExperimentRunOptions.Workers"/>; needs the caller's launcher).</summary>
+    public int Workers { get; init; } = 1;
 
     /// <summary>The default demo (the README's first command).</summary>
     public static DemoOptions Default(string outDir) => new() { Out = outDir, Data = World };
@@ -115,7 +117,7 @@ public static class DemoRecipe
         File.WriteAllText(configPath, ExperimentYaml(o, baseDir, dataDir));
         var config = ExperimentConfig.Load(configPath);
         log($"experiment: {string.Join(", ", o.Methods)} over seeds {string.Join(", ", o.Seeds)} ({configPath})");
-        var outcome = Experiment.Run(config, Path.GetFullPath(Path.Combine(o.Out, "experiment")), runOptions);
+        var outcome = Experiment.Run(config, Path.GetFullPath(Path.Combine(o.Out, "experiment")), (runOptions ?? new()) with { Workers = o.Workers });
         return new DemoOutcome(dataDir, baseDir, cached, pretrainSeconds, configPath, outcome);
     }
 

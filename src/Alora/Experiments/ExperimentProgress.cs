@@ -2,16 +2,23 @@ using System.Diagnostics;
 
 namespace Alora.Experiments;
 
-public enum ProgressEvent { Started, Step, Finished, Skipped }
+/// <summary>Failed: a job run by a worker (<see cref="ExperimentRunOptions.LaunchJob"/>) failed; the experiment stops after the running ones.</summary>
+public enum ProgressEvent { Started, Step, Finished, Skipped, Failed }
 
 /// <summary>
 /// Where a long experiment is: job <see cref="Job"/> of <see cref="Jobs"/> (run <see cref="Run"/>), its stage
 /// ("general stage", "domain stage", "fisher", "eval"), the step within the stage, the last training loss,
-/// and estimates of the time left in the stage and in the whole experiment (null while unknown).
+/// and estimates of the time left in the stage and in the whole experiment (null while unknown). With several
+/// workers, events of different jobs interleave: <see cref="Job"/> is the job's place in the plan, a launched job
+/// reports only Started and Finished (or Failed), its stage naming all it still had to do ("domain stage + eval").
 /// </summary>
 public sealed record ExperimentProgress(
     ProgressEvent Event, int Job, int Jobs, string Run, string Stage, long Step, long TotalSteps, double? Loss,
-    TimeSpan StageElapsed, TimeSpan? StageRemaining, TimeSpan? ExperimentRemaining);
+    TimeSpan StageElapsed, TimeSpan? StageRemaining, TimeSpan? ExperimentRemaining)
+{
+    /// <summary>Jobs finished (or found finished) so far.</summary>
+    public int JobsDone { get; init; }
+}
 
 /// <summary>
 /// Estimates the time left: the current stage from its own pace, each pending stage from the mean duration of

@@ -19,9 +19,20 @@ public sealed record ExperimentRunOptions
     /// <summary>Stops between training steps or jobs (an interrupted experiment resumes on the next call).</summary>
     public CancellationToken Cancel { get; init; }
     public IFisherStep Fisher { get; init; } = FisherStep.Default;
+    /// <summary>How many jobs run at once through <see cref="LaunchJob"/>; 1 (or no launcher) runs them one after another in this process.</summary>
+    public int Workers { get; init; } = 1;
+    /// <summary>
+    /// Runs the named job elsewhere to completion (a child process that calls <see cref="Experiment.Run"/> with
+    /// <see cref="OnlyJob"/>) and throws when it fails. Elsewhere, because libtorch's random generator is one per
+    /// process: two jobs in one process would draw from each other's stream, a job alone in its process computes
+    /// exactly what it computes here.
+    /// </summary>
+    public Func<string, CancellationToken, Task>? LaunchJob { get; init; }
+    /// <summary>Runs only this job of the plan (a worker's part), without experiment.json, plan.json, results or report.</summary>
+    public string? OnlyJob { get; init; }
 }
 
-/// <summary>What one call did: jobs trained from scratch, resumed, found finished; evaluations and Fisher passes run; where the results are.</summary>
+/// <summary>What one call did: jobs trained from scratch, resumed, found finished; evaluations and Fisher passes run; where the results are (empty and none for <see cref="ExperimentRunOptions.OnlyJob"/>).</summary>
 public sealed record ExperimentOutcome(
     string OutDir, int Jobs, int Trained, int Resumed, int Skipped, int Evaluated, int FisherPasses, double Seconds,
     string ResultsCsv, string Report, IReadOnlyList<ResultRow> Rows);
@@ -30,10 +41,15 @@ public sealed record ExperimentOutcome(
 /// Runs an experiment into DIR: every job of the plan in order (training through <see cref="FinetuneRecipe"/>,
 /// evaluation through <see cref="EvalSuite"/>), then DIR/results.csv and DIR/report.md. Restartable: a finished
 /// run (summary.json), evaluation (eval.json with the same spec) or Fisher (fisher.json) is kept, an interrupted
-/// run resumes from its last checkpoint, so a rerun of a finished experiment trains nothing.
+/// run resumes from its last checkpoint, so a rerun of a finished experiment trains nothing. With
+/// <see cref="ExperimentRunOptions.Workers"/> &gt; 1 and a <see cref="ExperimentRunOptions.LaunchJob"/>, up to that
+/// many jobs run at once, each as soon as the jobs it reads have finished.
 /// </summary>
 public static class Experiment
 {
+    /// <summary>A worker's log in its run folder (runs/NAME/worker.log), which a run that starts over keeps.</summary>
+    public const string WorkerLog = "worker.log";
+
     public static ExperimentOutcome Run(ExperimentConfig config, string outDir, ExperimentRunOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -45,23 +61,28 @@ public static class Experiment
     sealed class Runner(ExperimentConfig c, ExperimentPlan plan, ExperimentRunOptions opt)
     {
         int _trained, _resumed, _skipped, _evaluated, _fisher;
-        int _index;
+        int _index, _jobsDone;
         EtaEstimator _eta = new([]);
 
         public ExperimentOutcome Run()
         {
+            if (opt.OnlyJob is { } only) return RunOnly(only);
             var clock = Stopwatch.StartNew();
             Directory.CreateDirectory(Path.Combine(plan.OutDir, "runs"));
             AtomicFile.WriteAllText(Path.Combine(plan.OutDir, "experiment.json"), JsonSerializer.Serialize(c, ExperimentConfig.Json) + "\n");
             AtomicFile.WriteAllText(Path.Combine(plan.OutDir, "plan.json"), plan.ToJson().ToJsonString(Indented) + "\n");
             foreach (var job in plan.Jobs) CheckIdentity(job);
             _eta = new EtaEstimator(plan.Jobs.SelectMany(Pending));
-            foreach (var job in plan.Jobs)
-            {
-                opt.Cancel.ThrowIfCancellationRequested();
-                _index++;
-                RunJob(job);
-            }
+            if (opt.Workers > 1 && opt.LaunchJob is { } launch)
+                new Workers(this, plan, opt, launch).Run();
+            else
+                foreach (var job in plan.Jobs)
+                {
+                    opt.Cancel.ThrowIfCancellationRequested();
+                    _index++;
+                    RunJob(job);
+                    _jobsDone++;
+                }
             foreach (var job in plan.Jobs) ExperimentResults.WriteRunResult(plan, job);
             var rows = ExperimentResults.Collect(plan);
             var csv = Path.Combine(plan.OutDir, "results.csv");
@@ -72,6 +93,24 @@ public static class Experiment
         }
 
         static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+        /// <summary>One job, as a worker runs it: its folder is checked and the job run; the experiment's files are the parent's.</summary>
+        ExperimentOutcome RunOnly(string name)
+        {
+            var clock = Stopwatch.StartNew();
+            var job = plan.Jobs.FirstOrDefault(j => j.Name == name)
+                ?? throw new AloraException($"no job '{name}' in the plan of {c.Source ?? "the experiment"} (see --dry-run)");
+            var missing = job.DependsOn.Where(d => !Done(plan.Job(d))).ToList();
+            if (missing.Count > 0) throw new AloraException($"{name} needs {string.Join(", ", missing)} finished first");
+            CheckIdentity(job);
+            _eta = new EtaEstimator(Pending(job));
+            _index = plan.Jobs.ToList().IndexOf(job) + 1;
+            RunJob(job);
+            return new ExperimentOutcome(plan.OutDir, 1, _trained, _resumed, _skipped, _evaluated, _fisher, clock.Elapsed.TotalSeconds, "", "", []);
+        }
+
+        /// <summary>Whether everything the job computes is on disk already.</summary>
+        bool Done(ExperimentJob job) => !Pending(job).Any();
 
         /// <summary>The stages of a job that still have to run, for the time estimate.</summary>
         IEnumerable<string> Pending(ExperimentJob job)
@@ -139,7 +178,7 @@ public static class Experiment
         {
             if (opt.Progress is null) return;
             var (stageLeft, left) = e == ProgressEvent.Step ? _eta.Remaining(step, total) : (null, null);
-            opt.Progress.Report(new ExperimentProgress(e, _index, plan.Jobs.Count, job.Name, stage, step, total, loss, _eta.Elapsed, stageLeft, left));
+            opt.Progress.Report(new ExperimentProgress(e, _index, plan.Jobs.Count, job.Name, stage, step, total, loss, _eta.Elapsed, stageLeft, left) { JobsDone = _jobsDone });
         }
 
         void Train(ExperimentJob job)
@@ -172,11 +211,11 @@ public static class Experiment
             return Directory.Exists(ck) && Directory.GetDirectories(ck, "step-*").Any(d => File.Exists(Path.Combine(d, "trainer_state.json")));
         }
 
-        /// <summary>Removes what an unfinished run without a checkpoint left, keeping job.json.</summary>
+        /// <summary>Removes what an unfinished run without a checkpoint left, keeping job.json and the log its worker is writing.</summary>
         static void Clean(string dir)
         {
             if (!Directory.Exists(dir)) return;
-            foreach (var f in Directory.GetFiles(dir).Where(f => Path.GetFileName(f) != "job.json")) File.Delete(f);
+            foreach (var f in Directory.GetFiles(dir).Where(f => Path.GetFileName(f) is not ("job.json" or WorkerLog))) File.Delete(f);
             foreach (var d in Directory.GetDirectories(dir)) Directory.Delete(d, true);
         }
 
@@ -259,6 +298,135 @@ public static class Experiment
             _fisher++;
             _eta.Finish();
             Report(ProgressEvent.Finished, job, "fisher");
+        }
+
+        /// <summary>A job handed to the launcher, with what its folder held before (the counters compare it with after).</summary>
+        sealed record Launched(ExperimentJob Job, int Ordinal, string Stage, Task Task, Stopwatch Clock, bool HadSummary, bool HadCheckpoint, bool HadEval);
+
+        /// <summary>
+        /// Runs the plan through the launcher: a job starts once the jobs it reads have finished, at most Workers at
+        /// once, in plan order among those ready; a job whose outputs exist is passed over here, as in the sequential
+        /// run. Events are reported on the calling thread. After a failure nothing new starts and the running jobs
+        /// finish (their work is kept for a rerun); on cancellation the launcher stops them.
+        /// </summary>
+        sealed class Workers(Runner r, ExperimentPlan plan, ExperimentRunOptions opt, Func<string, CancellationToken, Task> launch)
+        {
+            readonly List<ExperimentJob> _waiting = [.. plan.Jobs];
+            readonly HashSet<string> _finished = [];
+            readonly List<Launched> _running = [];
+            readonly List<(string Job, Exception Error)> _failures = [];
+            readonly List<double> _seconds = [];
+            int _toLaunch;
+
+            public void Run()
+            {
+                _toLaunch = _waiting.Count(j => !r.Done(j));
+                while (true)
+                {
+                    StartReady();
+                    if (_running.Count == 0) break;
+                    int i = Task.WaitAny([.. _running.Select(l => l.Task)]);
+                    var done = _running[i];
+                    _running.RemoveAt(i);
+                    Complete(done);
+                }
+                opt.Cancel.ThrowIfCancellationRequested();
+                if (_failures.Count > 0)
+                {
+                    var (job, error) = _failures[0];
+                    var others = _failures.Count > 1 ? $" (and {string.Join(", ", _failures.Skip(1).Select(f => f.Job))})" : "";
+                    throw new AloraException($"{job} failed{others}: {error.Message}", error);
+                }
+                if (_waiting.Count > 0) throw new InvalidOperationException($"jobs never ready: {string.Join(", ", _waiting.Select(j => j.Name))}");
+            }
+
+            void StartReady()
+            {
+                for (bool again = true; again && _failures.Count == 0 && !opt.Cancel.IsCancellationRequested;)
+                {
+                    again = false;
+                    foreach (var job in _waiting.Where(j => j.DependsOn.All(_finished.Contains)).ToList())
+                    {
+                        if (r.Done(job))
+                        {
+                            _waiting.Remove(job);
+                            r._index = Ordinal(job);
+                            r.RunJob(job); // reports it as already done, counts it
+                            Finish(job);
+                            again = true; // its dependents may be ready now
+                        }
+                        else if (_running.Count < opt.Workers)
+                        {
+                            _waiting.Remove(job);
+                            Launch(job);
+                        }
+                    }
+                }
+            }
+
+            void Launch(ExperimentJob job)
+            {
+                var dir = plan.RunDir(job.Name);
+                var stage = string.Join(" + ", r.Pending(job));
+                bool hadSummary = File.Exists(Path.Combine(dir, "summary.json")), hadCheckpoint = HasCheckpoint(dir);
+                bool hadEval = job.Kind is JobKind.Domain or JobKind.Base && r.EvalDone(job);
+                // Task.Run: a launcher that works before its first await must not hold up this loop
+                var task = Task.Run(() => launch(job.Name, opt.Cancel));
+                var l = new Launched(job, Ordinal(job), stage, task, Stopwatch.StartNew(), hadSummary, hadCheckpoint, hadEval);
+                _running.Add(l);
+                Report(ProgressEvent.Started, l);
+            }
+
+            void Complete(Launched l)
+            {
+                if (opt.Cancel.IsCancellationRequested && !l.Task.IsCompletedSuccessfully) return;
+                if (!l.Task.IsCompletedSuccessfully || !r.Done(l.Job))
+                {
+                    var error = l.Task.Exception?.InnerException
+                        ?? (l.Task.IsCanceled ? new OperationCanceledException("the launcher cancelled it") : new AloraException("its worker returned without finishing it"));
+                    _failures.Add((l.Job.Name, error));
+                    Report(ProgressEvent.Failed, l);
+                    return;
+                }
+                if (l.Job.Kind is JobKind.General or JobKind.Domain)
+                {
+                    if (l.HadSummary) r._skipped++;
+                    else if (l.HadCheckpoint) r._resumed++;
+                    else r._trained++;
+                }
+                if (l.Job.Kind is JobKind.Domain or JobKind.Base && !l.HadEval) r._evaluated++;
+                if (l.Job.Kind == JobKind.Fisher) r._fisher++;
+                _seconds.Add(l.Clock.Elapsed.TotalSeconds);
+                Finish(l.Job);
+                Report(ProgressEvent.Finished, l);
+            }
+
+            void Finish(ExperimentJob job)
+            {
+                _finished.Add(job.Name);
+                r._jobsDone++;
+            }
+
+            int Ordinal(ExperimentJob job) => plan.Jobs.ToList().IndexOf(job) + 1;
+
+            void Report(ProgressEvent e, Launched l)
+            {
+                if (opt.Progress is null) return;
+                opt.Progress.Report(new ExperimentProgress(e, l.Ordinal, plan.Jobs.Count, l.Job.Name, l.Stage, 0, 0, null, l.Clock.Elapsed, null, Remaining())
+                {
+                    JobsDone = r._jobsDone,
+                });
+            }
+
+            /// <summary>The launched jobs left times their mean duration so far, less what the running ones have done, shared by the workers.</summary>
+            TimeSpan? Remaining()
+            {
+                if (_seconds.Count == 0) return null;
+                double mean = _seconds.Average();
+                int left = _toLaunch - _seconds.Count;
+                double work = mean * left - _running.Sum(l => Math.Min(mean, l.Clock.Elapsed.TotalSeconds));
+                return TimeSpan.FromSeconds(Math.Max(0, work) / Math.Clamp(left, 1, opt.Workers));
+            }
         }
 
         static TorchSharp.torch.ScalarType ParseDType(string s) => s.ToLowerInvariant() switch

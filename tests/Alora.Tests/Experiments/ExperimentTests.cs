@@ -235,6 +235,163 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         public void Report(ExperimentProgress value) => report(value);
     }
 
+    /// <summary>
+    /// A launcher for <see cref="ExperimentRunOptions.LaunchJob"/> that runs the job in this process
+    /// (<see cref="ExperimentRunOptions.OnlyJob"/>), one at a time (torch's generator is one per process), recording
+    /// when each job was handed over and when it ended; <paramref name="fail"/> fails instead.
+    /// </summary>
+    sealed class InProcessLauncher(ExperimentConfig config, string outDir, string? fail = null)
+    {
+        readonly SemaphoreSlim _one = new(1);
+        readonly object _gate = new();
+        int _active;
+        public List<(string Event, string Job)> Log { get; } = [];
+        public int MaxActive { get; private set; }
+
+        public async Task Launch(string job, CancellationToken cancel)
+        {
+            lock (_gate)
+            {
+                Log.Add(("launch", job));
+                MaxActive = Math.Max(MaxActive, ++_active);
+            }
+            try
+            {
+                await _one.WaitAsync(cancel);
+                try
+                {
+                    if (job == fail) throw new AloraException($"its worker exited with code 1; log: {job}.log");
+                    Experiment.Run(config, outDir, new ExperimentRunOptions { OnlyJob = job, Cancel = cancel });
+                }
+                finally
+                {
+                    _one.Release();
+                }
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    Log.Add(("finish", job));
+                    _active--;
+                }
+            }
+        }
+    }
+
+    /// <summary>Both runs have the same rows with the same numbers (the seconds aside).</summary>
+    static void AssertSameResults(IReadOnlyList<ResultRow> expected, IReadOnlyList<ResultRow> actual)
+    {
+        Assert.Equal(expected.Select(r => (r.Run, r.Method, r.Seed)), actual.Select(r => (r.Run, r.Method, r.Seed)));
+        foreach (var (u, r) in expected.Zip(actual))
+        {
+            Assert.Equal(u.GeneralPpl, r.GeneralPpl, 9);
+            Assert.Equal(u.Acc, r.Acc);
+            Assert.Equal(u.AccNorm, r.AccNorm);
+            Assert.Equal(u.FinalTaskLoss!.Value, r.FinalTaskLoss!.Value, 9);
+            Assert.Equal(u.FinalPenalty, r.FinalPenalty);
+        }
+    }
+
+    [FixtureFact]
+    public void WithTwoWorkersJobsStartAfterWhatTheyRead_AndTheResultsAreTheSequentialOnes()
+    {
+        using var tmp = new TempDir();
+        var yaml = WriteExperiment(tmp.Path, "[lora-nu-mu, alora, ewc-lora]", "fisher:\n  per-seed: false\n  samples: 4\n");
+        var config = ExperimentConfig.Load(yaml);
+        var clock = Stopwatch.StartNew();
+        var sequential = Experiment.Run(config, tmp.File("sequential"));
+        output.WriteLine($"sequential: {clock.Elapsed.TotalSeconds:F1} s");
+
+        var outDir = tmp.File("workers");
+        var launcher = new InProcessLauncher(config, outDir);
+        var events = new List<ExperimentProgress>();
+        var options = new ExperimentRunOptions { Workers = 2, LaunchJob = launcher.Launch, Progress = new Inline(events.Add) };
+        clock.Restart();
+        var parallel = Experiment.Run(config, outDir, options);
+        output.WriteLine($"two workers (in-process, one at a time): {clock.Elapsed.TotalSeconds:F1} s");
+
+        AssertSameResults(sequential.Rows, parallel.Rows);
+        Assert.Equal((sequential.Trained, sequential.Resumed, sequential.Skipped, sequential.Evaluated, sequential.FisherPasses),
+            (parallel.Trained, parallel.Resumed, parallel.Skipped, parallel.Evaluated, parallel.FisherPasses));
+        Assert.Equal((8, 6, 1), (parallel.Trained, parallel.Evaluated, parallel.FisherPasses));
+        // every job handed over once, after the jobs it reads had finished; two at a time at most, and two at some point
+        var plan = ExperimentPlanner.Plan(config, outDir);
+        Assert.Equal(plan.Jobs.Select(j => j.Name).Order(), launcher.Log.Where(e => e.Event == "launch").Select(e => e.Job).Order());
+        foreach (var job in plan.Jobs)
+        {
+            int launched = launcher.Log.IndexOf(("launch", job.Name));
+            Assert.All(job.DependsOn, d => Assert.True(launcher.Log.IndexOf(("finish", d)) < launched, $"{job.Name} started before {d} finished"));
+        }
+        Assert.Equal(2, launcher.MaxActive);
+        // the parent reports each job's start and end; the workers' steps stay in the workers
+        foreach (var job in plan.Jobs)
+            Assert.Equal([ProgressEvent.Started, ProgressEvent.Finished], events.Where(e => e.Run == job.Name).Select(e => e.Event));
+        Assert.Equal(plan.Jobs.Count, events[^1].JobsDone);
+        Assert.Equal(File.ReadAllText(Path.Combine(tmp.File("sequential"), "results.csv")).Split('\n').Length, File.ReadAllText(parallel.ResultsCsv).Split('\n').Length);
+        Assert.True(File.Exists(parallel.Report));
+
+        // a rerun hands nothing over
+        var again = Experiment.Run(config, outDir, options with { Progress = null, LaunchJob = (job, _) => throw new InvalidOperationException("launched " + job) });
+        Assert.Equal((0, 0, 0, 0, 9), (again.Trained, again.Resumed, again.Evaluated, again.FisherPasses, again.Skipped));
+    }
+
+    [FixtureFact]
+    public void AFailedWorkerStopsTheExperimentNamingItsJob_TheOtherJobsAreKeptForTheRerun()
+    {
+        using var tmp = new TempDir();
+        var yaml = WriteExperiment(tmp.Path, "[lora-mu, alora]");
+        File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("seeds: [1, 2]", "seeds: [1]", StringComparison.Ordinal));
+        var config = ExperimentConfig.Load(yaml);
+        var outDir = tmp.File("out");
+        var failing = new InProcessLauncher(config, outDir, fail: "alora-quiz-s1");
+        var e = Assert.Throws<AloraException>(() => Experiment.Run(config, outDir, new ExperimentRunOptions { Workers = 2, LaunchJob = failing.Launch }));
+        Assert.StartsWith("alora-quiz-s1 failed: its worker exited with code 1; log: alora-quiz-s1.log", e.Message);
+        Assert.False(File.Exists(Path.Combine(outDir, "results.csv")));
+        // lora-mu ran beside general-s1 and alora; both finished and are kept
+        foreach (var run in new[] { "lora-mu-quiz-s1", "general-s1" }) Assert.True(File.Exists(Path.Combine(outDir, "runs", run, "summary.json")), run);
+        Assert.True(File.Exists(Path.Combine(outDir, "runs", "lora-mu-quiz-s1", "eval.json")));
+
+        var rerun = new InProcessLauncher(config, outDir);
+        var outcome = Experiment.Run(config, outDir, new ExperimentRunOptions { Workers = 2, LaunchJob = rerun.Launch });
+        Assert.Equal([("launch", "alora-quiz-s1"), ("finish", "alora-quiz-s1")], rerun.Log);
+        Assert.Equal((1, 2, 1), (outcome.Trained, outcome.Skipped, outcome.Evaluated));
+        Assert.Equal(["lora-mu", "alora"], outcome.Rows.Select(r => r.Method));
+    }
+
+    [FixtureFact]
+    public void AWorkersJobMustBeInThePlanAndComeAfterWhatItReads()
+    {
+        using var tmp = new TempDir();
+        var config = ExperimentConfig.Load(WriteExperiment(tmp.Path));
+        var e = Assert.Throws<AloraException>(() => Experiment.Run(config, tmp.File("out"), new ExperimentRunOptions { OnlyJob = "alora-quiz-s3" }));
+        Assert.Contains("no job 'alora-quiz-s3' in the plan of", e.Message);
+        e = Assert.Throws<AloraException>(() => Experiment.Run(config, tmp.File("out"), new ExperimentRunOptions { OnlyJob = "alora-quiz-s1" }));
+        Assert.Equal("alora-quiz-s1 needs general-s1 finished first", e.Message);
+    }
+
+    [FixtureFact]
+    public void TheCommandWithTwoWorkersRunsEachJobInAChildProcess_AndGetsTheSequentialResults()
+    {
+        using var tmp = new TempDir();
+        var yaml = WriteExperiment(tmp.Path, "[lora-mu, alora]");
+        File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("seeds: [1, 2]", "seeds: [1]", StringComparison.Ordinal));
+        var sequential = Experiment.Run(ExperimentConfig.Load(yaml), tmp.File("sequential"));
+
+        var outDir = tmp.File("workers");
+        var clock = Stopwatch.StartNew();
+        var (code, stdout, stderr) = CliRunner.Run("experiment", "--config", yaml, "--out", outDir, "--workers", "2");
+        output.WriteLine($"alora experiment --workers 2: {clock.Elapsed.TotalSeconds:F1} s\n{stderr}");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("jobs: 3  trained: 3  resumed: 0  already finished: 0  evaluations: 2", stdout);
+        Assert.Matches(@"\[1/3\] lora-mu-quiz-s1 domain stage \+ eval: done in [\d.]+ s", stderr);
+        AssertSameResults(sequential.Rows, ExperimentResults.ReadCsv(Path.Combine(outDir, "results.csv")));
+        // each worker's output is in its run folder: one torch thread, its own progress lines
+        var log = File.ReadAllText(Path.Combine(outDir, "runs", "alora-quiz-s1", Experiment.WorkerLog));
+        Assert.Contains("--job alora-quiz-s1 --threads 1", log);
+        Assert.Contains("alora-quiz-s1 domain stage: step 4/4", log);
+    }
+
     [FixtureFact]
     public void ThePlanSharesTheGeneralStageAndTheFisherAcrossMethods()
     {
