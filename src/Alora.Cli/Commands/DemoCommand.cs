@@ -12,7 +12,7 @@ public static class DemoCommand
     {
         var output = new Option<string>("--out") { Description = "demo folder: data/, experiment.yaml, experiment/ (results.csv, report.md)", DefaultValueFactory = _ => "alora-demo" };
         var quick = new Option<bool>("--quick") { Description = "short stages (a smoke run of the whole pipeline)" };
-        var seeds = new Option<int>("--seeds") { Description = "number of seeds (1, 2, ...)", DefaultValueFactory = _ => 3 };
+        var seeds = new Option<int?>("--seeds") { Description = "number of seeds, 1 to N (default: 3, or 2 with --quick)" };
         var cache = new Option<string?>("--cache") { Description = "folder of cached base models (default ~/.cache/alora/demo-base)" };
         var workers = new Option<int>("--workers") { Description = "experiment jobs run at once, each in a process of its own (default: 2 on 2 or more cores)", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
         var cmd = new Command("demo", "Generate the synthetic data, pretrain (or reuse) the base model, run every method over the seeds, print the results and where the report is.");
@@ -21,7 +21,7 @@ public static class DemoCommand
         {
             var outDir = p.GetValue(output)!;
             var o = p.GetValue(quick) ? DemoOptions.QuickRun(outDir) : DemoOptions.Default(outDir);
-            int n = p.GetValue(seeds);
+            int n = p.GetValue(seeds) ?? o.Seeds.Count;
             if (n < 1) throw new AloraException("--seeds must be at least 1");
             int w = p.GetValue(workers);
             if (w < 1) throw new AloraException("--workers must be at least 1");
