@@ -42,6 +42,8 @@ public sealed record DemoOptions
     public double EwcLambda { get; init; } = 300;
     public int FisherSamples { get; init; } = 64;
     public int BatchSize { get; init; } = 16;
+    /// <summary>Evaluate on the first N held-out documents and test items only (null: all).</summary>
+    public int? EvalLimit { get; init; }
     /// <summary>Jobs of the experiment run at once (<see cref="ExperimentRunOptions.Workers"/>; needs the caller's launcher).</summary>
     public int Workers { get; init; } = 1;
 
@@ -61,7 +63,10 @@ public sealed record DemoOptions
 
     /// <summary><c>--quick</c>: the same world and base model (one cache entry serves both), short stages, two seeds
     /// (the fewest a t-test takes): a smoke run of the whole pipeline, too short to show the effect.</summary>
-    public static DemoOptions QuickRun(string outDir) => Default(outDir) with { GeneralSteps = 10, DomainSteps = 20, FisherSamples = 16, Seeds = [1, 2] };
+    public static DemoOptions QuickRun(string outDir) => Default(outDir) with
+    {
+        GeneralSteps = 10, DomainSteps = 20, FisherSamples = 16, Seeds = [1, 2], EvalLimit = 64,
+    };
 }
 
 /// <summary>What a demo produced: where its files are, the experiment's outcome, whether the base model came from the cache.</summary>
@@ -178,6 +183,11 @@ public static class DemoRecipe
         sb.AppendLine(inv, $"    ewc-lambda: {o.EwcLambda:R}");
         sb.AppendLine("fisher:");
         sb.AppendLine(inv, $"  samples: {o.FisherSamples}");
+        if (o.EvalLimit is { } limit)
+        {
+            sb.AppendLine("eval:");
+            sb.AppendLine(inv, $"  limit: {limit}");
+        }
         return sb.ToString();
     }
 
