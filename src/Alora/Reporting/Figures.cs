@@ -24,14 +24,22 @@ public static class Figures
     /// <summary>
     /// Box plot per group (median, quartiles, whiskers to the furthest point within 1.5 IQR, Tukey's rule) with
     /// every seed drawn as a point on top and the mean as a diamond. Groups are drawn in enumeration order; the
-    /// tick label shows each group's n.
+    /// title gives n when every group has the same, else each tick label does. The axis is logarithmic when the
+    /// values span more than a factor 30 (see <see cref="UseLogAxis"/>).
     /// </summary>
     public static void GroupDistribution(string path, string title, string yLabel,
         IReadOnlyDictionary<string, double[]> groups, int width = DefaultWidth, int height = DefaultHeight)
     {
         ArgumentNullException.ThrowIfNull(groups);
         if (groups.Count == 0) throw new ArgumentException("no groups to plot", nameof(groups));
-        using var plot = NewPlot(title, "", yLabel);
+        var all = groups.Values.SelectMany(Finite).ToArray();
+        // Perplexities of forgetting methods can be 100x the others': a linear axis would flatten every other box.
+        bool log = UseLogAxis(all);
+        Func<double, double> y = log ? Math.Log10 : v => v;
+        var counts = groups.Values.Select(v => Finite(v).Length).Distinct().ToList();
+        bool sameN = counts.Count == 1;
+        if (sameN) title += string.Create(CultureInfo.InvariantCulture, $" (n = {counts[0]} each)");
+        using var plot = NewPlot(title, "", log ? yLabel + " (log scale)" : yLabel);
 
         var boxes = new List<Box>();
         List<double> seedX = [], seedY = [], meanX = [], meanY = [];
@@ -43,7 +51,7 @@ public static class Figures
             ArgumentNullException.ThrowIfNull(raw, nameof(groups));
             double[] v = Finite(raw);
             positions[i] = i;
-            labels[i] = string.Create(CultureInfo.InvariantCulture, $"{name} (n={v.Length})");
+            labels[i] = sameN ? name : string.Create(CultureInfo.InvariantCulture, $"{name} (n={v.Length})");
             if (v.Length > 0)
             {
                 double q1 = Summary.Quantile(v, 0.25), q3 = Summary.Quantile(v, 0.75), iqr = q3 - q1;
@@ -51,11 +59,11 @@ public static class Figures
                 boxes.Add(new Box
                 {
                     Position = i,
-                    BoxMin = q1,
-                    BoxMax = q3,
-                    BoxMiddle = Summary.Quantile(v, 0.5),
-                    WhiskerMin = v.Where(x => x >= q1 - 1.5 * iqr).Min(),
-                    WhiskerMax = v.Where(x => x <= q3 + 1.5 * iqr).Max(),
+                    BoxMin = y(q1),
+                    BoxMax = y(q3),
+                    BoxMiddle = y(Summary.Quantile(v, 0.5)),
+                    WhiskerMin = y(v.Where(x => x >= q1 - 1.5 * iqr).Min()),
+                    WhiskerMax = y(v.Where(x => x <= q3 + 1.5 * iqr).Max()),
                     Width = 0.5,
                     FillColor = color.WithAlpha(0.35),
                     LineColor = color,
@@ -66,10 +74,10 @@ public static class Figures
                 for (int k = 0; k < v.Length; k++)
                 {
                     seedX.Add(i + (v.Length == 1 ? 0 : -0.15 + 0.3 * k / (v.Length - 1)));
-                    seedY.Add(v[k]);
+                    seedY.Add(y(v[k]));
                 }
                 meanX.Add(i);
-                meanY.Add(v.Average());
+                meanY.Add(y(v.Average()));
             }
             i++;
         }
@@ -92,9 +100,18 @@ public static class Figures
         }
         plot.Axes.Bottom.SetTicks(positions, labels);
         plot.Axes.SetLimitsX(-0.6, groups.Count - 0.4);
+        if (log) plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            IntegerTicksOnly = true,
+            LabelFormatter = t => Math.Pow(10, t).ToString("G4", CultureInfo.InvariantCulture),
+        };
         ShowLegendOutside(plot);
         Save(plot, path, width, height);
     }
+
+    /// <summary>A log axis when every value is positive and the largest is over 30 times the smallest.</summary>
+    internal static bool UseLogAxis(double[] values) => values.Length > 0 && values.Min() > 0 && values.Max() / values.Min() > 30;
 
     /// <summary>Line chart of training curves, e.g. domain-stage task loss, scaled penalty and total.</summary>
     public static void LossCurves(string path, string title, IReadOnlyList<(string name, double[] x, double[] y)> series,

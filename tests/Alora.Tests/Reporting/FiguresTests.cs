@@ -60,6 +60,18 @@ public sealed class FiguresTests : IDisposable
     }
 
     [Fact]
+    public void GroupDistribution_uses_a_log_axis_only_for_positive_values_spanning_more_than_30x()
+    {
+        Assert.True(Figures.UseLogAxis([2.59, 6.7, 327.0]));
+        Assert.False(Figures.UseLogAxis([2.59, 6.7, 31.1]));
+        Assert.False(Figures.UseLogAxis([-1.0, 400.0]));
+        Assert.False(Figures.UseLogAxis([]));
+        string path = Path.Combine(_dir, "group-log.png");
+        Figures.GroupDistribution(path, "Perplexity", "perplexity ↓", new Dictionary<string, double[]> { ["base"] = [2.6, 2.6], ["rslora"] = [216, 395] }, 600, 400);
+        AssertPng(path, 600, 400);
+    }
+
+    [Fact]
     public void GroupDistribution_with_no_finite_values_still_writes_png()
     {
         string path = Path.Combine(_dir, "empty-groups.png");
