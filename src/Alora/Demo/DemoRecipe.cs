@@ -15,7 +15,7 @@ public sealed record DemoOptions
     public SyntheticDataOptions Data { get; init; } = new();
     /// <summary>Untied embeddings: with a shared embedding every rare token (the drug suffixes) was pushed by the output
     /// softmax's gradient in the same direction, and the eight suffixes ended with cosine 0.9 to each other; no adapter
-    /// learned a rule keyed on them (docs/demo-study.md, S3). Untied, their input embeddings stay apart (cosine 0.35).</summary>
+    /// learned a rule keyed on them (docs/demo-study.md, S3). Untied, their input embeddings stay apart (cosine 0.32).</summary>
     public PretrainOptions Pretrain { get; init; } = new() { MaxSteps = 300, TieWordEmbeddings = false };
     /// <summary>Where pretrained base models are kept, keyed by a hash of the data and pretraining settings; null: ~/.cache/alora/demo-base.</summary>
     public string? CacheDir { get; init; }
