@@ -3,6 +3,7 @@ using Alora.Eval;
 using Alora.Lora;
 using Alora.Models;
 using Alora.Recipes;
+using Alora.Runtime;
 using Alora.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -101,6 +102,7 @@ public static class FisherEstimator
     /// </summary>
     static void AccumulateSquaredGradient(CausalLM model, TrainingExample ex, List<Target> targets, List<Tensor> sums, Device device)
     {
+        NativeCallGuard.AtStepBoundary();
         using var scope = NewDisposeScope();
         int len = ex.Ids.Length;
         var labelIds = new long[len];

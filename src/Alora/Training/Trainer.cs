@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Alora.IO;
 using Alora.Lora;
 using Alora.Models;
+using Alora.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -99,6 +100,7 @@ public sealed class Trainer : IDisposable
 
     StepMetrics TrainStep(long step, Stopwatch stepClock, double elapsed)
     {
+        NativeCallGuard.AtStepBoundary();
         using var scope = NewDisposeScope();
         double lr = LearningRate.At(step, TotalSteps, _cfg.Lr, WarmupSteps, _cfg.Schedule);
         var batch = BatchIndices(step);
