@@ -47,6 +47,7 @@ public abstract class CausalLM : nn.Module<Tensor, Tensor>
         using var _ = no_grad();
         foreach (var (name, p) in named_parameters())
         {
+            Runtime.NativeCallGuard.AtStepBoundary(); // fill_(1.0) passes a temporary Scalar
             if (name.EndsWith("norm.weight", StringComparison.Ordinal) || name.Contains("ln_", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal)
                 || name.EndsWith("layernorm.weight", StringComparison.Ordinal))
                 p.fill_(1.0);
