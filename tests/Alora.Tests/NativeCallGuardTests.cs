@@ -57,7 +57,7 @@ public class NativeCallGuardTests
                     for (int i = 0; i < 1000; i++)
                     {
                         using var scope = NewDisposeScope();
-                        _ = x * 0.5;
+                        _ = x.mul(x); // no temporary Scalar: the unguarded pass must not race itself
                     }
                     inside += GC.CollectionCount(0) - before;
                 }
