@@ -17,6 +17,8 @@ namespace Alora.Runtime;
 /// itself renews the region, in managed code, where every Scalar it has made is finished with. The region's budget is
 /// <see cref="RegionBytes"/> of allocation by all threads; it is renewed once half of it is spent, which costs one
 /// blocking collection per <see cref="RegionBytes"/>/2 allocated (about 0.2 ms on a small heap here).
+/// It protects one torch thread per process, which is how Alora runs (parallel jobs are processes): the collection
+/// that renews a region could still free a Scalar that a second torch thread has in flight.
 /// </para>
 /// </summary>
 public static class NativeCallGuard
