@@ -10,7 +10,7 @@ namespace Alora.Runtime;
 /// Scalar is unreachable, so a collection that another thread triggers during the native call (a progress bar's
 /// renderer, the test host) lets the finalizer thread free the <c>c10::Scalar</c> while libtorch is about to read it.
 /// libtorch then fails with "Expected false to be true" (from <c>Scalar::toFloat</c>) or "Unknown scalar type", or
-/// worse reads a wrong value. <c>tests/Alora.Tests/Runtime/NativeCallGuardTests.cs</c> reproduces it.
+/// worse reads a wrong value. <c>tests/Alora.Tests/NativeCallGuardTests.cs</c> reproduces it.
 /// </para>
 /// <para>
 /// The guard keeps a no-GC region open between step boundaries. Collections then happen only when the stepping thread
