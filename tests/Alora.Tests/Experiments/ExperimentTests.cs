@@ -261,7 +261,10 @@ public sealed class ExperimentTests(ITestOutputHelper output)
                 try
                 {
                     if (job == fail) throw new AloraException($"its worker exited with code 1; log: {job}.log");
-                    Experiment.Run(config, outDir, new ExperimentRunOptions { OnlyJob = job, Cancel = cancel });
+                    // on a thread of its own: a job run on a pool thread would hold it, and with the test's thread the
+                    // pool of a 2-core machine may have none left to start the second launch until the first job ends
+                    await Task.Factory.StartNew(() => Experiment.Run(config, outDir, new ExperimentRunOptions { OnlyJob = job, Cancel = cancel }),
+                        cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default);
                 }
                 finally
                 {
