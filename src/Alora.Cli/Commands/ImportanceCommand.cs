@@ -32,7 +32,7 @@ public static class ImportanceCommand
                 var o = imp.Omega[imp.Modules[i]];
                 io.Out.WriteLine($"{imp.Modules[i],-44} {$"{o.shape[0]}x{o.shape[1]}",-11} {norms[i],12:G5} {weights[LayerWeighting.Softmax][i],9:F4} "
                     + $"{weights[LayerWeighting.SoftmaxNormalized][i],9:F4} {weights[LayerWeighting.SoftmaxLog][i],9:F4} {weights[LayerWeighting.Uniform][i],9:F4} "
-                    + $"{100.0 * (o < 0).sum().item<long>() / o.numel(),6:F1}");
+                    + $"{100.0 * imp.NegativeFraction(imp.Modules[i]),6:F1}");
             }
             double maxW = weights[LayerWeighting.Softmax].Max();
             if (maxW > 0.9)

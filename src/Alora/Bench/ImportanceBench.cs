@@ -405,8 +405,8 @@ public static class ImportanceBench
         {
             var l = m.Layer;
             omega[m.Path] = rand(l.OutFeatures, l.InFeatures);                 // [out,in], >= 0
-            a[m.Path] = randn(l.Rank, l.InFeatures) * 0.05;                     // [r,in]
-            b[m.Path] = randn(l.OutFeatures, l.Rank) * 0.01;                    // [out,r]
+            a[m.Path] = randn(l.Rank, l.InFeatures).Times(0.05);                // [r,in]
+            b[m.Path] = randn(l.OutFeatures, l.Rank).Times(0.01);               // [out,r]
         }
         var importance = new ImportanceFile
         {

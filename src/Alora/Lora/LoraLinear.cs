@@ -1,4 +1,5 @@
 using Alora.Models;
+using Alora.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -69,25 +70,30 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         if (GradientProbe is { } probe && !Merged)
         {
             var w = FanInFanOut ? BaseWeight.t() : (Tensor)BaseWeight;
-            result = nn.functional.linear(x, w + probe, BaseBias);
+            result = nn.functional.linear(x, w.Plus(probe), BaseBias);
         }
         else result = base_layer.forward(x);
         if (Merged) return result.MoveToOuterDisposeScope();
         var h = training && _dropout > 0 ? nn.functional.dropout(x, _dropout, true) : x;
-        result = result + lora_B.forward(lora_A.forward(h)) * Scaling;
+        result = result.Plus(lora_B.forward(lora_A.forward(h)).Times(Scaling));
         return result.MoveToOuterDisposeScope();
     }
 
     /// <summary>D = s * B @ A (out x in).</summary>
-    public Tensor DeltaWeight() => lora_B.weight.matmul(lora_A.weight) * Scaling;
+    public Tensor DeltaWeight()
+    {
+        using var scope = NewDisposeScope();
+        return lora_B.weight.matmul(lora_A.weight).Times(Scaling).MoveToOuterDisposeScope();
+    }
 
     /// <summary>W0 += D (stored layout), after which forward skips the LoRA branch.</summary>
     public void Merge()
     {
         if (Merged) return;
         using var _ = no_grad();
-        using var d = DeltaWeight();
-        BaseWeight.add_(FanInFanOut ? d.t() : d);
+        using var scope = NewDisposeScope();
+        var d = DeltaWeight();
+        BaseWeight.Plus_(FanInFanOut ? d.t() : d);
         Merged = true;
     }
 
@@ -96,7 +102,8 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     {
         if (!Merged) return;
         using var _ = no_grad();
-        using var d = DeltaWeight();
+        using var scope = NewDisposeScope();
+        var d = DeltaWeight();
         BaseWeight.sub_(FanInFanOut ? d.t() : d);
         Merged = false;
     }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Alora.IO;
 using Alora.Lora;
 using Alora.Recipes;
+using Alora.Runtime;
 using Alora.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -106,7 +107,7 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
             weighted = empty_like(omega);                                                 // [out,in]
         }
         var (value, surrogate) = Terms(a, b, left, right, omega, scaling, diff, weighted, 1.0);
-        return (surrogate - surrogate.detach() + value).MoveToOuterDisposeScope();
+        return (surrogate - surrogate.detach()).Plus(value).MoveToOuterDisposeScope();
     }
 
     // [out,2r] = [0, -B_nu] and [2r,in] = [0; A_nu]: the left halves receive B and A at each step
@@ -132,11 +133,11 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
             right.narrow(0, 0, r).copy_(a);
             diff.addmm_(left, right, beta: 0, alpha: (float)scaling);                  // [out,in] = D - D_nu
             weighted.copy_(omega).mul_(diff);                                           // [out,in] = E = Omega (D - D_nu)
-            value = weighted.flatten().dot(diff.flatten()).mul_(weight);                // weight * sum Omega (D - D_nu)^2
-            gB = weighted.matmul(a.t()).mul_(2 * scaling * weight);                    // [out,r] = dP/dB
-            gA = b.t().matmul(weighted).mul_(2 * scaling * weight);                    // [r,in]  = dP/dA
+            value = weighted.flatten().dot(diff.flatten()).Times_(weight);              // weight * sum Omega (D - D_nu)^2
+            gB = weighted.matmul(a.t()).Times_(2 * scaling * weight);                  // [out,r] = dP/dB
+            gA = b.t().matmul(weighted).Times_(2 * scaling * weight);                  // [r,in]  = dP/dA
         }
-        var surrogate = (gA * a).sum() + (gB * b).sum();
+        var surrogate = (gA * a).sum().Plus((gB * b).sum());
         return (value, surrogate);
     }
 
@@ -153,11 +154,11 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
             var (v, g) = Terms(l.lora_A.weight, l.lora_B.weight, _left[i], _right[i], _omega[i], l.Scaling,
                 _diffScratch.narrow(0, 0, n).view(l.OutFeatures, l.InFeatures), _weightedScratch.narrow(0, 0, n).view(l.OutFeatures, l.InFeatures),
                 _phi * Weights[i]);
-            value = value is null ? v : value.add_(v);
-            surrogate = surrogate is null ? g : surrogate + g;
+            value = value is null ? v : value.Plus_(v);
+            surrogate = surrogate is null ? g : surrogate.Plus(g);
         }
         if (value is null || surrogate is null) return null;
-        return (surrogate - surrogate.detach() + value).MoveToOuterDisposeScope();   // value: the penalty; gradient: the surrogate's
+        return (surrogate - surrogate.detach()).Plus(value).MoveToOuterDisposeScope();   // value: the penalty; gradient: the surrogate's
     }
 
     /// <summary>layer_weights.json: per module its norm and weight, so a nearly one-hot softmax is visible.</summary>

@@ -5,6 +5,7 @@ using Alora.IO;
 using Alora.Lora;
 using Alora.Models;
 using Alora.Recipes;
+using Alora.Runtime;
 using Alora.Training;
 using static TorchSharp.torch;
 
@@ -49,7 +50,7 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
                 using (NewDisposeScope())
                 {
                     if (!isfinite(f).all().item<bool>()) throw new AloraException($"{src}: module {a.Path}: the Fisher contains NaN or Inf");
-                    if (f.lt(0).any().item<bool>()) throw new AloraException($"{src}: module {a.Path}: the Fisher has negative values (it is a mean of squares)");
+                    if (f.LessThan(0).any().item<bool>()) throw new AloraException($"{src}: module {a.Path}: the Fisher has negative values (it is a mean of squares)");
                 }
                 var weight = a.Layer.lora_A.weight;
                 var dtype = weight.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
@@ -97,9 +98,9 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
         {
             var d = m.Layer.DeltaWeight().to_type(f.dtype);                                 // [out,in] = s * [out,r] @ [r,in]
             var term = (f * d).view(-1).dot(d.view(-1));                                    // sum_i F_i D_i^2
-            total = total is null ? term : total + term;
+            total = total is null ? term : total.Plus(term);
         }
-        return (total! * Lambda).MoveToOuterDisposeScope();
+        return total!.Times(Lambda).MoveToOuterDisposeScope();
     }
 
     public Tensor? Penalty(StepContext ctx)

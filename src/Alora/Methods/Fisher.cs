@@ -74,7 +74,7 @@ public static class FisherEstimator
                 progress?.Report(new EvalProgress(n + 1, samples.Count, "samples"));
             }
             using (no_grad())
-                foreach (var s in sums) s.div_(samples.Count);                                     // F = sum / N
+                foreach (var s in sums) s.DividedBy_(samples.Count);                              // F = sum / N
         }
         catch
         {
@@ -119,7 +119,7 @@ public static class FisherEstimator
             long n = Math.Min(model.HeadChunkRows, len - r);
             var logits = model.Head(flat.narrow(0, r, n));                                               // [n,V]
             var ce = nn.functional.cross_entropy(logits, labels.narrow(0, r, n), ignore_index: -100, reduction: nn.Reduction.Sum);
-            (ce / count).backward();                                                                     // L_n = mean CE over targets
+            ce.DividedBy(count).backward();                                                              // L_n = mean CE over targets
         }
         var grads = autograd.grad([hidden], targets.Select(t => (Tensor)t.Weight).ToList(), [detached.grad!]); // each W0's layout
         using var _ = no_grad();
@@ -127,7 +127,7 @@ public static class FisherEstimator
         {
             var g = grads[i].to_type(ScalarType.Float32);
             if (targets[i].Transposed) g = g.t();                                                        // Conv1D (in,out) -> [out,in]
-            sums[i].addcmul_(g, g, 1);                                                                     // sums += g^2
+            sums[i].Addcmul_(g, g, 1);                                                                     // sums += g^2
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Alora.IO;
 using Alora.Lora;
+using Alora.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,7 +28,19 @@ public sealed class ImportanceFile : IDisposable
     public string Variant => Metadata.GetValueOrDefault("variant", "?");
 
     /// <summary>Frobenius norm ||Omega_m||_2 per module, in module order.</summary>
-    public double[] Norms() => Modules.Select(m => (double)Omega[m].norm().item<float>()).ToArray();
+    public double[] Norms()
+    {
+        using var scope = NewDisposeScope();
+        return Modules.Select(m => (double)Omega[m].norm().item<float>()).ToArray();
+    }
+
+    /// <summary>Fraction of Omega_m's elements below zero (possible only when the run did not clamp).</summary>
+    public double NegativeFraction(string module)
+    {
+        using var scope = NewDisposeScope();
+        var o = Omega[module];
+        return (double)o.LessThan(0).sum().item<long>() / o.numel();
+    }
 
     public long OmegaElements => Omega.Values.Sum(t => t.numel());
 

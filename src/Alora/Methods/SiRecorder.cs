@@ -1,6 +1,7 @@
 using System.Globalization;
 using Alora.Lora;
 using Alora.Recipes;
+using Alora.Runtime;
 using Alora.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -114,7 +115,7 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
                 Tensor l3 = _left3[i]!, r3 = _right3[i]!;
                 l3.narrow(1, 0, r).copy_(gB);                                                // [g_B, B, -eta g_B]
                 l3.narrow(1, r, r).copy_(b);
-                l3.narrow(1, 2 * r, r).copy_(gB).mul_(-ctx.Lr);
+                l3.narrow(1, 2 * r, r).copy_(gB).Times_(-ctx.Lr);
                 r3.narrow(0, 0, r).copy_(a);                                                 // [A; g_A; g_A]
                 r3.narrow(0, r, r).copy_(gA);
                 r3.narrow(0, 2 * r, r).copy_(gA);
@@ -144,7 +145,7 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
                 ? _gScratch!.narrow(0, 0, rows * cols).view(rows, cols)
                     .addmm_(_left3[i]!, _right3[i]!, beta: 0, alpha: s)                      // [out,in] = s [g_B, B, -eta g_B] @ [A; g_A; g_A]
                 : layer.GradientProbe!.grad!;
-            _omega[i].addcmul_(g, thetaPrime, value: -1);                                    // omega += -g~ * theta'
+            _omega[i].Addcmul_(g, thetaPrime, -1);                                           // omega += -g~ * theta'
             if (_variant == SiVariant.Exact) g.zero_();
         }
         _steps++;
@@ -166,9 +167,9 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
                 using var scope = NewDisposeScope();
                 var layer = _adapters[i].Layer;
                 var delta = layer.DeltaWeight() - _dStart[i];                                                 // [out,in]
-                var big = _omega[i] / (delta.square() + _xi);
-                if (_clamp) big = big.clamp_min(0);
-                if (prior is not null) big = big + prior.Omega[_adapters[i].Path];
+                var big = _omega[i] / delta.Squared().Plus(_xi);
+                if (_clamp) big = big.ClampMin(0);
+                if (prior is not null) big = big.Plus(prior.Omega[_adapters[i].Path]);
                 omega[_adapters[i].Path] = big.MoveToOuterDisposeScope();
                 a[_adapters[i].Path] = layer.lora_A.weight.detach().clone().MoveToOuterDisposeScope();
                 b[_adapters[i].Path] = layer.lora_B.weight.detach().clone().MoveToOuterDisposeScope();

@@ -1,3 +1,4 @@
+using Alora.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -47,10 +48,9 @@ public abstract class CausalLM : nn.Module<Tensor, Tensor>
         using var _ = no_grad();
         foreach (var (name, p) in named_parameters())
         {
-            Runtime.NativeCallGuard.AtStepBoundary(); // fill_(1.0) passes a temporary Scalar
             if (name.EndsWith("norm.weight", StringComparison.Ordinal) || name.Contains("ln_", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal)
                 || name.EndsWith("layernorm.weight", StringComparison.Ordinal))
-                p.fill_(1.0);
+                p.Fill_(1.0);
             else if (name.EndsWith(".bias", StringComparison.Ordinal))
                 p.zero_();
             else
@@ -93,7 +93,7 @@ public static class Rope
     public static Tensor Angles(long seqLen, double[] invFreq, Device device)
     {
         using var scope = NewDisposeScope();
-        var pos = arange(seqLen, ScalarType.Float32, device);                                  // [T]
+        var pos = ScalarOps.Arange(seqLen, ScalarType.Float32, device);                         // [T]
         var inv = tensor(invFreq.Select(f => (float)f).ToArray(), device: device);            // [dim/2]
         return outer(pos, inv).MoveToOuterDisposeScope();                                     // [T, dim/2]
     }

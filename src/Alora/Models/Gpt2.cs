@@ -1,3 +1,4 @@
+using Alora.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -32,7 +33,7 @@ public sealed class Gpt2Attention : nn.Module<Tensor, Tensor>
         var q = qkv[0].view(b, t, _heads, _headDim).transpose(1, 2);                  // [B,H,T,D]
         var k = qkv[1].view(b, t, _heads, _headDim).transpose(1, 2);
         var v = qkv[2].view(b, t, _heads, _headDim).transpose(1, 2);
-        if (_qScale != 1.0) q = q * _qScale;
+        if (_qScale != 1.0) q = q.Times(_qScale);
         var y = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
         return c_proj.forward(y.transpose(1, 2).reshape(b, t, c)).MoveToOuterDisposeScope();
     }
@@ -77,8 +78,8 @@ public sealed class Gpt2Block : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = x + attn.forward(ln_1.forward(x));
-        return (h + mlp.forward(ln_2.forward(h))).MoveToOuterDisposeScope();
+        var h = x.Plus(attn.forward(ln_1.forward(x)));
+        return h.Plus(mlp.forward(ln_2.forward(h))).MoveToOuterDisposeScope();
     }
 }
 
@@ -100,8 +101,8 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor ids)
     {
         using var scope = NewDisposeScope();
-        var pos = arange(ids.shape[1], ScalarType.Int64, ids.device).unsqueeze(0);   // [1,T]
-        var x = wte.forward(ids) + wpe.forward(pos);
+        var pos = ScalarOps.Arange(ids.shape[1], ScalarType.Int64, ids.device).unsqueeze(0);   // [1,T]
+        var x = wte.forward(ids).Plus(wpe.forward(pos));
         foreach (var block in h) x = block.forward(x);
         return ln_f.forward(x).MoveToOuterDisposeScope();
     }

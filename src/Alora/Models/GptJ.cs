@@ -1,3 +1,4 @@
+using Alora.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -43,7 +44,7 @@ public sealed class GptJAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var x1 = rot[.., .., .., TensorIndex.Slice(0, null, 2)];
         var x2 = rot[.., .., .., TensorIndex.Slice(1, null, 2)];
         var rotated = stack([-x2, x1], -1).flatten(-2);                     // rotate_every_two
-        var outRot = rot * c + rotated * s;
+        var outRot = (rot * c).Plus(rotated * s);
         return _rotary == _headDim ? outRot : cat([outRot, x[.., .., .., ((int)_rotary)..]], -1);
     }
 }
@@ -88,7 +89,7 @@ public sealed class GptJBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = ln_1.forward(x);
-        return (x + attn.forward(h, cos, sin) + mlp.forward(h)).MoveToOuterDisposeScope();
+        return x.Plus(attn.forward(h, cos, sin)).Plus(mlp.forward(h)).MoveToOuterDisposeScope();
     }
 }
 

@@ -1,3 +1,4 @@
+using Alora.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -77,7 +78,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var xf = x.to_type(ScalarType.Float32);
-        var normed = xf * rsqrt(xf.pow(2).mean([-1], keepdim: true) + _eps);
+        var normed = xf * rsqrt(xf.Squared().mean([-1], keepdim: true).Plus(_eps));
         return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Alora.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -32,8 +33,8 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);     // [B,H,T,D]
         var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);   // [B,KV,T,D]
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);   // [B,KV,T,D]
-        q = q * cos + RotateHalf(q) * sin;
-        k = k * cos + RotateHalf(k) * sin;
+        q = (q * cos).Plus(RotateHalf(q) * sin);
+        k = (k * cos).Plus(RotateHalf(k) * sin);
         if (_kvHeads != _heads)
         {
             // grouped-query attention: query head h reads kv head h / (H / KV)
@@ -93,8 +94,8 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
     public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin);
-        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+        var h = x.Plus(self_attn.forward(input_layernorm.forward(x), cos, sin));
+        return h.Plus(mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
     }
 }
 

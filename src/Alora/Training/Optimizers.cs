@@ -1,3 +1,4 @@
+using Alora.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,7 +39,7 @@ public sealed class Sgd(IReadOnlyList<(string Name, Parameter Param)> parameters
     {
         using var _ = no_grad();
         foreach (var (_, p) in Parameters)
-            if (p.grad is { } g) p.add_(g, alpha: -lr);
+            if (p.grad is { } g) p.Plus_(g, -lr);
         StepCount++;
     }
 
@@ -73,11 +74,11 @@ public sealed class AdamW : Optimizer
             var p = Parameters[i].Param;
             if (p.grad is not { } g) continue;
             using var scope = NewDisposeScope();
-            if (_weightDecay != 0) p.mul_(1 - lr * _weightDecay);
-            _m[i].mul_(_beta1).add_(g, alpha: 1 - _beta1);
-            _v[i].mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
-            var denom = (_v[i].sqrt() / Math.Sqrt(bc2)).add_(_eps);
-            p.addcdiv_(_m[i], denom, value: -lr / bc1);
+            if (_weightDecay != 0) p.Times_(1 - lr * _weightDecay);
+            _m[i].Times_(_beta1).Plus_(g, 1 - _beta1);
+            _v[i].Times_(_beta2).Addcmul_(g, g, 1 - _beta2);
+            var denom = _v[i].sqrt().DividedBy(Math.Sqrt(bc2)).Plus_(_eps);
+            p.Addcdiv_(_m[i], denom, -lr / bc1);
         }
     }
 

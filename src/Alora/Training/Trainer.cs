@@ -156,7 +156,7 @@ public sealed class Trainer : IDisposable
             long n = Math.Min(_model.HeadChunkRows, rows - r);
             var logits = _model.Head(flat.narrow(0, r, n));                                       // [n,V]
             var ce = nn.functional.cross_entropy(logits, flatLabels.narrow(0, r, n), ignore_index: -100, reduction: nn.Reduction.Sum);
-            (ce / normaliser).backward();
+            ce.DividedBy(normaliser).backward();
             sum += ce.item<float>();
         }
         if (hidden.requires_grad && detached.grad is { } g) hidden.backward([g]);
@@ -174,7 +174,7 @@ public sealed class Trainer : IDisposable
         {
             double coef = _cfg.MaxGradNorm / (norm + 1e-6);
             using var _ = no_grad();
-            foreach (var g in grads) g.mul_(coef);
+            foreach (var g in grads) g.Times_(coef);
         }
         return norm;
     }
