@@ -48,7 +48,6 @@ public sealed class ChildJobLauncher(string configPath, string outDir, string fi
             info.ArgumentList.Add(a);
         info.Environment["OMP_NUM_THREADS"] = "1";
         info.Environment["MKL_NUM_THREADS"] = "1";
-        info.Environment[Alora.Runtime.NativeCallGuard.Variable] = "0"; // a worker's one allocating thread is the torch thread
         return info;
     }
 

@@ -22,6 +22,22 @@ public static class TinyModels
         return m;
     }
 
+    /// <summary>The model of <see cref="Llama"/> written as a HuggingFace folder (config.json, model.safetensors).</summary>
+    public static string SaveLlama(string dir, long seed = 7, int vocab = 97, int hidden = 32, int layers = 2)
+    {
+        using var model = Llama(seed, vocab, hidden, layers);
+        var json = System.Text.Json.JsonSerializer.SerializeToNode(model.LlamaConfig, HfConfig.Options)!.AsObject();
+        ModelLoader.Save(model, dir, json);
+        return dir;
+    }
+
+    /// <summary>Pre-tokenized training data as JSON Lines of input_ids (read as given: no tokenizer needed).</summary>
+    public static string WriteIdsJsonl(string path, int count, int len, int vocab = 97, long seed = 5)
+    {
+        File.WriteAllLines(path, PatternData(count, len, vocab, seed).Select(e => $"{{\"input_ids\": [{string.Join(", ", e.Ids)}]}}"));
+        return path;
+    }
+
     /// <summary>Random token ids [b, t] from a seeded generator.</summary>
     public static Tensor Ids(int b, int t, int vocab = 97, long seed = 3)
     {

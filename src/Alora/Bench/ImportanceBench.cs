@@ -427,7 +427,6 @@ public static class ImportanceBench
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < repeats; i++)
         {
-            NativeCallGuard.AtStepBoundary();
             using var scope = NewDisposeScope();
             c.Hook.OnTaskGradients(ctx);
             if (c.Hook.Penalty(ctx) is { } p) p.backward();

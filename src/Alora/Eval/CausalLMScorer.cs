@@ -1,5 +1,4 @@
 using Alora.Models;
-using Alora.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -86,7 +85,6 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
         {
             for (int b = 0; b < order.Length; b += BatchSize)
             {
-                NativeCallGuard.AtStepBoundary();
                 using var scope = NewDisposeScope();
                 var batch = order.Skip(b).Take(BatchSize).ToArray();
                 int len = rows[batch[0]].Length;

@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Alora.Models;
-using Alora.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -70,7 +69,6 @@ public static class Perplexity
         {
             for (int b = 0; b < windows.Count; b += options.BatchSize)
             {
-                NativeCallGuard.AtStepBoundary();
                 using var scope = NewDisposeScope();
                 var batch = windows.Skip(b).Take(options.BatchSize).ToList();
                 int len = batch.Max(w => w.End - w.Start);

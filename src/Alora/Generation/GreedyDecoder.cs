@@ -1,5 +1,4 @@
 using Alora.Models;
-using Alora.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,7 +19,6 @@ public static class GreedyDecoder
         using var _ = no_grad();
         for (int step = 0; step < maxNewTokens; step++)
         {
-            NativeCallGuard.AtStepBoundary();
             using var scope = NewDisposeScope();
             var window = ids.Count > model.ContextLength ? ids.Skip(ids.Count - model.ContextLength).ToArray() : ids.ToArray();
             var input = tensor(window, device: device).unsqueeze(0);       // [1,T]

@@ -102,7 +102,6 @@ public static class FisherEstimator
     /// </summary>
     static void AccumulateSquaredGradient(CausalLM model, TrainingExample ex, List<Target> targets, List<Tensor> sums, Device device)
     {
-        NativeCallGuard.AtStepBoundary();
         using var scope = NewDisposeScope();
         int len = ex.Ids.Length;
         var labelIds = new long[len];

@@ -114,7 +114,6 @@ public static class ModelLoader
         using var _ = no_grad();
         foreach (var (name, p) in parameters)
         {
-            Runtime.NativeCallGuard.AtStepBoundary(); // a tensor read may spend the region's budget
             using var t = checkpoint[name].Load(name, ScalarType.Float32);
             p.copy_(t);
         }

@@ -18,7 +18,6 @@ public static partial class TorchRuntime
     public static void Initialize()
     {
         if (Interlocked.Exchange(ref _initialized, 1) == 1) return;
-        NativeCallGuard.AtStepBoundary(); // loading and initialising weights pass Scalars too
         if (!OperatingSystem.IsLinux()) return;
         try
         {

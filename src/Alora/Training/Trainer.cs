@@ -100,7 +100,6 @@ public sealed class Trainer : IDisposable
 
     StepMetrics TrainStep(long step, Stopwatch stepClock, double elapsed)
     {
-        NativeCallGuard.AtStepBoundary();
         using var scope = NewDisposeScope();
         double lr = LearningRate.At(step, TotalSteps, _cfg.Lr, WarmupSteps, _cfg.Schedule);
         var batch = BatchIndices(step);
