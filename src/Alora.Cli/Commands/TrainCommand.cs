@@ -47,13 +47,16 @@ public static class TrainCommand
         cmd.SetAction(p =>
         {
             var merged = JsonSerializer.SerializeToNode(new FinetuneOptions(), FinetuneRecipe.JsonOptions)!.AsObject();
-            if (p.GetValue(config) is { } yamlPath) ApplyYaml(merged, yamlPath);
+            var given = new HashSet<string>(StringComparer.Ordinal);
+            if (p.GetValue(config) is { } yamlPath) given.UnionWith(ApplyYaml(merged, yamlPath));
             foreach (var (prop, opt) in options)
             {
                 var result = p.GetResult(opt);
                 if (result is null || result.Implicit) continue;
                 merged[Kebab(prop.Name)] = ToJson(p, opt);
+                given.Add(Kebab(prop.Name));
             }
+            FillUnstated(merged, given);
             var o = Bind(merged, p.GetValue(config));
             var result2 = ProgressView.RunTraining(io, $"train {o.Method}/{o.Stage}", progress => FinetuneRecipe.Run(o, progress));
             io.Out.WriteLine($"run: {result2.RunDir}");
@@ -64,6 +67,30 @@ public static class TrainCommand
     }
 
     static string Kebab(string name) => JsonNamingPolicy.KebabCaseLower.ConvertName(name);
+
+    /// <summary>
+    /// Options the user did not state come from what the run already is: on --resume, the run folder's config.json
+    /// (so `alora train --out RUN --resume` continues RUN as it was started); with --init-adapter, that adapter's rank,
+    /// alpha, targets and scaling. Stated options that differ are then refused by the recipe, never dropped.
+    /// </summary>
+    static void FillUnstated(JsonObject merged, HashSet<string> given)
+    {
+        if (merged["resume"]?.GetValue<bool>() == true && merged["out"]?.GetValue<string>() is { Length: > 0 } outDir
+            && RunFolder.StoredOptions(Path.GetFullPath(outDir)) is { } stored)
+            foreach (var (k, v) in stored)
+                if (!given.Contains(k) && merged.ContainsKey(k)) merged[k] = v?.DeepClone();
+        if (merged["init-adapter"]?.GetValue<string>() is { Length: > 0 } init)
+        {
+            var (adapter, regex) = Alora.Lora.PeftAdapter.ReadConfig(init);
+            var shape = new Dictionary<string, JsonNode?>
+            {
+                ["rank"] = adapter.R, ["alpha"] = adapter.Alpha, ["rslora"] = adapter.UseRslora,
+                ["target-modules"] = regex is null ? new JsonArray(adapter.TargetModules.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()) : null,
+            };
+            foreach (var (k, v) in shape)
+                if (!given.Contains(k) && v is not null) merged[k] = v;
+        }
+    }
 
     static Option MakeOption(Type t, string name, string help)
     {
@@ -90,8 +117,9 @@ public static class TrainCommand
     };
 
     /// <summary>Reads the YAML mapping into the option object; an unknown key names the file and the key.</summary>
-    static void ApplyYaml(JsonObject target, string path)
+    static List<string> ApplyYaml(JsonObject target, string path)
     {
+        var keys = new List<string>();
         if (!File.Exists(path)) throw new AloraException($"{path}: file not found");
         var yaml = new YamlStream();
         try
@@ -103,7 +131,7 @@ public static class TrainCommand
         {
             throw new AloraException($"{path}: not valid YAML ({e.Message})", e);
         }
-        if (yaml.Documents.Count == 0) return;
+        if (yaml.Documents.Count == 0) return keys;
         if (yaml.Documents[0].RootNode is not YamlMappingNode map) throw new AloraException($"{path}: expected a mapping of option names to values");
         foreach (var (k, v) in map.Children)
         {
@@ -116,7 +144,9 @@ public static class TrainCommand
                 YamlScalarNode s => Scalar(s.Value),
                 _ => throw new AloraException($"{path}: key '{key}' must be a value or a list"),
             };
+            keys.Add(key);
         }
+        return keys;
     }
 
     static JsonNode? Scalar(string? s)

@@ -16,8 +16,8 @@ public sealed record LoraConfig
     public void Validate()
     {
         if (R < 1) throw new AloraException($"--rank must be at least 1 (got {R})");
-        if (Alpha <= 0) throw new AloraException($"--alpha must be positive (got {Alpha})");
-        if (Dropout is < 0 or >= 1) throw new AloraException($"--dropout must be in [0, 1) (got {Dropout})");
+        if (!(Alpha > 0) || !double.IsFinite(Alpha)) throw new AloraException($"--alpha must be positive (got {Alpha})");
+        if (!(Dropout is >= 0 and < 1)) throw new AloraException($"--dropout must be in [0, 1) (got {Dropout})");
         if (TargetModules.Count == 0) throw new AloraException("--target-modules is empty");
     }
 }

@@ -11,6 +11,9 @@ namespace Alora.Lora;
 /// y = base_layer(x) + s * lora_B(lora_A(dropout(x))), with A (r x in) kaiming-uniform (a = sqrt 5)
 /// and B (out x r) zero, so D = s * B @ A is the change of the effective weight (out x in).
 /// A GPT-2 Conv1D base (weight in x out, PEFT's fan_in_fan_out) gets the transposed delta on merge.
+/// A and B are float32 whatever the model's dtype (PEFT's autocast_adapter_dtype): in a bfloat16 or float16 model
+/// the branch computes in float32 and only the sum is rounded to the model's dtype, so the small updates of the
+/// factors are not lost to bfloat16's 8-bit mantissa.
 /// </summary>
 public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 {
@@ -75,8 +78,12 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         else result = base_layer.forward(x);
         if (Merged) return result.MoveToOuterDisposeScope();
         var h = training && _dropout > 0 ? nn.functional.dropout(x, _dropout, true) : x;
-        result = result.Plus(lora_B.forward(lora_A.forward(h)).Times(Scaling));
-        return result.MoveToOuterDisposeScope();
+        var factors = lora_A.weight.dtype;
+        if (x.dtype == factors)
+            return result.Plus(lora_B.forward(lora_A.forward(h)).Times(Scaling)).MoveToOuterDisposeScope();
+        // a bfloat16/float16 model: the branch runs in the factors' float32 and the sum is rounded once, as PEFT does
+        var branch = lora_B.forward(lora_A.forward(h.to_type(factors))).Times(Scaling);              // [..., out] float32
+        return result.Plus(branch).to_type(x.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>D = s * B @ A (out x in).</summary>

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Alora.Training;
 
 namespace Alora.Recipes;
@@ -78,6 +79,9 @@ public sealed record FinetuneOptions
 
     public void Validate()
     {
+        foreach (var p in typeof(FinetuneOptions).GetProperties().Where(p => p.PropertyType == typeof(double)))
+            if (p.GetValue(this) is double v && !double.IsFinite(v))
+                throw new AloraException($"--{JsonNamingPolicy.KebabCaseLower.ConvertName(p.Name)} must be a finite number (got {v})");
         if (string.IsNullOrWhiteSpace(Model)) throw new AloraException("--model is required");
         if (string.IsNullOrWhiteSpace(Data)) throw new AloraException("--data is required");
         if (string.IsNullOrWhiteSpace(Out)) throw new AloraException("--out is required");

@@ -24,13 +24,12 @@ public static class FinetuneRecipe
     public static FinetuneResult Run(FinetuneOptions o, IProgress<TrainProgress>? progress = null, long? stopAfter = null, CancellationToken cancel = default)
     {
         o.Validate();
+        o = WithFullPaths(o);
         if (o.Stage == "both") return RunBoth(o, progress, cancel);
-        var runDir = Path.GetFullPath(o.Out);
-        var summaryPath = Path.Combine(runDir, "summary.json");
-        if (File.Exists(summaryPath) && !o.Resume)
-            throw new AloraException($"{runDir} already holds a finished run: choose another --out, or pass --resume to keep it");
-        if (Directory.Exists(Path.Combine(runDir, "checkpoints")) && !o.Resume && !File.Exists(summaryPath))
-            throw new AloraException($"{runDir} holds an interrupted run: pass --resume to continue it, or choose another --out");
+        var runDir = o.Out;
+        var summaryPath = Path.Combine(runDir, RunFolder.SummaryFile);
+        RunFolder.CheckFresh(runDir, o);
+        RunFolder.CheckResumeOptions(runDir, o);
         if (File.Exists(summaryPath)) return ReadFinished(runDir);
 
         var device = TorchRuntime.ParseDevice(o.Device);
@@ -48,7 +47,11 @@ public static class FinetuneRecipe
             using var trainer = new Trainer(model, adapters, data, cfg, runDir, hooks);
             Directory.CreateDirectory(runDir);
             bool resumed = o.Resume && trainer.TryResume();
-            if (!resumed) WriteConfig(runDir, o, lora, trainer, data, model);
+            if (!resumed)
+            {
+                trainer.StartFresh(); // --resume before any checkpoint: step 0 again, with nothing of the first attempt left
+                WriteConfig(runDir, o, lora, trainer, data, model);
+            }
             var clock = Stopwatch.StartNew();
             var history = trainer.Train(progress, stopAfter, cancel);
             var last = history.Count > 0 ? history[^1] : null;
@@ -90,7 +93,18 @@ public static class FinetuneRecipe
         return new FinetuneResult(runDir, s["steps"]!.GetValue<long>(), s["final_loss"]?.GetValue<double>() ?? double.NaN, s["train_seconds"]!.GetValue<double>(), []);
     }
 
-    /// <summary>A fresh adapter from the options, or the adapter of --init-adapter continued (its rank, alpha and targets win).</summary>
+    /// <summary>Every path option made absolute, so config.json names the files wherever the run is resumed from.</summary>
+    static FinetuneOptions WithFullPaths(FinetuneOptions o)
+    {
+        static string? Full(string? p) => string.IsNullOrWhiteSpace(p) ? p : Path.GetFullPath(p);
+        return o with
+        {
+            Model = Full(o.Model)!, Data = Full(o.Data)!, Out = Full(o.Out)!, GeneralData = Full(o.GeneralData), InitAdapter = Full(o.InitAdapter),
+            Importance = Full(o.Importance), PriorImportance = Full(o.PriorImportance), Fisher = Full(o.Fisher),
+        };
+    }
+
+    /// <summary>A fresh adapter from the options, or the adapter of --init-adapter continued (its rank, alpha, targets and scaling must match the options).</summary>
     /// <remarks>
     /// The generator is seeded from --seed in both cases, so a run's dropout draws never depend on what ran
     /// before it in the process (an experiment that skips finished runs gets the same numbers as one that ran them).
@@ -100,7 +114,8 @@ public static class FinetuneRecipe
         TorchSharp.torch.random.manual_seed(o.Seed);
         if (o.InitAdapter is { } init)
         {
-            var (cfg, _) = PeftAdapter.ReadConfig(init);
+            var (cfg, regex) = PeftAdapter.ReadConfig(init);
+            RunFolder.CheckAdapterShape(o, cfg, regex);
             var adapters = PeftAdapter.Apply(model, init);
             return (adapters, cfg with { Dropout = o.Dropout });
         }
@@ -142,7 +157,7 @@ public static class FinetuneRecipe
 
     static void WriteConfig(string runDir, FinetuneOptions o, LoraConfig lora, Trainer trainer, List<TrainingExample> data, CausalLM model)
     {
-        var j = JsonSerializer.SerializeToNode(o, JsonOptions)!.AsObject();
+        var j = RunFolder.OptionsJson(o);
         j["resolved"] = new JsonObject
         {
             ["scaling"] = lora.Scaling, ["rank"] = lora.R, ["alpha"] = lora.Alpha,

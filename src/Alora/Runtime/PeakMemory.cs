@@ -25,6 +25,9 @@ public static class PeakMemory
         }
     }
 
+    /// <summary>Resident bytes now (what metrics.jsonl logs per step as rss_mb, so a leak shows as a slope).</summary>
+    public static long CurrentBytes() => Environment.WorkingSet;
+
     /// <summary>Peak resident bytes since the process started or the last successful <see cref="Reset"/>.</summary>
     public static long Bytes()
     {

@@ -19,6 +19,34 @@ public abstract class Optimizer : IDisposable
     /// <summary>One update with learning rate <paramref name="lr"/> from the parameters' .grad.</summary>
     public abstract void Step(double lr);
 
+    /// <summary>
+    /// Why the next <see cref="Step"/> with <paramref name="lr"/> cannot be taken in the parameters' dtype, or null:
+    /// libtorch refuses a coefficient that overflows the tensor's type (an lr of 1e300 in float32).
+    /// </summary>
+    public string? Unrepresentable(double lr)
+    {
+        var coefficients = Coefficients(lr).ToList();
+        foreach (var (name, p) in Parameters)
+        {
+            var dtype = p.dtype;
+            foreach (var (what, value) in coefficients)
+                if (!double.IsFinite(value) || Math.Abs(value) > MaxFinite(dtype))
+                    return $"the {GetType().Name} {what} {value:G4} overflows {dtype} (parameter {name})";
+        }
+        return null;
+    }
+
+    /// <summary>The numbers a step hands libtorch, named as in the update's formula.</summary>
+    protected abstract IEnumerable<(string What, double Value)> Coefficients(double lr);
+
+    static double MaxFinite(ScalarType t) => t switch
+    {
+        ScalarType.Float16 => 65504,
+        ScalarType.BFloat16 => 3.3895313892515355e38,
+        ScalarType.Float32 => float.MaxValue,
+        _ => double.MaxValue,
+    };
+
     /// <summary>Named state tensors (for checkpoints).</summary>
     public abstract IEnumerable<KeyValuePair<string, Tensor>> State();
     public abstract void LoadState(IReadOnlyDictionary<string, Tensor> state, long stepCount);
@@ -42,6 +70,8 @@ public sealed class Sgd(IReadOnlyList<(string Name, Parameter Param)> parameters
             if (p.grad is { } g) p.Plus_(g, -lr);
         StepCount++;
     }
+
+    protected override IEnumerable<(string What, double Value)> Coefficients(double lr) => [("step size -lr", -lr)];
 
     public override IEnumerable<KeyValuePair<string, Tensor>> State() => [];
     public override void LoadState(IReadOnlyDictionary<string, Tensor> state, long stepCount) => StepCount = stepCount;
@@ -80,6 +110,13 @@ public sealed class AdamW : Optimizer
             var denom = _v[i].sqrt().DividedBy(Math.Sqrt(bc2)).Plus_(_eps);
             p.Addcdiv_(_m[i], denom, -lr / bc1);
         }
+    }
+
+    protected override IEnumerable<(string What, double Value)> Coefficients(double lr)
+    {
+        long t = StepCount + 1;
+        double bc1 = 1 - Math.Pow(_beta1, t), bc2 = 1 - Math.Pow(_beta2, t);
+        return [("decay factor 1 - lr*wd", 1 - lr * _weightDecay), ("step size -lr/(1-beta1^t)", -lr / bc1), ("1/sqrt(1-beta2^t)", 1 / Math.Sqrt(bc2))];
     }
 
     public override IEnumerable<KeyValuePair<string, Tensor>> State()

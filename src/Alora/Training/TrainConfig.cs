@@ -32,7 +32,10 @@ public sealed record TrainConfig
 
     public void Validate()
     {
-        if (Lr <= 0 || double.IsNaN(Lr)) throw new AloraException($"--lr must be positive (got {Lr})");
+        foreach (var (name, v) in new[] { ("--lr", Lr), ("--weight-decay", WeightDecay), ("--max-grad-norm", MaxGradNorm), ("--warmup-ratio", WarmupRatio), ("beta1", Beta1), ("beta2", Beta2), ("eps", Eps) })
+            if (!double.IsFinite(v)) throw new AloraException($"{name} must be a finite number (got {v})");
+        if (Lr <= 0) throw new AloraException($"--lr must be positive (got {Lr})");
+        if (WeightDecay < 0) throw new AloraException($"--weight-decay must be non-negative (got {WeightDecay})");
         if (BatchSize < 1) throw new AloraException($"--batch-size must be at least 1 (got {BatchSize})");
         if (MicroBatchSize < 1) throw new AloraException($"--micro-batch-size must be at least 1 (got {MicroBatchSize})");
         if (Epochs < 1 && MaxSteps is null) throw new AloraException($"--epochs must be at least 1 (got {Epochs})");

@@ -75,6 +75,10 @@ public sealed class Trainer : IDisposable
     long WarmupSteps => _cfg.WarmupSteps ?? (long)Math.Round(_cfg.WarmupRatio * TotalSteps);
 
     /// <summary>Runs until TotalSteps (or <paramref name="stopAfter"/> steps, which tests use to simulate a kill).</summary>
+    /// <exception cref="AloraException">
+    /// At the first step whose loss, penalty, gradient norm or updated parameters are not finite: that step's metrics
+    /// are written, the parameters are not saved, and the last checkpoint stays as it was.
+    /// </exception>
     public IReadOnlyList<StepMetrics> Train(IProgress<TrainProgress>? progress = null, long? stopAfter = null, CancellationToken cancel = default)
     {
         _model.train();
@@ -84,10 +88,11 @@ public sealed class Trainer : IDisposable
         {
             cancel.ThrowIfCancellationRequested();
             var stepClock = Stopwatch.StartNew();
-            var m = TrainStep(Step, stepClock, _elapsedBefore + clock.Elapsed.TotalSeconds);
+            var (m, fault) = TrainStep(Step, stepClock, _elapsedBefore + clock.Elapsed.TotalSeconds);
+            AppendMetrics(m);
+            if (fault is not null) throw Diverged(m.Step, fault);
             _history.Add(m);
             Step++;
-            AppendMetrics(m);
             progress?.Report(new TrainProgress(Step, TotalSteps, m.Loss, m.TokensPerSecond));
             bool last = Step == TotalSteps;
             if (_runDir is not null && (last || (_cfg.CheckpointEvery > 0 && Step % _cfg.CheckpointEvery == 0)))
@@ -98,7 +103,17 @@ public sealed class Trainer : IDisposable
         return _history;
     }
 
-    StepMetrics TrainStep(long step, Stopwatch stepClock, double elapsed)
+    AloraException Diverged(long step, string fault)
+    {
+        var kept = _runDir is null ? null : Checkpoints(CheckpointDir).LastOrDefault();
+        var checkpoint = _runDir is null ? ""
+            : kept is null ? "; no checkpoint had been saved"
+            : $"; the last checkpoint, {Path.GetFileName(kept)}, is kept";
+        return new AloraException($"step {step}: {fault}: training stopped (lower --lr, clip with --max-grad-norm, or check the data){checkpoint}; no adapter was written");
+    }
+
+    /// <summary>One optimizer step; the fault names the first non-finite quantity, after which nothing more of the step runs.</summary>
+    (StepMetrics Metrics, string? Fault) TrainStep(long step, Stopwatch stepClock, double elapsed)
     {
         using var scope = NewDisposeScope();
         double lr = LearningRate.At(step, TotalSteps, _cfg.Lr, WarmupSteps, _cfg.Schedule);
@@ -112,27 +127,39 @@ public sealed class Trainer : IDisposable
             var (input, labels) = Collate(micro);
             ceSum += ChunkedCrossEntropyBackward(input, labels, Math.Max(1, targets));
         }
-        double taskLoss = ceSum / Math.Max(1, targets);
-        if (!double.IsFinite(taskLoss))
-            throw new AloraException($"the loss became {taskLoss} at step {step + 1}: lower --lr, or check the data; no adapter was written for this run");
+        double taskLoss = ceSum / Math.Max(1, targets), gradNorm = double.NaN;
+        var penalties = new Dictionary<string, double>();
+        StepMetrics Metrics() => new(step + 1, (double)(step + 1) / StepsPerEpoch, taskLoss + penalties.Values.Sum(), taskLoss,
+            penalties, lr, gradNorm, targets, tokens, tokens / Math.Max(1e-9, stepClock.Elapsed.TotalSeconds), elapsed + stepClock.Elapsed.TotalSeconds);
+        if (!double.IsFinite(taskLoss)) return (Metrics(), $"the loss is {taskLoss}");
         _ctx.Step = step; _ctx.Lr = lr; _ctx.Tokens = targets; _ctx.TaskLoss = taskLoss;
         foreach (var h in _hooks) h.OnTaskGradients(_ctx);
-        var penalties = new Dictionary<string, double>();
         foreach (var h in _hooks)
         {
             if (h.Penalty(_ctx) is not { } p) continue;
+            double v = penalties[h.Name] = p.item<float>();
+            if (!double.IsFinite(v)) return (Metrics(), $"the {h.Name} penalty is {v}");
             p.backward();
-            double v = p.item<float>();
-            if (!double.IsFinite(v)) throw new AloraException($"the {h.Name} penalty became {v} at step {step + 1}");
-            penalties[h.Name] = v;
         }
-        double gradNorm = ClipGradients();
+        gradNorm = ClipGradients();
+        if (!double.IsFinite(gradNorm)) return (Metrics(), $"the gradient norm is {gradNorm}");
+        if (_optimizer.Unrepresentable(lr) is { } overflow) return (Metrics(), overflow);
         foreach (var h in _hooks) h.BeforeOptimizerStep(_ctx);
         _optimizer.Step(lr);
+        if (FirstNonFiniteParameter() is { } name) return (Metrics(), $"the update made {name} non-finite");
         foreach (var h in _hooks) h.AfterOptimizerStep(_ctx);
-        double secs = Math.Max(1e-9, stepClock.Elapsed.TotalSeconds);
-        return new StepMetrics(step + 1, (double)(step + 1) / StepsPerEpoch, taskLoss + penalties.Values.Sum(), taskLoss,
-            penalties, lr, gradNorm, targets, tokens, tokens / secs, elapsed + stepClock.Elapsed.TotalSeconds);
+        return (Metrics(), null);
+    }
+
+    /// <summary>The first trainable parameter holding a NaN or an infinity after the update, or null.</summary>
+    string? FirstNonFiniteParameter()
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var finite = stack(_trainable.Select(t => t.Param.isfinite().all()).ToArray());          // [P] bool
+        if (finite.all().item<bool>()) return null;
+        var flags = finite.data<bool>().ToArray();
+        return _trainable[Array.IndexOf(flags, false)].Name;
     }
 
     /// <summary>
@@ -222,14 +249,18 @@ public sealed class Trainer : IDisposable
         if (_runDir is null) return;
         var o = new JsonObject
         {
-            ["step"] = m.Step, ["epoch"] = Math.Round(m.Epoch, 4), ["loss"] = m.Loss, ["task_loss"] = m.TaskLoss,
+            ["step"] = m.Step, ["epoch"] = Math.Round(m.Epoch, 4), ["loss"] = Number(m.Loss), ["task_loss"] = Number(m.TaskLoss),
         };
-        foreach (var (k, v) in m.Penalties) o[k] = v;
-        o["lr"] = m.Lr; o["grad_norm"] = m.GradNorm; o["target_tokens"] = m.TargetTokens; o["tokens"] = m.Tokens;
+        foreach (var (k, v) in m.Penalties) o[k] = Number(v);
+        o["lr"] = Number(m.Lr); o["grad_norm"] = Number(m.GradNorm); o["target_tokens"] = m.TargetTokens; o["tokens"] = m.Tokens;
         o["tokens_per_second"] = Math.Round(m.TokensPerSecond, 1); o["elapsed_seconds"] = Math.Round(m.ElapsedSeconds, 3);
+        o["rss_mb"] = Math.Round(PeakMemory.CurrentBytes() / 1048576.0, 1);
         Directory.CreateDirectory(_runDir);
         File.AppendAllText(Path.Combine(_runDir, "metrics.jsonl"), o.ToJsonString() + "\n");
     }
+
+    /// <summary>A number as JSON; NaN and the infinities, which JSON lacks, as the strings "NaN", "Infinity", "-Infinity".</summary>
+    static JsonValue Number(double v) => double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(System.Globalization.CultureInfo.InvariantCulture))!;
 
     // ---- checkpoints ----
 
@@ -258,6 +289,9 @@ public sealed class Trainer : IDisposable
         foreach (var old in Checkpoints(CheckpointDir).SkipLast(Math.Max(1, _cfg.KeepCheckpoints)))
             Directory.Delete(old, true);
     }
+
+    /// <summary>The newest complete checkpoint of a run folder, or null.</summary>
+    public static string? LatestCheckpoint(string runDir) => Checkpoints(Path.Combine(runDir, "checkpoints")).LastOrDefault();
 
     static IEnumerable<string> Checkpoints(string dir) => !Directory.Exists(dir) ? []
         : Directory.GetDirectories(dir, "step-*").Where(d => !d.EndsWith(".tmp", StringComparison.Ordinal)
@@ -295,6 +329,15 @@ public sealed class Trainer : IDisposable
         _elapsedBefore = state["elapsed_seconds"]!.GetValue<double>();
         TruncateMetrics(step);
         return true;
+    }
+
+    /// <summary>For a run that starts at step 0: what an attempt that saved no checkpoint left (metrics, partial checkpoints) is removed.</summary>
+    public void StartFresh()
+    {
+        if (_runDir is null) return;
+        if (Step != 0) throw new InvalidOperationException("StartFresh after training began");
+        File.Delete(Path.Combine(_runDir, "metrics.jsonl"));
+        if (Directory.Exists(CheckpointDir)) Directory.Delete(CheckpointDir, true);
     }
 
     static Dictionary<string, Tensor> LoadAll(string path)
