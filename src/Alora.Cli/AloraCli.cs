@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using Alora.Cli.Commands;
 
 namespace Alora.Cli;
@@ -25,6 +27,7 @@ public static class AloraCli
         root.Add(DemoCommand.Create(io));
         root.Add(FisherCommand.Create(io));
         root.Add(BenchCommand.Create(io));
+        OptionChecks.AddFiniteChecks(root);
         return root;
     }
 
@@ -33,6 +36,13 @@ public static class AloraCli
     {
         var root = Build(stdout, stderr);
         var parse = root.Parse(args);
+        if (parse.Action is ParseErrorAction)
+        {
+            // one "error:" line per problem, as for errors found later; the usage is one --help away
+            foreach (var e in parse.Errors) stderr.WriteLine("error: " + e.Message);
+            stderr.WriteLine($"(see '{CommandLine(parse.CommandResult)} --help')");
+            return 1;
+        }
         try
         {
             return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
@@ -52,6 +62,14 @@ public static class AloraCli
             stderr.WriteLine("error: " + e.Message);
             return 1;
         }
+    }
+
+    /// <summary>"alora eval mcq" for the result of eval's mcq (the root's own name is the program's file name).</summary>
+    static string CommandLine(CommandResult r)
+    {
+        var names = new List<string>();
+        for (SymbolResult? s = r; s is CommandResult { Parent: not null } c; s = c.Parent) names.Insert(0, c.Command.Name);
+        return string.Join(" ", names.Prepend("alora"));
     }
 }
 

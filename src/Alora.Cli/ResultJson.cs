@@ -1,14 +1,11 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Alora.Eval;
 
 namespace Alora.Cli;
 
-/// <summary>Result files as JSON with snake_case keys.</summary>
+/// <summary>Result files as JSON with snake_case keys; a non-finite number is written as null (<see cref="EvalJson.Write"/>).</summary>
 public static class ResultJson
 {
-    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-
     public static string Perplexity(PerplexityResult r, string model, string data, bool perDocument = true)
     {
         var o = new JsonObject
@@ -31,6 +28,6 @@ public static class ResultJson
                 ["index"] = d.Index, ["tokens"] = d.Tokens, ["nll_sum"] = d.NllSum, ["mean_nll"] = d.MeanNll,
             }).ToArray()),
         };
-        return o.ToJsonString(Indented);
+        return EvalJson.Write(o);
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Alora.Bench;
+using Alora.Eval;
 using Alora.IO;
 
 namespace Alora.Cli.Commands;
@@ -44,11 +45,13 @@ public static class BenchCommand
                 Rounds = p.GetValue(rounds), StepsPerRound = p.GetValue(steps), WarmupSteps = p.GetValue(warmup), HookRepeats = p.GetValue(repeats),
                 FisherSamples = p.GetValue(fisher), Threads = p.GetValue(threads), Seed = p.GetValue(seed),
             };
+            options.Validate();
+            if (p.GetValue(output) is { } outFile) OutputCheck.File(outFile, "--out");
             var result = ImportanceBench.Run(options, new LineLog(io.Err));
             io.Out.Write(result.ToTable());
             if (p.GetValue(output) is { } path)
             {
-                AtomicFile.WriteAllText(path, result.ToJsonString());
+                AtomicFile.WriteAllText(path, EvalJson.Write(result.ToJson()) + "\n"); // a NaN timing as null, not a crash
                 io.Out.WriteLine($"wrote {Path.GetFullPath(path)}");
             }
             return 0;

@@ -13,10 +13,10 @@ public static class EvalPerplexityCommand
     {
         var model = new ModelOptions();
         var data = new Option<string>("--data") { Description = "text (one document per line, or blank-line separated), JSONL with text or input_ids, or Parquet with a text column", Required = true };
-        var maxLength = new Option<int?>("--max-length") { Description = "window length in tokens (default: the model's context length)" };
-        var stride = new Option<int?>("--stride") { Description = "tokens newly predicted per window after the first (default: --max-length, disjoint windows)" };
-        var batch = new Option<int>("--batch-size") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 };
-        var limit = new Option<int?>("--limit") { Description = "score only the first N documents" };
+        var maxLength = new Option<int?>("--max-length") { Description = "window length in tokens (default: the model's context length)" }.AtLeast(1);
+        var stride = new Option<int?>("--stride") { Description = "tokens newly predicted per window after the first (default: --max-length, disjoint windows)" }.AtLeast(1);
+        var batch = new Option<int>("--batch-size") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 }.AtLeast(1);
+        var limit = new Option<int?>("--limit") { Description = "score only the first N documents" }.AtLeast(1);
         var output = new Option<string?>("--out") { Description = "also write the JSON result to this file" };
         var cmd = new Command("perplexity", "Perplexity of a model on a general corpus.");
         model.AddTo(cmd);
@@ -25,6 +25,7 @@ public static class EvalPerplexityCommand
         {
             var modelDir = p.GetValue(model.Model)!;
             var dataPath = p.GetValue(data)!;
+            if (p.GetValue(output) is { } outFile) OutputCheck.File(outFile, "--out");
             var docs = TextCorpus.Read(dataPath);
             if (p.GetValue(limit) is { } n) docs = docs.Take(n).ToList();
             using var lm = model.Load(p);

@@ -14,10 +14,10 @@ public static class EvalSuiteCommand
         var model = new ModelOptions();
         var ppl = new Option<string[]>("--ppl") { Description = "[NAME=]FILE: a general corpus for perplexity (repeatable; NAME defaults to the file name without extension)", DefaultValueFactory = _ => [] };
         var tasks = new Option<string[]>("--task") { Description = "TASK[/NAME]=FILE: a multiple-choice file, TASK one of sciq, piqa, medmcqa, mcq (repeatable; NAME defaults to TASK; PIQA labels come from the rows or X-labels.lst beside X.jsonl)", DefaultValueFactory = _ => [] };
-        var limit = new Option<int?>("--limit") { Description = "score only the first N documents of each corpus and items of each task" };
-        var maxLength = new Option<int?>("--max-length") { Description = "perplexity window in tokens (default: the model's context length)" };
-        var stride = new Option<int?>("--stride") { Description = "perplexity tokens newly predicted per window after the first (default: --max-length)" };
-        var batch = new Option<int>("--batch-size") { Description = "perplexity windows, or choice sequences, per forward pass", DefaultValueFactory = _ => 8 };
+        var limit = new Option<int?>("--limit") { Description = "score only the first N documents of each corpus and items of each task" }.AtLeast(1);
+        var maxLength = new Option<int?>("--max-length") { Description = "perplexity window in tokens (default: the model's context length)" }.AtLeast(1);
+        var stride = new Option<int?>("--stride") { Description = "perplexity tokens newly predicted per window after the first (default: --max-length)" }.AtLeast(1);
+        var batch = new Option<int>("--batch-size") { Description = "perplexity windows, or choice sequences, per forward pass", DefaultValueFactory = _ => 8 }.AtLeast(1);
         var details = new Option<bool>("--details") { Description = "also write per-document NLLs and per-item log-likelihoods" };
         var output = new Option<string?>("--out") { Description = "also write the JSON result to this file" };
         var cmd = new Command("suite", "Perplexity on general corpora and accuracy on multiple-choice tasks in one call, one JSON.");
@@ -26,6 +26,7 @@ public static class EvalSuiteCommand
         cmd.SetAction(p =>
         {
             var modelDir = p.GetValue(model.Model)!;
+            if (p.GetValue(output) is { } outFile) OutputCheck.File(outFile, "--out");
             var spec = new EvalSuiteSpec
             {
                 Corpora = p.GetValue(ppl)!.Select(ParseCorpus).ToList(),

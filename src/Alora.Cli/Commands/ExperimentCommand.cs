@@ -33,7 +33,7 @@ public static class ExperimentCommand
             }
             int n = p.GetValue(workers), t = p.GetValue(threads);
             if (n < 1) throw new AloraException("--workers must be at least 1");
-            if (t < 0) throw new AloraException("--threads must be at least 1");
+            if (t < 0) throw new AloraException($"--threads must be at least 1, or 0 for torch's own choice (got {t})");
             if (t > 0) torch.set_num_threads(t);
             var only = p.GetValue(job);
             using var ctrlC = new CancelOnCtrlC(io);

@@ -15,8 +15,8 @@ public static class FisherCommand
         var model = new Option<string>("--model") { Description = "base HuggingFace model folder", Required = true };
         var data = new Option<string>("--data") { Description = "general data: text, JSONL text/input_ids or Parquet text (packed into sequences as training does)", Required = true };
         var output = new Option<string>("--out") { Description = "Fisher file to write (*.safetensors)", Required = true };
-        var samples = new Option<int>("--samples") { Description = "sequences, one per gradient", DefaultValueFactory = _ => defaults.FisherSamples };
-        var maxLength = new Option<int>("--max-length") { Description = "tokens per sequence", DefaultValueFactory = _ => defaults.FisherMaxLength };
+        var samples = new Option<int>("--samples") { Description = "sequences, one per gradient", DefaultValueFactory = _ => defaults.FisherSamples }.AtLeast(1);
+        var maxLength = new Option<int>("--max-length") { Description = "tokens per sequence", DefaultValueFactory = _ => defaults.FisherMaxLength }.AtLeast(2);
         var targets = new Option<string[]>("--target-modules")
         {
             Description = "module names whose weights get a Fisher (comma-separated; the adapter's target modules)",
@@ -34,6 +34,7 @@ public static class FisherCommand
                 Samples = p.GetValue(samples), MaxLength = p.GetValue(maxLength), Seed = p.GetValue(seed),
                 TargetModules = (p.GetValue(targets) ?? []).SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(),
             };
+            OutputCheck.File(p.GetValue(output)!, "--out");
             var dev = TorchRuntime.ParseDevice(p.GetValue(device)!);
             var type = ModelOptions.ParseDType(p.GetValue(dtype)!);
             var r = ProgressView.Run(io, "fisher", progress =>

@@ -13,7 +13,10 @@ public static class GenerateCommand
         var model = new ModelOptions();
         var prompt = new Option<string?>("--prompt") { Description = "prompt text (tokenized with the model's tokenizer, bos added when the model expects it)" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "prompt as comma-separated token ids, used as given" };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens to generate", DefaultValueFactory = _ => 32 };
+        var maxNew = new Option<int>("--max-new-tokens")
+        {
+            Description = "tokens to generate (the prompt and all but the last new token must fit the model's context length)", DefaultValueFactory = _ => 32,
+        }.AtLeast(1);
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "keep generating after the eos token" };
         var cmd = new Command("generate", "Greedy decoding: prints the new token ids and their text.");
         model.AddTo(cmd);

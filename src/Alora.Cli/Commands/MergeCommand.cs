@@ -20,9 +20,11 @@ public static class MergeCommand
             var dir = p.GetValue(model)!;
             var outDir = p.GetValue(output)!;
             if (Path.GetFullPath(outDir) == Path.GetFullPath(dir)) throw new AloraException("--out must differ from --model");
+            OutputCheck.NewFolder(outDir, "--out");
+            var type = ModelOptions.ParseDType(p.GetValue(dtype)!);
             using var lm = ModelLoader.Load(dir);
             var adapters = PeftAdapter.Apply(lm, p.GetValue(adapter)!);
-            ModelMerge.MergeAndSave(lm, adapters, dir, outDir, ModelOptions.ParseDType(p.GetValue(dtype)!));
+            ModelMerge.MergeAndSave(lm, adapters, dir, outDir, type);
             io.Out.WriteLine($"merged {adapters.Count} modules into {Path.GetFullPath(outDir)}");
             return 0;
         });

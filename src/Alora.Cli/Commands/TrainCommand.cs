@@ -4,7 +4,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Alora.Recipes;
 using Alora.Training;
-using YamlDotNet.RepresentationModel;
 
 namespace Alora.Cli.Commands;
 
@@ -48,7 +47,7 @@ public static class TrainCommand
         {
             var merged = JsonSerializer.SerializeToNode(new FinetuneOptions(), FinetuneRecipe.JsonOptions)!.AsObject();
             var given = new HashSet<string>(StringComparer.Ordinal);
-            if (p.GetValue(config) is { } yamlPath) given.UnionWith(ApplyYaml(merged, yamlPath));
+            if (p.GetValue(config) is { } yamlPath) given.UnionWith(YamlOptions.ApplyYaml(merged, yamlPath));
             foreach (var (prop, opt) in options)
             {
                 var result = p.GetResult(opt);
@@ -115,48 +114,6 @@ public static class TrainCommand
         Option<string?> s => p.GetValue(s),
         _ => null,
     };
-
-    /// <summary>Reads the YAML mapping into the option object; an unknown key names the file and the key.</summary>
-    static List<string> ApplyYaml(JsonObject target, string path)
-    {
-        var keys = new List<string>();
-        if (!File.Exists(path)) throw new AloraException($"{path}: file not found");
-        var yaml = new YamlStream();
-        try
-        {
-            using var reader = new StreamReader(path);
-            yaml.Load(reader);
-        }
-        catch (YamlDotNet.Core.YamlException e)
-        {
-            throw new AloraException($"{path}: not valid YAML ({e.Message})", e);
-        }
-        if (yaml.Documents.Count == 0) return keys;
-        if (yaml.Documents[0].RootNode is not YamlMappingNode map) throw new AloraException($"{path}: expected a mapping of option names to values");
-        foreach (var (k, v) in map.Children)
-        {
-            var key = ((YamlScalarNode)k).Value!.Replace('_', '-');
-            if (!target.ContainsKey(key))
-                throw new AloraException($"{path}: unknown key '{key}' (known: {string.Join(", ", target.Select(kv => kv.Key))})");
-            target[key] = v switch
-            {
-                YamlSequenceNode seq => new JsonArray(seq.Children.Select(c => (JsonNode)JsonValue.Create(((YamlScalarNode)c).Value)!).ToArray()),
-                YamlScalarNode s => Scalar(s.Value),
-                _ => throw new AloraException($"{path}: key '{key}' must be a value or a list"),
-            };
-            keys.Add(key);
-        }
-        return keys;
-    }
-
-    static JsonNode? Scalar(string? s)
-    {
-        if (s is null or "~" or "null") return null;
-        if (bool.TryParse(s, out var b)) return b;
-        if (long.TryParse(s, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var l)) return l;
-        if (double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d)) return d;
-        return s;
-    }
 
     static FinetuneOptions Bind(JsonObject merged, string? source)
     {

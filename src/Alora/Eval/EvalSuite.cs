@@ -83,7 +83,14 @@ public static class EvalSuite
         }
         if (tokenizer is null) throw new AloraException($"{source}: text documents need the model's tokenizer (tokenizer.json or tokenizer.model)");
         int? prefix = tokenizer.BosId ?? tokenizer.EosId;
-        foreach (var d in docs) list.Add(Perplexity.FromText(d.Text!, tokenizer.Encode(d.Text!), prefix));
+        for (int i = 0; i < docs.Count; i++)
+        {
+            var ids = tokenizer.Encode(docs[i].Text!);
+            // a tokenizer larger than the model's embedding would fail deep inside the forward pass
+            if (ids.Any(t => t < 0 || t >= vocab) || prefix is < 0 || prefix >= vocab)
+                throw new AloraException($"{source}: document {i + 1} encodes to a token id outside the model's vocabulary [0, {vocab}): does the tokenizer belong to this model?");
+            list.Add(Perplexity.FromText(docs[i].Text!, ids, prefix));
+        }
         return list;
     }
 
@@ -91,6 +98,10 @@ public static class EvalSuite
     {
         if (spec.Corpora.Count == 0 && spec.Tasks.Count == 0) throw new AloraException("nothing to evaluate: give at least one corpus (--ppl) or task (--task)");
         if (spec.Limit is < 1) throw new AloraException($"--limit must be at least 1 (got {spec.Limit})");
+        if (spec.Perplexity.BatchSize < 1 || spec.McqBatchSize < 1)
+            throw new AloraException($"--batch-size must be at least 1 (got {Math.Min(spec.Perplexity.BatchSize, spec.McqBatchSize)})");
+        if (spec.Perplexity.MaxLength is < 1) throw new AloraException($"--max-length must be at least 1 (got {spec.Perplexity.MaxLength})");
+        if (spec.Perplexity.Stride is < 1) throw new AloraException($"--stride must be at least 1 (got {spec.Perplexity.Stride})");
         foreach (var dup in spec.Corpora.GroupBy(c => c.Name).Where(g => g.Count() > 1))
             throw new AloraException($"two corpora are named '{dup.Key}': name them (--ppl NAME=FILE)");
         foreach (var dup in spec.Tasks.GroupBy(t => t.Name).Where(g => g.Count() > 1))

@@ -54,6 +54,7 @@ public static class Perplexity
     public static PerplexityResult Evaluate(CausalLM model, IReadOnlyList<ScoredSequence> docs, PerplexityOptions options, IProgress<EvalProgress>? progress = null)
     {
         if (docs.Count == 0) throw new AloraException("no documents to score");
+        if (options.BatchSize < 1) throw new AloraException($"--batch-size must be at least 1 (got {options.BatchSize})");
         int maxLength = options.MaxLength ?? model.ContextLength;
         int stride = options.Stride ?? maxLength;
         if (maxLength < 1) throw new AloraException($"--max-length must be at least 1 (got {maxLength})");

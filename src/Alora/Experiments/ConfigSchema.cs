@@ -55,8 +55,21 @@ public static class YamlJson
         if (s is "true" or "True" or "TRUE") return true;
         if (s is "false" or "False" or "FALSE") return false;
         if (long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l)) return l;
-        if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)) return d;
+        // NaN and infinities stay text: JSON cannot hold them, and ConfigSchema.Check refuses them where a number is expected
+        if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d)) return d;
         return s;
+    }
+
+    /// <summary>
+    /// Whether a plain scalar spells NaN or an infinity: YAML's .nan / .inf / -.inf (any case YAML allows), or a
+    /// number .NET reads as non-finite ("NaN", "Infinity", "1e400", which overflows).
+    /// </summary>
+    public static bool IsNonFiniteNumber(string? s)
+    {
+        if (string.IsNullOrEmpty(s)) return false;
+        var t = s.TrimStart('+', '-');
+        if (t is ".nan" or ".NaN" or ".NAN" or ".inf" or ".Inf" or ".INF") return true;
+        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && !double.IsFinite(d);
     }
 }
 
@@ -75,12 +88,14 @@ internal static class ConfigSchema
     public static void Check(JsonNode? node, Type type, string path, string source)
     {
         if (node is null) return;
+        CheckFinite(node, type, path, source);
         var element = ListElement(type);
         if (element is not null)
         {
             if (node is not JsonArray arr) throw new AloraException($"{source}: '{path}' must be a list");
             for (int i = 0; i < arr.Count; i++)
             {
+                if (arr[i] is { } item) CheckFinite(item, element, $"{path}[{i}]", source);
                 if (element == typeof(string) && arr[i] is JsonValue v && v.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
                     arr[i] = JsonValue.Create(v.ToJsonString());
                 Check(arr[i], element, $"{path}[{i}]", source);
@@ -89,7 +104,10 @@ internal static class ConfigSchema
         }
         if (type == typeof(JsonObject))
         {
-            if (node is not JsonObject) throw new AloraException($"{source}: '{path}' must be a mapping of keys to values");
+            // the config's free-form sections (train, general-stage, domain-stage, overrides.M) hold FinetuneOptions keys
+            if (node is not JsonObject section) throw new AloraException($"{source}: '{path}' must be a mapping of keys to values");
+            foreach (var (key, value) in section)
+                if (value is not null && TrainTypes.TryGetValue(key, out var t)) CheckFinite(value, t, Join(path, key), source);
             return;
         }
         if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>))
@@ -106,10 +124,31 @@ internal static class ConfigSchema
         {
             if (!props.TryGetValue(key, out var prop))
                 throw new AloraException($"{source}: unknown key '{Join(path, key)}' (known{(path.Length == 0 ? "" : " in " + path)}: {string.Join(", ", props.Keys)})");
+            if (value is not null) CheckFinite(value, prop.PropertyType, Join(path, key), source);
             if (prop.PropertyType == typeof(string) && value is JsonValue v && v.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
                 obj[key] = JsonValue.Create(v.ToJsonString());
             else Check(value, prop.PropertyType, Join(path, key), source);
         }
+    }
+
+    static readonly Dictionary<string, Type> TrainTypes = typeof(FinetuneOptions).GetProperties()
+        .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
+        .ToDictionary(p => Kebab.ConvertName(p.Name), p => p.PropertyType, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Where a number is expected, NaN and infinities (YAML's .nan and .inf, "NaN", "1e400") are refused by name:
+    /// JSON cannot carry them, and a NaN learning rate or phi would train a model of NaNs.
+    /// </summary>
+    static void CheckFinite(JsonNode node, Type type, string path, string source)
+    {
+        if (node is not JsonValue v) return;
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        bool numeric = t == typeof(double) || t == typeof(float) || t == typeof(int) || t == typeof(long);
+        string? bad = v.TryGetValue<double>(out var d) && !double.IsFinite(d) ? d.ToString(CultureInfo.InvariantCulture)
+            : v.TryGetValue<float>(out var f) && !float.IsFinite(f) ? f.ToString(CultureInfo.InvariantCulture)
+            : numeric && v.TryGetValue<string>(out var s) && YamlJson.IsNonFiniteNumber(s) ? s
+            : null;
+        if (bad is not null) throw new AloraException($"{source}: '{path}' is {bad}: expected a finite number");
     }
 
     static string Join(string path, string key) => path.Length == 0 ? key : path + "." + key;

@@ -166,6 +166,10 @@ public sealed record ExperimentConfig
         if (Fisher.MaxLength is < 2) throw Err($"fisher.max-length must be at least 2 (got {Fisher.MaxLength})");
         if (Eval.Limit is < 1) throw Err($"eval.limit must be at least 1 (got {Eval.Limit})");
         if (Eval.BatchSize < 1) throw Err($"eval.batch-size must be at least 1 (got {Eval.BatchSize})");
+        // the evaluation comes after every run's training: a bad window must fail here, not an hour later
+        if (Eval.MaxLength is < 1) throw Err($"eval.max-length must be at least 1 (got {Eval.MaxLength})");
+        if (Eval.Stride is < 1) throw Err($"eval.stride must be at least 1 (got {Eval.Stride})");
+        if (Eval.Stride > Eval.MaxLength) throw Err($"eval.stride {Eval.Stride} must not exceed eval.max-length {Eval.MaxLength}");
 
         if (Sweeps.Any)
         {

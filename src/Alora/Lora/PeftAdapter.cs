@@ -67,7 +67,16 @@ public static class PeftAdapter
     public static (LoraConfig Config, string? TargetRegex) ReadConfig(string dir)
     {
         var path = Path.Combine(dir, ConfigFile);
+        if (File.Exists(dir))
+            throw new AloraException($"{dir} is a file: an adapter is a folder holding {ConfigFile} and {WeightsFile} (a run folder or a PEFT adapter folder)");
         if (!Directory.Exists(dir)) throw new AloraException($"{dir}: adapter folder not found");
+        if (!File.Exists(path))
+        {
+            // a run of --stage both keeps its adapters one level down (general/, domain/); an interrupted run has none yet
+            var inside = Directory.EnumerateDirectories(dir).Where(d => File.Exists(Path.Combine(d, ConfigFile))).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+            throw new AloraException($"{dir}: no {ConfigFile}, so no finished adapter here"
+                + (inside.Count > 0 ? $"; these subfolders hold one: {string.Join(", ", inside)}" : ""));
+        }
         var j = HfConfig.ReadJson(path);
         string Str(string k) => j[k]?.GetValue<string>() ?? "";
         if (Str("peft_type") != "LORA") throw new AloraException($"{path}: peft_type '{Str("peft_type")}' is not LORA");
@@ -101,15 +110,37 @@ public static class PeftAdapter
     public static IReadOnlyList<AdaptedModule> Apply(CausalLM model, string dir)
     {
         var (config, regex) = ReadConfig(dir);
-        var weights = SafeTensorsFile.Open(Path.Combine(dir, WeightsFile));
+        var configPath = Path.Combine(dir, ConfigFile);
+        var weightsPath = Path.Combine(dir, WeightsFile);
+        if (!File.Exists(weightsPath)) throw new AloraException($"{weightsPath}: file not found (the adapter's weights; {ConfigFile} is there)");
+        var weights = SafeTensorsFile.Open(weightsPath);
         if (regex is not null)
         {
             // PEFT matches a string target_modules with re.fullmatch on the module path
-            var re = new Regex("^(?:" + regex + ")$");
+            Regex re;
+            try
+            {
+                re = new Regex("^(?:" + regex + ")$");
+            }
+            catch (ArgumentException e)
+            {
+                throw new AloraException($"{configPath}: target_modules '{regex}' is not a valid regular expression ({e.Message})", e);
+            }
             var names = model.named_modules().Select(m => m.name).Where(n => re.IsMatch(n)).Select(n => n[(n.LastIndexOf('.') + 1)..]).Distinct().ToList();
+            if (names.Count == 0)
+                throw new AloraException($"{configPath}: target_modules '{regex}' matches no module of this {model.Architecture}: is it the adapter of another model?");
             config = config with { TargetModules = names };
         }
-        var adapters = LoraInjector.Inject(model, config);
+        IReadOnlyList<AdaptedModule> adapters;
+        try
+        {
+            adapters = LoraInjector.Inject(model, config);
+        }
+        catch (AloraException e)
+        {
+            // "target module(s) c_attn not found" alone would not say which adapter asked for them
+            throw new AloraException($"{configPath}: {e.Message}", e);
+        }
         // PEFT names weights without the adapter name ("default"); tolerate files that kept it
         var entries = weights.Entries.Keys.ToDictionary(k => k.Replace(".default.weight", ".weight", StringComparison.Ordinal), k => k);
         var expected = adapters.SelectMany(a => new[] { (a.Path, KeyA(a.Path), a.Layer.lora_A.weight), (a.Path, KeyB(a.Path), a.Layer.lora_B.weight) }).ToList();
@@ -125,6 +156,7 @@ public static class PeftAdapter
         foreach (var (_, key, param) in expected)
         {
             using var t = weights.Load(entries[key], param.dtype, param.device);
+            ModelLoader.RequireFinite(t, weights.Path, entries[key]);
             param.copy_(t);
         }
         return adapters;

@@ -24,13 +24,21 @@ public static class ModelLoader
         switch (arch)
         {
             case "LlamaForCausalLM" or "MistralForCausalLM":
-                var lc = HfConfig.Bind<LlamaConfig>(configPath, json); lc.Validate(configPath);
+                var lc = HfConfig.Bind<LlamaConfig>(configPath, json);
+                // LlamaConfig.Validate divides by the key/value heads and never checks the context: a 0 there is a crash later
+                if (lc.NumKeyValueHeads is < 1) throw new AloraException($"{configPath}: num_key_value_heads must be at least 1 (got {lc.NumKeyValueHeads})");
+                if (lc.MaxPositionEmbeddings < 1) throw new AloraException($"{configPath}: max_position_embeddings must be at least 1 (got {lc.MaxPositionEmbeddings})");
+                lc.Validate(configPath);
                 return new LlamaForCausalLM(lc);
             case "GPTJForCausalLM":
-                var jc = HfConfig.Bind<GptJConfig>(configPath, json); jc.Validate(configPath);
+                var jc = HfConfig.Bind<GptJConfig>(configPath, json);
+                if (jc.NPositions < 1) throw new AloraException($"{configPath}: n_positions must be at least 1 (got {jc.NPositions})");
+                jc.Validate(configPath);
                 return new GptJForCausalLM(jc);
             case "GPT2LMHeadModel":
-                var gc = HfConfig.Bind<Gpt2Config>(configPath, json); gc.Validate(configPath);
+                var gc = HfConfig.Bind<Gpt2Config>(configPath, json);
+                if (gc.NPositions < 1) throw new AloraException($"{configPath}: n_positions must be at least 1 (got {gc.NPositions})");
+                gc.Validate(configPath);
                 return new Gpt2LMHeadModel(gc);
             default:
                 throw new AloraException($"{configPath}: architecture {arch} is not supported (LlamaForCausalLM, GPTJForCausalLM, GPT2LMHeadModel)");
@@ -115,9 +123,33 @@ public static class ModelLoader
         foreach (var (name, p) in parameters)
         {
             using var t = checkpoint[name].Load(name, ScalarType.Float32);
+            RequireFinite(t, checkpoint[name].Path, name);
             p.copy_(t);
         }
         if (dtype != ScalarType.Float32) model.to(dtype);
+        // float16 ends at 65504: a larger weight would become infinite here, and every output NaN
+        if (dtype == ScalarType.Float16)
+            foreach (var (name, p) in model.named_parameters()) // the converted ones: to() replaced the tensors
+                if (!AllFinite(p))
+                    throw new AloraException($"{dir}: tensor '{name}' has values beyond float16's range (65504): load the model as float32 or bfloat16 (--dtype)");
+    }
+
+    /// <summary>
+    /// Refuses a tensor holding NaN or infinities, naming the file and the tensor: such weights make every
+    /// result NaN (and JSON cannot even hold it), so they are stopped where they enter. One pass over the tensor.
+    /// </summary>
+    internal static void RequireFinite(Tensor t, string file, string name)
+    {
+        if (AllFinite(t)) return;
+        using var scope = NewDisposeScope();
+        long nan = t.isnan().sum().item<long>(), inf = t.isinf().sum().item<long>();
+        throw new AloraException($"{file}: tensor '{name}' holds non-finite values ({nan} NaN, {inf} infinite of {t.numel()}); refusing to load it");
+    }
+
+    static bool AllFinite(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.isfinite().all().item<bool>();
     }
 
     static string List(List<string> items) => string.Join(", ", items.Take(20)) + (items.Count > 20 ? $", ... ({items.Count - 20} more)" : "");
