@@ -51,7 +51,8 @@ internal static class DataFiles
         if (n >= 4 && head.AsSpan(0, 4).SequenceEqual(ParquetMagic))
             return RecordFormat.Parquet;
         // MedMCQA's official dev.json is JSON Lines despite its extension, so '.json' is decided by content too.
-        var text = Encoding.UTF8.GetString(head, 0, n).TrimStart('\uFEFF', ' ', '\t', '\r', '\n');
+        var bom = Utf8Text.BomLength(path, head.AsSpan(0, n));
+        var text = Encoding.UTF8.GetString(head, bom, n - bom).TrimStart(' ', '\t', '\r', '\n');
         if (text.StartsWith('['))
             return RecordFormat.JsonArray;
         if (text.StartsWith('{'))
@@ -78,9 +79,9 @@ internal static class DataFiles
     private static List<DataRecord> ReadJsonLines(string path)
     {
         var records = new List<DataRecord>();
-        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        using var reader = Utf8Text.OpenReader(path);
         var lineNumber = 0;
-        while (reader.ReadLine() is { } line)
+        while (ReadLine(path, reader) is { } line)
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line))
@@ -106,13 +107,25 @@ internal static class DataFiles
         return records;
     }
 
+    private static string? ReadLine(string path, StreamReader reader)
+    {
+        try
+        {
+            return reader.ReadLine();
+        }
+        catch (DecoderFallbackException ex)
+        {
+            throw Utf8Text.InvalidFile(path, ex);
+        }
+    }
+
     private static List<DataRecord> ReadJsonArray(string path)
     {
+        var bytes = Utf8Text.ReadBytes(path);
         JsonDocument doc;
         try
         {
-            using var stream = File.OpenRead(path);
-            doc = JsonDocument.Parse(stream);
+            doc = JsonDocument.Parse(bytes);
         }
         catch (JsonException ex)
         {
@@ -131,17 +144,29 @@ internal static class DataFiles
         }
     }
 
-    private static DataRecord MakeRecord(string path, string location, JsonElement element) =>
-        element.ValueKind == JsonValueKind.Object
-            ? new DataRecord(path, location, element)
-            : throw new AloraException($"{path} {location}: expected a JSON object, got {DataRecord.Describe(element)}");
+    private static DataRecord MakeRecord(string path, string location, JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+            throw new AloraException($"{path} {location}: expected a JSON object, got {DataRecord.Describe(element)}");
+        var record = new DataRecord(path, location, element);
+        // JSON parsers disagree on which of two equal keys wins, so a record that has one twice is ambiguous.
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in element.EnumerateObject())
+        {
+            var name = record.Name(property);
+            if (!names.Add(name))
+                throw record.Error($"field '{name}' is given twice");
+        }
+        return record;
+    }
 
     /// <summary>HF-style <c>{"data": [...]}</c> wrappers are a common export; say plainly that a top-level array is needed.</summary>
     private static void RejectWrapper(string path, List<DataRecord> records)
     {
         if (records.Count != 1 || records[0].Element.EnumerateObject().Count() != 1)
             return;
-        var (name, value) = records[0].Element.EnumerateObject().Select(p => (p.Name, p.Value)).First();
+        var property = records[0].Element.EnumerateObject().First();
+        var (name, value) = (records[0].Name(property), property.Value);
         // Only an array of objects is a wrapped dataset; {"input_ids": [...]} is a genuine one-record file.
         if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() > 0 && value[0].ValueKind == JsonValueKind.Object)
         {

@@ -38,7 +38,7 @@ public static class TextCorpus
         {
             ".jsonl" or ".ndjson" or ".json" => FromRecords(DataFiles.ReadRecords(path)),
             ".parquet" => ReadParquet(path),
-            _ => SplitText(File.ReadAllText(path, Encoding.UTF8), split),
+            _ => SplitText(Utf8Text.ReadFile(path), split),
         };
         if (docs.Count == 0)
             throw new AloraException($"{path}: contains no documents");
