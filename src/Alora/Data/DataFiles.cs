@@ -3,6 +3,7 @@ using System.Collections;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Parquet;
 using Parquet.Serialization;
 
 namespace Alora.Data;
@@ -176,16 +177,11 @@ internal static class DataFiles
 
     private static List<DataRecord> ReadParquet(string path)
     {
-        IList<Dictionary<string, object>> rows;
-        try
+        var rows = ReadParquetWith(path, () =>
         {
             using var stream = File.OpenRead(path);
-            rows = ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult().Data;
-        }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException)
-        {
-            throw new AloraException($"{path}: not a readable Parquet file ({ex.Message})", ex);
-        }
+            return ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult().Data;
+        });
         var records = new List<DataRecord>(rows.Count);
         var buffer = new ArrayBufferWriter<byte>();
         foreach (var row in rows)
@@ -198,6 +194,52 @@ internal static class DataFiles
             records.Add(new DataRecord(path, location, doc.RootElement.Clone()));
         }
         return records;
+    }
+
+    /// <summary>
+    /// Runs a Parquet.Net read after checking the footer's bounds (<see cref="ParquetFooter"/>). The library reports
+    /// a damaged file with whatever exception its decoder meets (NullReferenceException, its ThriftProtocolException,
+    /// IndexOutOfRangeException...), so every exception but an <see cref="AloraException"/> of ours means "not a
+    /// readable Parquet file".
+    /// </summary>
+    internal static T ReadParquetWith<T>(string path, Func<T> read)
+    {
+        ReadMetadataInTime(path, ParquetFooter.Check(path));
+        try
+        {
+            return read();
+        }
+        catch (Exception ex) when (ex is not AloraException)
+        {
+            throw new AloraException($"{path}: not a readable Parquet file ({ex.Message})", ex);
+        }
+    }
+
+    /// <summary>
+    /// Parquet.Net 6.1 reads the footer's known fields by the Parquet schema's types, whatever type the bytes say;
+    /// on a damaged footer that passes the bounds check this can send its skipping of unknown fields round a loop
+    /// of up to 2^31 steps per list, for many minutes. Its metadata read therefore runs first with a time limit
+    /// (5 s plus 1 s per MB of footer; a sound footer takes milliseconds), past which the file is refused. The
+    /// reading thread cannot be stopped: it runs on until it finishes or the process exits.
+    /// </summary>
+    private static void ReadMetadataInTime(string path, int footerLength)
+    {
+        var limit = TimeSpan.FromSeconds(5 + footerLength / 1e6);
+        var read = Task.Run(async () =>
+        {
+            await using var reader = await ParquetReader.CreateAsync(path).ConfigureAwait(false);
+        });
+        try
+        {
+            if (read.Wait(limit))
+                return;
+        }
+        catch (AggregateException ex) when (ex.InnerException is { } inner)
+        {
+            throw new AloraException($"{path}: not a readable Parquet file ({inner.Message})", inner);
+        }
+        throw new AloraException(string.Create(CultureInfo.InvariantCulture,
+            $"{path}: not a readable Parquet file (reading its footer took over {limit.TotalSeconds:0} s: the footer is damaged)"));
     }
 
     /// <summary>
