@@ -3,6 +3,7 @@ using System.Collections;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Parquet;
 using Parquet.Serialization;
 
 namespace Alora.Data;
@@ -51,7 +52,8 @@ internal static class DataFiles
         if (n >= 4 && head.AsSpan(0, 4).SequenceEqual(ParquetMagic))
             return RecordFormat.Parquet;
         // MedMCQA's official dev.json is JSON Lines despite its extension, so '.json' is decided by content too.
-        var text = Encoding.UTF8.GetString(head, 0, n).TrimStart('\uFEFF', ' ', '\t', '\r', '\n');
+        var bom = Utf8Text.BomLength(path, head.AsSpan(0, n));
+        var text = Encoding.UTF8.GetString(head, bom, n - bom).TrimStart(' ', '\t', '\r', '\n');
         if (text.StartsWith('['))
             return RecordFormat.JsonArray;
         if (text.StartsWith('{'))
@@ -78,9 +80,9 @@ internal static class DataFiles
     private static List<DataRecord> ReadJsonLines(string path)
     {
         var records = new List<DataRecord>();
-        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        using var reader = Utf8Text.OpenReader(path);
         var lineNumber = 0;
-        while (reader.ReadLine() is { } line)
+        while (ReadLine(path, reader) is { } line)
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line))
@@ -106,13 +108,25 @@ internal static class DataFiles
         return records;
     }
 
+    private static string? ReadLine(string path, StreamReader reader)
+    {
+        try
+        {
+            return reader.ReadLine();
+        }
+        catch (DecoderFallbackException ex)
+        {
+            throw Utf8Text.InvalidFile(path, ex);
+        }
+    }
+
     private static List<DataRecord> ReadJsonArray(string path)
     {
+        var bytes = Utf8Text.ReadBytes(path);
         JsonDocument doc;
         try
         {
-            using var stream = File.OpenRead(path);
-            doc = JsonDocument.Parse(stream);
+            doc = JsonDocument.Parse(bytes);
         }
         catch (JsonException ex)
         {
@@ -131,17 +145,29 @@ internal static class DataFiles
         }
     }
 
-    private static DataRecord MakeRecord(string path, string location, JsonElement element) =>
-        element.ValueKind == JsonValueKind.Object
-            ? new DataRecord(path, location, element)
-            : throw new AloraException($"{path} {location}: expected a JSON object, got {DataRecord.Describe(element)}");
+    private static DataRecord MakeRecord(string path, string location, JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+            throw new AloraException($"{path} {location}: expected a JSON object, got {DataRecord.Describe(element)}");
+        var record = new DataRecord(path, location, element);
+        // JSON parsers disagree on which of two equal keys wins, so a record that has one twice is ambiguous.
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in element.EnumerateObject())
+        {
+            var name = record.Name(property);
+            if (!names.Add(name))
+                throw record.Error($"field '{name}' is given twice");
+        }
+        return record;
+    }
 
     /// <summary>HF-style <c>{"data": [...]}</c> wrappers are a common export; say plainly that a top-level array is needed.</summary>
     private static void RejectWrapper(string path, List<DataRecord> records)
     {
         if (records.Count != 1 || records[0].Element.EnumerateObject().Count() != 1)
             return;
-        var (name, value) = records[0].Element.EnumerateObject().Select(p => (p.Name, p.Value)).First();
+        var property = records[0].Element.EnumerateObject().First();
+        var (name, value) = (records[0].Name(property), property.Value);
         // Only an array of objects is a wrapped dataset; {"input_ids": [...]} is a genuine one-record file.
         if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() > 0 && value[0].ValueKind == JsonValueKind.Object)
         {
@@ -151,16 +177,11 @@ internal static class DataFiles
 
     private static List<DataRecord> ReadParquet(string path)
     {
-        IList<Dictionary<string, object>> rows;
-        try
+        var rows = ReadParquetWith(path, () =>
         {
             using var stream = File.OpenRead(path);
-            rows = ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult().Data;
-        }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException)
-        {
-            throw new AloraException($"{path}: not a readable Parquet file ({ex.Message})", ex);
-        }
+            return ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult().Data;
+        });
         var records = new List<DataRecord>(rows.Count);
         var buffer = new ArrayBufferWriter<byte>();
         foreach (var row in rows)
@@ -173,6 +194,52 @@ internal static class DataFiles
             records.Add(new DataRecord(path, location, doc.RootElement.Clone()));
         }
         return records;
+    }
+
+    /// <summary>
+    /// Runs a Parquet.Net read after checking the footer's bounds (<see cref="ParquetFooter"/>). The library reports
+    /// a damaged file with whatever exception its decoder meets (NullReferenceException, its ThriftProtocolException,
+    /// IndexOutOfRangeException...), so every exception but an <see cref="AloraException"/> of ours means "not a
+    /// readable Parquet file".
+    /// </summary>
+    internal static T ReadParquetWith<T>(string path, Func<T> read)
+    {
+        ReadMetadataInTime(path, ParquetFooter.Check(path));
+        try
+        {
+            return read();
+        }
+        catch (Exception ex) when (ex is not AloraException)
+        {
+            throw new AloraException($"{path}: not a readable Parquet file ({ex.Message})", ex);
+        }
+    }
+
+    /// <summary>
+    /// Parquet.Net 6.1 reads the footer's known fields by the Parquet schema's types, whatever type the bytes say;
+    /// on a damaged footer that passes the bounds check this can send its skipping of unknown fields round a loop
+    /// of up to 2^31 steps per list, for many minutes. Its metadata read therefore runs first with a time limit
+    /// (5 s plus 1 s per MB of footer; a sound footer takes milliseconds), past which the file is refused. The
+    /// reading thread cannot be stopped: it runs on until it finishes or the process exits.
+    /// </summary>
+    private static void ReadMetadataInTime(string path, int footerLength)
+    {
+        var limit = TimeSpan.FromSeconds(5 + footerLength / 1e6);
+        var read = Task.Run(async () =>
+        {
+            await using var reader = await ParquetReader.CreateAsync(path).ConfigureAwait(false);
+        });
+        try
+        {
+            if (read.Wait(limit))
+                return;
+        }
+        catch (AggregateException ex) when (ex.InnerException is { } inner)
+        {
+            throw new AloraException($"{path}: not a readable Parquet file ({inner.Message})", inner);
+        }
+        throw new AloraException(string.Create(CultureInfo.InvariantCulture,
+            $"{path}: not a readable Parquet file (reading its footer took over {limit.TotalSeconds:0} s: the footer is damaged)"));
     }
 
     /// <summary>

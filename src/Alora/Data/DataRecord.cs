@@ -44,8 +44,37 @@ internal sealed class DataRecord
     {
         var value = Get(field);
         return value.ValueKind == JsonValueKind.String
-            ? value.GetString()!
+            ? Text(value, $"field '{field}'")
             : throw Error($"field '{field}' must be a string, got {Describe(value)}");
+    }
+
+    /// <summary>
+    /// A JSON string's text. An escape such as "\ud800" (an unpaired surrogate) parses but is no Unicode text:
+    /// it has no UTF-8 bytes to tokenize or count, and .NET throws on reading it, so it is an input error here.
+    /// </summary>
+    public string Text(JsonElement value, string what)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new AloraException($"{Source} {Location}: {what} holds an escape that is not valid Unicode (an unpaired surrogate such as \\ud800)", ex);
+        }
+    }
+
+    /// <summary>A property's name, with the same check as <see cref="Text"/>.</summary>
+    public string Name(JsonProperty property)
+    {
+        try
+        {
+            return property.Name;
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new AloraException($"{Source} {Location}: a field name holds an escape that is not valid Unicode (an unpaired surrogate such as \\ud800)", ex);
+        }
     }
 
     /// <summary>The string, or null when the field is absent or null.</summary>
@@ -65,7 +94,7 @@ internal sealed class DataRecord
         if (!Has(field))
             return null;
         var value = Get(field);
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : value.GetRawText();
+        return value.ValueKind == JsonValueKind.String ? Text(value, $"field '{field}'") : value.GetRawText();
     }
 
     public IReadOnlyList<string> StringArray(string field)
@@ -78,7 +107,7 @@ internal sealed class DataRecord
         {
             if (item.ValueKind != JsonValueKind.String)
                 throw Error($"field '{field}' element {result.Count} must be a string, got {Describe(item)}");
-            result.Add(item.GetString()!);
+            result.Add(Text(item, $"field '{field}' element {result.Count}"));
         }
         return result;
     }

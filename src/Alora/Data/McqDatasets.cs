@@ -113,7 +113,7 @@ public static class McqDatasets
     private static List<int> ReadLabels(string labelsPath)
     {
         DataFiles.CheckExists(labelsPath);
-        var lines = File.ReadAllLines(labelsPath);
+        var lines = Utf8Text.ReadFile(labelsPath).Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
         var count = lines.Length;
         while (count > 0 && string.IsNullOrWhiteSpace(lines[count - 1]))
             count--;

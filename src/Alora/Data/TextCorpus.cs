@@ -38,7 +38,7 @@ public static class TextCorpus
         {
             ".jsonl" or ".ndjson" or ".json" => FromRecords(DataFiles.ReadRecords(path)),
             ".parquet" => ReadParquet(path),
-            _ => SplitText(File.ReadAllText(path, Encoding.UTF8), split),
+            _ => SplitText(Utf8Text.ReadFile(path), split),
         };
         if (docs.Count == 0)
             throw new AloraException($"{path}: contains no documents");
@@ -142,18 +142,9 @@ public static class TextCorpus
     }
 
     /// <summary>Reads only the 'text' column, row group by row group (Pile-style files carry large metadata columns).</summary>
-    private static List<CorpusDocument> ReadParquet(string path)
-    {
-        try
-        {
-            return ReadParquetText(path).GetAwaiter().GetResult()
-                ?? FromRecords(DataFiles.ReadRecords(path)); // no 'text' column: input_ids, or a precise error per row
-        }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException or InvalidOperationException)
-        {
-            throw new AloraException($"{path}: not a readable Parquet file ({ex.Message})", ex);
-        }
-    }
+    private static List<CorpusDocument> ReadParquet(string path) =>
+        DataFiles.ReadParquetWith(path, () => ReadParquetText(path).GetAwaiter().GetResult())
+            ?? FromRecords(DataFiles.ReadRecords(path)); // no 'text' column: input_ids, or a precise error per row
 
     private static async Task<List<CorpusDocument>?> ReadParquetText(string path)
     {

@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Alora.Data;
 
 namespace Alora.Models;
 
@@ -52,13 +54,72 @@ public record HfConfig
         }
     }
 
+    /// <summary>
+    /// The typed, validated configuration of the architecture config.json names: the first of "architectures",
+    /// else "model_type" (llama, gptj, gpt2). Every problem is an <see cref="AloraException"/> naming the file.
+    /// </summary>
+    public static HfConfig ForModel(string path, JsonObject json)
+    {
+        switch (Architecture(path, json))
+        {
+            case "LlamaForCausalLM" or "MistralForCausalLM":
+                var llama = Bind<LlamaConfig>(path, json); llama.Validate(path); return llama;
+            case "GPTJForCausalLM":
+                var gptj = Bind<GptJConfig>(path, json); gptj.Validate(path); return gptj;
+            case "GPT2LMHeadModel":
+                var gpt2 = Bind<Gpt2Config>(path, json); gpt2.Validate(path); return gpt2;
+            case var other:
+                throw new AloraException($"{path}: architecture {other} is not supported (LlamaForCausalLM, GPTJForCausalLM, GPT2LMHeadModel)");
+        }
+    }
+
+    static string Architecture(string path, JsonObject json)
+    {
+        switch (json["architectures"])
+        {
+            case null:
+                break;
+            case JsonArray a when a.Any(x => x?.GetValueKind() != JsonValueKind.String):
+                throw new AloraException($"{path}: field 'architectures' must be a list of strings, got {Shown(a)}");
+            case JsonArray a when a.Count > 0:
+                return a[0]!.GetValue<string>();
+            case JsonArray:
+                break;
+            case var other:
+                throw new AloraException($"{path}: field 'architectures' must be a list of strings, got {Shown(other)}");
+        }
+        return json["model_type"] switch
+        {
+            null => throw new AloraException($"{path}: names no architecture (neither 'architectures' nor 'model_type')"),
+            var m when m.GetValueKind() != JsonValueKind.String => throw new AloraException($"{path}: field 'model_type' must be a string, got {Shown(m)}"),
+            var m => m.GetValue<string>() switch
+            {
+                "llama" or "mistral" => "LlamaForCausalLM",
+                "gptj" => "GPTJForCausalLM",
+                "gpt2" => "GPT2LMHeadModel",
+                var t => $"model_type '{t}'",
+            },
+        };
+    }
+
+    /// <summary>
+    /// Reads a JSON object file (config.json, tokenizer.json, an index...): strict UTF-8 (a byte order mark is
+    /// allowed), comments and trailing commas tolerated as transformers' own files sometimes have them, but a key
+    /// given twice in one object is an error, since which of the two values is meant cannot be known.
+    /// </summary>
     public static JsonObject ReadJson(string path)
     {
         if (!File.Exists(path)) throw new AloraException($"{path}: file not found");
+        var bytes = File.ReadAllBytes(path);
+        var bom = Utf8Text.BomLength(path, bytes);
+        var json = bytes.AsSpan(bom);
+        if (Utf8Text.FirstInvalid(json) is var invalid and >= 0) throw Utf8Text.InvalidAt(path, bytes, bom + invalid);
+        var options = new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, AllowDuplicateProperties = false };
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
-                ?? throw new AloraException($"{path}: not a JSON object");
+            var node = JsonNode.Parse(json, documentOptions: options) as JsonObject ?? throw new AloraException($"{path}: not a JSON object");
+            CheckEscapes(path, json, options, bom);
+            return node;
         }
         catch (JsonException e)
         {
@@ -66,11 +127,56 @@ public record HfConfig
         }
     }
 
+    /// <summary>
+    /// An escape such as "\ud800" (an unpaired surrogate) parses but has no UTF-8 form, and reading it later throws;
+    /// it is an error here, once, with the place. Only escaped strings can hold one, since the bytes are valid UTF-8.
+    /// </summary>
+    static void CheckEscapes(string path, ReadOnlySpan<byte> json, JsonDocumentOptions options, int bom)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = options.CommentHandling, AllowTrailingCommas = true });
+        while (reader.Read())
+        {
+            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName) || !reader.ValueIsEscaped) continue;
+            try
+            {
+                _ = reader.GetString();
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new AloraException(string.Create(CultureInfo.InvariantCulture,
+                    $"{path}: the string at byte offset {bom + reader.TokenStartIndex} holds an escape that is not valid Unicode (an unpaired surrogate such as \\ud800)"), e);
+            }
+        }
+    }
+
+    static string Shown(JsonNode node) { var s = node.ToJsonString(); return s.Length <= 60 ? s : s[..60] + "..."; }
+
     static string FirstSentence(string s) { var i = s.IndexOf(". ", StringComparison.Ordinal); return i > 0 ? s[..i] : s; }
 
     protected static void Require(string path, bool ok, string what)
     {
         if (!ok) throw new AloraException($"{path}: {what}");
+    }
+
+    /// <summary>The activation names the model code implements (Activations.Apply).</summary>
+    public static IReadOnlyList<string> SupportedActivations { get; } = ["silu", "swish", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu", "relu"];
+
+    protected static void RequireActivation(string path, string name, string field) =>
+        Require(path, SupportedActivations.Contains(name), $"{field} '{name}' is not supported ({string.Join(", ", SupportedActivations)})");
+
+    /// <summary>Epsilons, rope bases and scaling factors: a named literal ("NaN", "Infinity") binds, but no model computes with it.</summary>
+    protected static void RequirePositive(string path, double value, string field) =>
+        Require(path, double.IsFinite(value) && value > 0, string.Create(CultureInfo.InvariantCulture, $"{field} must be a positive finite number, got {value}"));
+
+    /// <summary>The checks GPT-2 and GPT-J share (the same field names).</summary>
+    protected static void RequireGptShape(string path, int vocab, int embd, int layers, int heads, int positions, int? inner, double eps, string activation)
+    {
+        Require(path, vocab > 0 && embd > 0 && layers > 0 && heads > 0, "vocab_size, n_embd, n_layer and n_head must be positive");
+        Require(path, embd % heads == 0, $"n_embd {embd} is not a multiple of n_head {heads}");
+        Require(path, positions > 0, $"n_positions {positions} must be positive");
+        Require(path, inner is null or > 0, $"n_inner {inner} must be positive");
+        RequirePositive(path, eps, "layer_norm_epsilon");
+        RequireActivation(path, activation, "activation_function");
     }
 }
 
@@ -98,10 +204,30 @@ public sealed record LlamaConfig : HfConfig
     {
         Require(path, VocabSize > 0 && HiddenSize > 0 && NumHiddenLayers > 0 && NumAttentionHeads > 0 && IntermediateSize > 0,
             "vocab_size, hidden_size, intermediate_size, num_hidden_layers and num_attention_heads must be positive");
+        Require(path, NumKeyValueHeads is null or > 0, $"num_key_value_heads {NumKeyValueHeads} must be positive");
+        Require(path, HeadDim is null or > 0, $"head_dim {HeadDim} must be positive");
+        Require(path, MaxPositionEmbeddings > 0, $"max_position_embeddings {MaxPositionEmbeddings} must be positive");
         Require(path, NumAttentionHeads % KvHeads == 0, $"num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {KvHeads}");
+        Require(path, Dh > 0, $"hidden_size {HiddenSize} is smaller than num_attention_heads {NumAttentionHeads}, so the head size is 0 (give head_dim)");
         Require(path, Dh % 2 == 0, $"head_dim {Dh} must be even for rotary embeddings");
+        // The projections hold heads x head_dim rows, an int in the model code.
+        Require(path, (long)NumAttentionHeads * Dh <= int.MaxValue, $"num_attention_heads {NumAttentionHeads} x head_dim {Dh} is too large");
+        RequirePositive(path, RmsNormEps, "rms_norm_eps");
+        RequirePositive(path, RopeTheta, "rope_theta");
+        RequireActivation(path, HiddenAct, "hidden_act");
         if (RopeScaling is { } rs)
+        {
             Require(path, rs.Kind is "llama3" or "default" or "linear", $"rope_scaling type '{rs.Kind}' is not supported (llama3, linear)");
+            RequirePositive(path, rs.Factor, "rope_scaling.factor");
+            if (rs.Kind == "llama3")
+            {
+                RequirePositive(path, rs.LowFreqFactor, "rope_scaling.low_freq_factor");
+                RequirePositive(path, rs.HighFreqFactor, "rope_scaling.high_freq_factor");
+                // The medium band interpolates by (x - low) / (high - low).
+                Require(path, rs.HighFreqFactor != rs.LowFreqFactor, "rope_scaling.high_freq_factor must differ from low_freq_factor");
+                Require(path, rs.OriginalMaxPositionEmbeddings > 0, "rope_scaling.original_max_position_embeddings must be positive");
+            }
+        }
     }
 }
 
@@ -121,9 +247,8 @@ public sealed record GptJConfig : HfConfig
 
     public void Validate(string path)
     {
-        Require(path, VocabSize > 0 && NEmbd > 0 && NLayer > 0 && NHead > 0, "vocab_size, n_embd, n_layer and n_head must be positive");
-        Require(path, NEmbd % NHead == 0, $"n_embd {NEmbd} is not a multiple of n_head {NHead}");
-        Require(path, Rotary % 2 == 0 && Rotary <= Dh, $"rotary_dim {Rotary} must be even and at most the head size {Dh}");
+        RequireGptShape(path, VocabSize, NEmbd, NLayer, NHead, NPositions, NInner, LayerNormEpsilon, ActivationFunction);
+        Require(path, Rotary > 0 && Rotary % 2 == 0 && Rotary <= Dh, $"rotary_dim {Rotary} must be positive, even and at most the head size {Dh}");
     }
 }
 
@@ -141,8 +266,7 @@ public sealed record Gpt2Config : HfConfig
 
     public void Validate(string path)
     {
-        Require(path, VocabSize > 0 && NEmbd > 0 && NLayer > 0 && NHead > 0, "vocab_size, n_embd, n_layer and n_head must be positive");
-        Require(path, NEmbd % NHead == 0, $"n_embd {NEmbd} is not a multiple of n_head {NHead}");
+        RequireGptShape(path, VocabSize, NEmbd, NLayer, NHead, NPositions, NInner, LayerNormEpsilon, ActivationFunction);
     }
 }
 
