@@ -225,10 +225,12 @@ internal static class DataFiles
     private static void ReadMetadataInTime(string path, int footerLength)
     {
         var limit = TimeSpan.FromSeconds(5 + footerLength / 1e6);
-        var read = Task.Run(async () =>
+        // a thread of its own (LongRunning), so the limit measures the read, not a wait for a pool thread
+        var read = Task.Factory.StartNew(() =>
         {
-            await using var reader = await ParquetReader.CreateAsync(path).ConfigureAwait(false);
-        });
+            var reader = ParquetReader.CreateAsync(path).GetAwaiter().GetResult();
+            reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
             if (read.Wait(limit))

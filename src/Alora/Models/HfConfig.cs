@@ -159,7 +159,7 @@ public record HfConfig
     }
 
     /// <summary>The activation names the model code implements (Activations.Apply).</summary>
-    public static IReadOnlyList<string> SupportedActivations { get; } = ["silu", "swish", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu", "relu"];
+    public static IReadOnlyCollection<string> SupportedActivations => Activations.Names;
 
     protected static void RequireActivation(string path, string name, string field) =>
         Require(path, SupportedActivations.Contains(name), $"{field} '{name}' is not supported ({string.Join(", ", SupportedActivations)})");

@@ -107,12 +107,16 @@ public static class Activations
     /// <summary>GPT-2's "gelu_new": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
     public static Tensor GeluNew(Tensor x) => nn.functional.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh);
 
-    public static Tensor Apply(string name, Tensor x) => name switch
+    static readonly Dictionary<string, Func<Tensor, Tensor>> ByName = new(StringComparer.Ordinal)
     {
-        "silu" or "swish" => nn.functional.silu(x),
-        "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => GeluNew(x),
-        "gelu" => nn.functional.gelu(x),
-        "relu" => nn.functional.relu(x),
-        _ => throw new AloraException($"activation '{name}' is not supported"),
+        ["silu"] = x => nn.functional.silu(x), ["swish"] = x => nn.functional.silu(x),
+        ["gelu_new"] = GeluNew, ["gelu_pytorch_tanh"] = GeluNew, ["gelu_fast"] = GeluNew,
+        ["gelu"] = x => nn.functional.gelu(x), ["relu"] = x => nn.functional.relu(x),
     };
+
+    /// <summary>config.json's hidden_act / activation_function names this code implements (HfConfig validates against them).</summary>
+    public static IReadOnlyCollection<string> Names => ByName.Keys;
+
+    public static Tensor Apply(string name, Tensor x) =>
+        ByName.TryGetValue(name, out var f) ? f(x) : throw new AloraException($"activation '{name}' is not supported");
 }

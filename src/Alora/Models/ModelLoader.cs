@@ -12,37 +12,17 @@ public static class ModelLoader
     // Non-parameter buffers some checkpoints carry; transformers ignores them too.
     static readonly string[] IgnoredSuffixes = [".rotary_emb.inv_freq", ".attn.bias", ".attn.masked_bias"];
 
-    /// <summary>Builds the architecture named in config.json with uninitialised weights.</summary>
+    /// <summary>Builds the architecture named in config.json (validated by <see cref="HfConfig.ForModel"/>) with uninitialised weights.</summary>
     public static CausalLM Create(string configPath, JsonObject json)
     {
         Runtime.TorchRuntime.Initialize();
-        var archs = json["architectures"] as JsonArray;
-        string arch = archs?.FirstOrDefault()?.GetValue<string>() ?? (json["model_type"]?.GetValue<string>() switch
+        return HfConfig.ForModel(configPath, json) switch
         {
-            "llama" => "LlamaForCausalLM", "gptj" => "GPTJForCausalLM", "gpt2" => "GPT2LMHeadModel", var m => $"model_type '{m}'",
-        });
-        switch (arch)
-        {
-            case "LlamaForCausalLM" or "MistralForCausalLM":
-                var lc = HfConfig.Bind<LlamaConfig>(configPath, json);
-                // LlamaConfig.Validate divides by the key/value heads and never checks the context: a 0 there is a crash later
-                if (lc.NumKeyValueHeads is < 1) throw new AloraException($"{configPath}: num_key_value_heads must be at least 1 (got {lc.NumKeyValueHeads})");
-                if (lc.MaxPositionEmbeddings < 1) throw new AloraException($"{configPath}: max_position_embeddings must be at least 1 (got {lc.MaxPositionEmbeddings})");
-                lc.Validate(configPath);
-                return new LlamaForCausalLM(lc);
-            case "GPTJForCausalLM":
-                var jc = HfConfig.Bind<GptJConfig>(configPath, json);
-                if (jc.NPositions < 1) throw new AloraException($"{configPath}: n_positions must be at least 1 (got {jc.NPositions})");
-                jc.Validate(configPath);
-                return new GptJForCausalLM(jc);
-            case "GPT2LMHeadModel":
-                var gc = HfConfig.Bind<Gpt2Config>(configPath, json);
-                if (gc.NPositions < 1) throw new AloraException($"{configPath}: n_positions must be at least 1 (got {gc.NPositions})");
-                gc.Validate(configPath);
-                return new Gpt2LMHeadModel(gc);
-            default:
-                throw new AloraException($"{configPath}: architecture {arch} is not supported (LlamaForCausalLM, GPTJForCausalLM, GPT2LMHeadModel)");
-        }
+            LlamaConfig lc => new LlamaForCausalLM(lc),
+            GptJConfig jc => new GptJForCausalLM(jc),
+            Gpt2Config gc => new Gpt2LMHeadModel(gc),
+            var c => throw new AloraException($"{configPath}: architecture {c.GetType().Name} has no model"),
+        };
     }
 
     /// <summary>Loads a model folder; weights are converted to <paramref name="dtype"/> (default float32) and moved to <paramref name="device"/>.</summary>
@@ -84,7 +64,10 @@ public static class ModelLoader
         var files = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
         foreach (var (name, fileNode) in weightMap)
         {
-            var file = fileNode?.GetValue<string>() ?? throw new AloraException($"{index}: weight_map entry '{name}' has no file");
+            var file = fileNode is JsonValue v && v.TryGetValue<string>(out var f) ? f : throw new AloraException($"{index}: weight_map entry '{name}' is not a file name");
+            // a shard is a file of this folder: no path, so an index cannot make the loader read elsewhere
+            if (file.Length == 0 || Path.GetFileName(file) != file || file is "." or "..")
+                throw new AloraException($"{index}: weight_map entry '{name}' names '{file}', not a file of the model folder");
             if (!files.TryGetValue(file, out var sf))
                 files[file] = sf = SafeTensorsFile.Open(Path.Combine(dir, file));
             if (!sf.Entries.ContainsKey(name))

@@ -350,8 +350,22 @@ public sealed class Trainer : IDisposable
     {
         var path = Path.Combine(_runDir!, "metrics.jsonl");
         if (!File.Exists(path)) return;
-        var keep = File.ReadAllLines(path).Where(l => l.Length > 0 && (JsonNode.Parse(l)?["step"]?.GetValue<long>() ?? long.MaxValue) <= step);
+        var keep = File.ReadAllLines(path).Where(l => l.Length > 0 && LoggedStep(path, l) <= step);
         AtomicFile.WriteAllText(path, string.Concat(keep.Select(l => l + "\n")));
+    }
+
+    /// <summary>The step of a metrics line; a line that is not one of ours is an error naming the file.</summary>
+    static long LoggedStep(string path, string line)
+    {
+        try
+        {
+            return JsonNode.Parse(line) is JsonObject o && o["step"] is JsonValue v && v.TryGetValue<long>(out var s) ? s
+                : throw new AloraException($"{path}: a line without a step: {line[..Math.Min(80, line.Length)]}");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new AloraException($"{path}: a line that is not JSON ({e.Message})", e);
+        }
     }
 
     public void Dispose() => _optimizer.Dispose();
