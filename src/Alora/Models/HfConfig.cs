@@ -162,7 +162,7 @@ public record HfConfig
     public static IReadOnlyCollection<string> SupportedActivations => Activations.Names;
 
     protected static void RequireActivation(string path, string name, string field) =>
-        Require(path, SupportedActivations.Contains(name), $"{field} '{name}' is not supported ({string.Join(", ", SupportedActivations)})");
+        Require(path, name is not null && SupportedActivations.Contains(name), $"{field} '{name}' is not supported ({string.Join(", ", SupportedActivations)})");
 
     /// <summary>Epsilons, rope bases and scaling factors: a named literal ("NaN", "Infinity") binds, but no model computes with it.</summary>
     protected static void RequirePositive(string path, double value, string field) =>
