@@ -22,10 +22,11 @@ public static class TinyModels
         return m;
     }
 
-    /// <summary>The model of <see cref="Llama"/> written as a HuggingFace folder (config.json, model.safetensors).</summary>
-    public static string SaveLlama(string dir, long seed = 7, int vocab = 97, int hidden = 32, int layers = 2)
+    /// <summary>The model of <see cref="Llama"/> written as a HuggingFace folder (config.json, model.safetensors); <paramref name="edit"/> may change its weights first.</summary>
+    public static string SaveLlama(string dir, long seed = 7, int vocab = 97, int hidden = 32, int layers = 2, Action<LlamaForCausalLM>? edit = null)
     {
         using var model = Llama(seed, vocab, hidden, layers);
+        if (edit is not null) using (no_grad()) edit(model);
         var json = System.Text.Json.JsonSerializer.SerializeToNode(model.LlamaConfig, HfConfig.Options)!.AsObject();
         ModelLoader.Save(model, dir, json);
         return dir;

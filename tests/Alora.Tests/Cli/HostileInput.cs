@@ -28,14 +28,7 @@ public static class TinyFolders
     public const string Target = "model.layers.1.self_attn.v_proj";
 
     /// <summary>A HuggingFace model folder (config.json, model.safetensors); <paramref name="poison"/> may spoil a weight first.</summary>
-    public static string Model(string dir, Action<LlamaForCausalLM>? poison = null)
-    {
-        using var model = TinyModels.Llama();
-        if (poison is not null) using (no_grad()) poison(model);
-        var config = JsonSerializer.SerializeToNode(TinyModels.LlamaConfig(), HfConfig.Options)!.AsObject();
-        ModelLoader.Save(model, dir, config);
-        return dir;
-    }
+    public static string Model(string dir, Action<LlamaForCausalLM>? poison = null) => TinyModels.SaveLlama(dir, edit: poison);
 
     /// <summary>A PEFT adapter folder (q_proj and v_proj, r 2) for <see cref="Model"/>; <paramref name="poison"/> sets one value of v_proj's lora_B of layer 1.</summary>
     public static string Adapter(string dir, float? poison = null)
