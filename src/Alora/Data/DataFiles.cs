@@ -201,47 +201,45 @@ internal static class DataFiles
     /// a damaged file with whatever exception its decoder meets (NullReferenceException, its ThriftProtocolException,
     /// IndexOutOfRangeException...), so every exception but an <see cref="AloraException"/> of ours means "not a
     /// readable Parquet file".
+    /// <para>
+    /// Parquet.Net 6.1 can also run without end on a damaged file: on a footer that passes the bounds check it reads
+    /// the known fields by the schema's types whatever the bytes say, and skipping unknown fields can go round a loop
+    /// of up to 2^31 steps per list; on damaged pages its untyped row reader was seen running past any limit. So the
+    /// footer read, then the read itself, run on a thread of their own with a time limit (5 s plus 1 s per MB; a sound
+    /// file reads at tens of MB per second), past which the file is refused. Such a thread cannot be stopped: it runs
+    /// on until it finishes or the process exits.
+    /// </para>
     /// </summary>
     internal static T ReadParquetWith<T>(string path, Func<T> read)
     {
-        ReadMetadataInTime(path, ParquetFooter.Check(path));
-        try
-        {
-            return read();
-        }
-        catch (Exception ex) when (ex is not AloraException)
-        {
-            throw new AloraException($"{path}: not a readable Parquet file ({ex.Message})", ex);
-        }
-    }
-
-    /// <summary>
-    /// Parquet.Net 6.1 reads the footer's known fields by the Parquet schema's types, whatever type the bytes say;
-    /// on a damaged footer that passes the bounds check this can send its skipping of unknown fields round a loop
-    /// of up to 2^31 steps per list, for many minutes. Its metadata read therefore runs first with a time limit
-    /// (5 s plus 1 s per MB of footer; a sound footer takes milliseconds), past which the file is refused. The
-    /// reading thread cannot be stopped: it runs on until it finishes or the process exits.
-    /// </summary>
-    private static void ReadMetadataInTime(string path, int footerLength)
-    {
-        var limit = TimeSpan.FromSeconds(5 + footerLength / 1e6);
-        // a thread of its own (LongRunning), so the limit measures the read, not a wait for a pool thread
-        var read = Task.Factory.StartNew(() =>
+        int footer = ParquetFooter.Check(path);
+        InTime(path, "its footer", TimeSpan.FromSeconds(5 + footer / 1e6), () =>
         {
             var reader = ParquetReader.CreateAsync(path).GetAwaiter().GetResult();
             reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            return 0;
+        });
+        return InTime(path, "its rows", TimeSpan.FromSeconds(5 + new FileInfo(path).Length / 1e6), read);
+    }
+
+    static T InTime<T>(string path, string what, TimeSpan limit, Func<T> read)
+    {
+        // a thread of its own (LongRunning), so the limit measures the read, not a wait for a pool thread
+        var task = Task.Factory.StartNew(read, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
-            if (read.Wait(limit))
-                return;
+            if (task.Wait(limit)) return task.Result;
+        }
+        catch (AggregateException ex) when (ex.InnerException is AloraException inner)
+        {
+            throw inner;
         }
         catch (AggregateException ex) when (ex.InnerException is { } inner)
         {
             throw new AloraException($"{path}: not a readable Parquet file ({inner.Message})", inner);
         }
         throw new AloraException(string.Create(CultureInfo.InvariantCulture,
-            $"{path}: not a readable Parquet file (reading its footer took over {limit.TotalSeconds:0} s: the footer is damaged)"));
+            $"{path}: not a readable Parquet file (reading {what} took over {limit.TotalSeconds:0} s: the file is damaged)"));
     }
 
     /// <summary>

@@ -24,6 +24,9 @@ internal static class PropertyRun
             Assert.Fail("the property ran past its time limit: a parser is probably looping");
     }
 
+    public static void Check<T1, T2>(Gen<(T1, T2)> gen, Action<T1, T2> property, long iter, string? seed) =>
+        Check(gen, t => property(t.Item1, t.Item2), iter, seed);
+
     public static void Check<T1, T2, T3>(Gen<(T1, T2, T3)> gen, Action<T1, T2, T3> property, long iter, string? seed) =>
         Check(gen, t => property(t.Item1, t.Item2, t.Item3), iter, seed);
 
