@@ -326,7 +326,8 @@ public static class SafeTensorsWriter
         var blobs = new List<byte[]>();
         foreach (var (name, t, dtype, _) in items)
         {
-            using var cpu = t.detach().cpu().contiguous();
+            using var scope = NewDisposeScope(); // detach() and cpu() make temporaries: the scope keeps them alive through the calls
+            var cpu = t.detach().cpu().contiguous();
             var blob = cpu.numel() == 0 ? [] : cpu.bytes.ToArray();
             header[name] = new JsonObject
             {

@@ -13,6 +13,7 @@ public static class ModelMerge
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
             throw new AloraException($"{outDir}: folder exists and is not empty; choose a new --out");
         foreach (var a in adapters) a.Layer.Merge();
+        using var scope = NewDisposeScope(); // the converted copies and the temporaries that make them
         // checkpoint names: drop the wrapper level (q_proj.base_layer.weight -> q_proj.weight) and the LoRA factors
         var tensors = model.named_parameters()
             .Where(p => !p.name.Contains(".lora_A.", StringComparison.Ordinal) && !p.name.Contains(".lora_B.", StringComparison.Ordinal))

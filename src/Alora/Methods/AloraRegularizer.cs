@@ -53,7 +53,8 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
         using (NewDisposeScope())   // temporaries go; the detached state stays, owned by this object
         using (no_grad())
         {
-            _omega = adapters.Select(a => importance.Omega[a.Path].to(device).detach().clone().DetachFromDisposeScope()).ToArray();
+            using (NewDisposeScope())
+                _omega = adapters.Select(a => importance.Omega[a.Path].to(device).detach().clone().DetachFromDisposeScope()).ToArray();
             _left = adapters.Select(a => BNuHalf(importance.B[a.Path].to(device)).DetachFromDisposeScope()).ToArray();
             _right = adapters.Select(a => ANuHalf(importance.A[a.Path].to(device)).DetachFromDisposeScope()).ToArray();
             long largest = _omega.Max(o => o.numel());

@@ -42,6 +42,12 @@ public sealed class ImportanceFile : IDisposable
         return (double)o.LessThan(0).sum().item<long>() / o.numel();
     }
 
+    static bool AllFinite(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.isfinite().all().item<bool>();
+    }
+
     public long OmegaElements => Omega.Values.Sum(t => t.numel());
 
     public void Save(string path, ScalarType omegaDtype = ScalarType.Float32)
@@ -91,7 +97,7 @@ public sealed class ImportanceFile : IDisposable
         foreach (var m in modules)
         {
             var o = f.Load(m, ScalarType.Float32).DetachFromDisposeScope();
-            if (!o.isfinite().all().item<bool>())
+            if (!AllFinite(o))
                 throw new AloraException($"{path}: Omega of {m} contains NaN or infinite values");
             omega[m] = o;
             a[m] = f.Load(m + ".lora_A.weight", ScalarType.Float32).DetachFromDisposeScope();

@@ -49,7 +49,8 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
         _adapters = adapters; _variant = variant; _xi = xi; _clamp = clamp; _outputPath = outputPath; _storeDtype = storeDtype; _priorPath = priorPath;
         using var _ = no_grad();
         _omega = adapters.Select(a => zeros(a.Layer.OutFeatures, a.Layer.InFeatures, device: a.Layer.BaseWeight.device).DetachFromDisposeScope()).ToArray();
-        _dStart = adapters.Select(a => a.Layer.DeltaWeight().detach().DetachFromDisposeScope()).ToArray();
+        using (NewDisposeScope())
+            _dStart = adapters.Select(a => a.Layer.DeltaWeight().detach().DetachFromDisposeScope()).ToArray();
         Tensor Buffer(LoraLinear l, long rows, long cols) => zeros(rows, cols, l.lora_A.weight.dtype, l.lora_A.weight.device).DetachFromDisposeScope();
         _left2 = adapters.Select(a => Buffer(a.Layer, a.Layer.OutFeatures, 2 * a.Layer.Rank)).ToArray();
         _right2 = adapters.Select(a => Buffer(a.Layer, 2 * a.Layer.Rank, a.Layer.InFeatures)).ToArray();

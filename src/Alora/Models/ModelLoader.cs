@@ -143,14 +143,10 @@ public static class ModelLoader
         Directory.CreateDirectory(dir);
         var cfg = (JsonObject)config.DeepClone();
         cfg["torch_dtype"] = dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
-        var tensors = model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().to_type(dtype))).ToList();
-        try
+        using (NewDisposeScope())
         {
+            var tensors = model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().to_type(dtype))).ToList();
             SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-        }
-        finally
-        {
-            foreach (var kv in tensors) kv.Value.Dispose();
         }
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), cfg.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }

@@ -268,6 +268,7 @@ public sealed class Trainer : IDisposable
 
     void SaveCheckpoint(double elapsed)
     {
+        using var scope = NewDisposeScope();
         var final = Path.Combine(CheckpointDir, $"step-{Step:D7}");
         var tmp = final + ".tmp";
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);

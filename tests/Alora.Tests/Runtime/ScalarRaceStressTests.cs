@@ -70,6 +70,49 @@ public class ScalarRaceStressTests(ITestOutputHelper output)
         Assert.True(storm.Collections > 100, $"only {storm.Collections} collections: the storm did not run");
     }
 
+    /// <summary>
+    /// The file-writing paths too (a checkpoint every step, the importance file, the PEFT adapter, a merged model),
+    /// through the recipe of `alora train --method alora --stage both` and `alora merge`: the same bytes under the storm.
+    /// </summary>
+    [Fact]
+    public void Stress_RecipeCheckpointsAndSavedFilesUnderForcedCollectionsMatchAQuietRun()
+    {
+        using var tmp = new TempDir();
+        var model = TinyModels.SaveLlama(tmp.File("model"));
+        var general = TinyModels.WriteIdsJsonl(tmp.File("general.jsonl"), 12, 24, seed: 1);
+        var domain = TinyModels.WriteIdsJsonl(tmp.File("domain.jsonl"), 12, 24, seed: 2);
+        byte[][] Run(string name)
+        {
+            var o = new Alora.Recipes.FinetuneOptions
+            {
+                Model = model, GeneralData = general, Data = domain, Out = tmp.File(name), Method = "alora", Stage = "both", Phi = 10,
+                MaxSteps = 12, BatchSize = 4, MicroBatchSize = 2, MaxLength = 24, Rank = 4, CheckpointEvery = 1, Lr = 0.01,
+            };
+            Alora.Recipes.FinetuneRecipe.Run(o);
+            using var lm = Alora.Models.ModelLoader.Load(model);
+            var adapters = PeftAdapter.Apply(lm, tmp.File(name + "/domain"));
+            ModelMerge.MergeAndSave(lm, adapters, model, tmp.File(name + "-merged"));
+            return [.. new[] { "general/importance.safetensors", "domain/adapter_model.safetensors", "domain/checkpoints" }
+                .Select(f => Path.Combine(tmp.File(name), f))
+                .SelectMany(f => Directory.Exists(f) ? Directory.GetFiles(f, "*.safetensors", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray() : new[] { f })
+                .Append(tmp.File(name + "-merged/model.safetensors"))
+                .Select(TensorBytes)];
+        }
+        var quiet = Run("quiet");
+        using var storm = new GcStorm();
+        var stormy = Run("stormy");
+        output.WriteLine($"{storm.Collections:N0} forced collections during the second run");
+        Assert.Equal(quiet.Length, stormy.Length);
+        for (int i = 0; i < quiet.Length; i++) Assert.Equal(quiet[i], stormy[i]);
+    }
+
+    /// <summary>A safetensors file's data, after its header (whose metadata holds timings that differ run to run).</summary>
+    static byte[] TensorBytes(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        return bytes[(8 + (int)BitConverter.ToUInt64(bytes, 0))..];
+    }
+
     sealed record Outcome(double[] Losses, float[] Weights, float[] Omega, double Nll, int[] Generated);
 
     static Outcome TrainEvaluateDecode()
