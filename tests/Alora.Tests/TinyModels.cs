@@ -47,15 +47,15 @@ public static class TinyModels
     }
 
     /// <summary>Sequences with a learnable pattern (each token is the previous + 1 mod a small range).</summary>
-    public static List<Alora.Training.TrainingExample> PatternData(int count, int len, int vocab = 97, long seed = 5)
+    public static List<Alora.Data.TrainingExample> PatternData(int count, int len, int vocab = 97, long seed = 5)
     {
         var rng = new Random((int)seed);
-        var list = new List<Alora.Training.TrainingExample>();
+        var list = new List<Alora.Data.TrainingExample>();
         for (int i = 0; i < count; i++)
         {
             int start = rng.Next(3, 40);
             var ids = Enumerable.Range(0, len).Select(j => 3 + (start + j) % 40).ToArray();
-            list.Add(new Alora.Training.TrainingExample(ids, ids.Select((_, j) => j > 0).ToArray()));
+            list.Add(new Alora.Data.TrainingExample(ids, ids.Select((_, j) => j > 0).ToArray()));
         }
         return list;
     }

@@ -11,7 +11,7 @@ public sealed class ModelOptions
 {
     public Option<string> Model { get; } = new("--model") { Description = "HuggingFace model folder (config.json, safetensors, tokenizer)", Required = true };
     public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
-    public Option<string> DType { get; } = new("--dtype") { Description = "compute dtype: float32, bfloat16 or float16", DefaultValueFactory = _ => "float32" };
+    public Option<ComputeDtype> DType { get; } = NamedOptions.Create("--dtype", "compute dtype", ComputeDtype.Float32);
     public Option<string?> Adapter { get; } = new("--adapter") { Description = "LoRA adapter to apply: a run folder or a PEFT adapter folder (adapter_config.json + adapter_model.safetensors)" };
 
     public void AddTo(Command c) { c.Add(Model); c.Add(Device); c.Add(DType); c.Add(Adapter); }
@@ -20,7 +20,7 @@ public sealed class ModelOptions
     public CausalLM Load(ParseResult p)
     {
         var device = TorchRuntime.ParseDevice(p.GetValue(Device)!);
-        var model = ModelLoader.Load(p.GetValue(Model)!, device, ParseDType(p.GetValue(DType)!));
+        var model = ModelLoader.Load(p.GetValue(Model)!, device, p.GetValue(DType).ToScalarType());
         if (p.GetValue(Adapter) is { } adapter)
         {
             try
@@ -36,6 +36,4 @@ public sealed class ModelOptions
         }
         return model;
     }
-
-    public static ScalarType ParseDType(string s) => TorchRuntime.ParseDType(s);
 }

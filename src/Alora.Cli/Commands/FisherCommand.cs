@@ -11,20 +11,21 @@ public static class FisherCommand
 {
     public static Command Create(CliIo io)
     {
-        var defaults = new FinetuneOptions();
+        var defaults = new FisherOptions();
+        var lora = new FinetuneOptions();
         var model = new Option<string>("--model") { Description = "base HuggingFace model folder", Required = true };
         var data = new Option<string>("--data") { Description = "general data: text, JSONL text/input_ids or Parquet text (packed into sequences as training does)", Required = true };
         var output = new Option<string>("--out") { Description = "Fisher file to write (*.safetensors)", Required = true };
-        var samples = new Option<int>("--samples") { Description = "sequences, one per gradient", DefaultValueFactory = _ => defaults.FisherSamples }.AtLeast(1);
-        var maxLength = new Option<int>("--max-length") { Description = "tokens per sequence", DefaultValueFactory = _ => defaults.FisherMaxLength }.AtLeast(2);
+        var samples = new Option<int>("--samples") { Description = "sequences, one per gradient", DefaultValueFactory = _ => defaults.Samples }.AtLeast(1);
+        var maxLength = new Option<int>("--max-length") { Description = "tokens per sequence", DefaultValueFactory = _ => defaults.MaxLength }.AtLeast(2);
         var targets = new Option<string[]>("--target-modules")
         {
             Description = "module names whose weights get a Fisher (comma-separated; the adapter's target modules)",
-            AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [.. defaults.TargetModules],
+            AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [.. lora.TargetModules],
         };
         var seed = new Option<long>("--seed") { Description = "seed of which sequences are drawn", DefaultValueFactory = _ => 42 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
-        var dtype = new Option<string>("--dtype") { Description = "compute dtype: float32, bfloat16 or float16 (the Fisher is float32)", DefaultValueFactory = _ => "float32" };
+        var dtype = NamedOptions.Create("--dtype", "compute dtype (the Fisher is float32)", ComputeDtype.Float32);
         var cmd = new Command("fisher", "Diagonal Fisher of the base model's target weights on general data (for --method ewc-lora).");
         cmd.Add(model); cmd.Add(data); cmd.Add(output); cmd.Add(samples); cmd.Add(maxLength); cmd.Add(targets); cmd.Add(seed); cmd.Add(device); cmd.Add(dtype);
         cmd.SetAction(p =>
@@ -36,7 +37,7 @@ public static class FisherCommand
             };
             OutputCheck.File(p.GetValue(output)!, "--out");
             var dev = TorchRuntime.ParseDevice(p.GetValue(device)!);
-            var type = ModelOptions.ParseDType(p.GetValue(dtype)!);
+            var type = p.GetValue(dtype).ToScalarType();
             var r = ProgressView.Run(io, "fisher", progress =>
                 FisherEstimator.EstimateToFile(p.GetValue(model)!, p.GetValue(data)!, p.GetValue(output)!, o, dev, type, progress));
             var inv = CultureInfo.InvariantCulture;

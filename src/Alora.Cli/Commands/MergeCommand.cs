@@ -1,3 +1,4 @@
+using Alora.Runtime;
 using System.CommandLine;
 using Alora.Lora;
 using Alora.Models;
@@ -12,7 +13,7 @@ public static class MergeCommand
         var model = new Option<string>("--model") { Description = "base HuggingFace model folder", Required = true };
         var adapter = new Option<string>("--adapter") { Description = "run folder or PEFT adapter folder", Required = true };
         var output = new Option<string>("--out") { Description = "folder for the merged model", Required = true };
-        var dtype = new Option<string>("--dtype") { Description = "dtype of the written weights: float32, bfloat16 or float16", DefaultValueFactory = _ => "float32" };
+        var dtype = NamedOptions.Create("--dtype", "dtype of the written weights", ComputeDtype.Float32);
         var cmd = new Command("merge", "Merge a LoRA adapter into its base model and write a HuggingFace model folder.");
         cmd.Add(model); cmd.Add(adapter); cmd.Add(output); cmd.Add(dtype);
         cmd.SetAction(p =>
@@ -21,7 +22,7 @@ public static class MergeCommand
             var outDir = p.GetValue(output)!;
             if (Path.GetFullPath(outDir) == Path.GetFullPath(dir)) throw new AloraException("--out must differ from --model");
             OutputCheck.NewFolder(outDir, "--out");
-            var type = ModelOptions.ParseDType(p.GetValue(dtype)!);
+            var type = p.GetValue(dtype).ToScalarType();
             using var lm = ModelLoader.Load(dir);
             var adapters = PeftAdapter.Apply(lm, p.GetValue(adapter)!);
             ModelMerge.MergeAndSave(lm, adapters, dir, outDir, type);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Alora.Recipes;
@@ -8,56 +7,40 @@ using Alora.Training;
 namespace Alora.Cli.Commands;
 
 /// <summary>
-/// alora train: one option per <see cref="FinetuneOptions"/> property (kebab-case), and a YAML file
-/// whose keys are the same names (--config); options given on the command line override the file.
+/// alora train: one option per entry of <see cref="OptionCatalog"/> (the properties of <see cref="FinetuneOptions"/>,
+/// kebab-case, with their help), and a YAML file whose keys are the same names (--config); options given on the command
+/// line override the file. Both are bound by the catalog's one binder.
 /// </summary>
 public static class TrainCommand
 {
-    static readonly Dictionary<string, string> Help = new()
-    {
-        ["model"] = "HuggingFace model folder", ["data"] = "training data: text, JSONL text/input_ids, Parquet text, prompt/completion JSONL, or a task file with --task",
-        ["out"] = "run folder (configuration, metrics.jsonl, checkpoints, adapter)", ["method"] = "lora | rslora | alora | alora-no-layer | ewc-lora",
-        ["stage"] = "general (stage nu: importance recording for alora) | domain (stage mu) | both (--general-data, then --data)", ["general-data"] = "stage-nu text for --stage both", ["task"] = "read --data as sciq | piqa | medmcqa | mcq and train on the correct answers",
-        ["rank"] = "LoRA rank r", ["alpha"] = "LoRA alpha (scaling alpha/r, or alpha/sqrt(r) with --rslora)", ["dropout"] = "dropout on the LoRA branch",
-        ["target-modules"] = "module names to adapt (comma-separated)", ["rslora"] = "rank-stabilised scaling alpha/sqrt(r)",
-        ["lr"] = "peak learning rate", ["batch-size"] = "sequences per optimizer step", ["micro-batch-size"] = "sequences per forward pass (gradient accumulation)",
-        ["epochs"] = "passes over the data", ["max-steps"] = "stop after this many optimizer steps (overrides --epochs)", ["max-length"] = "tokens per sequence",
-        ["seed"] = "seed of the adapter init, data order and dropout", ["optimizer"] = "adamw | sgd", ["schedule"] = "linear | cosine | constant (after warm-up)",
-        ["resume"] = "continue an interrupted run in --out", ["init-adapter"] = "continue the adapter of this run folder (or PEFT adapter folder)",
-        ["device"] = "cpu | cuda | cuda:N", ["dtype"] = "float32 | bfloat16 | float16",
-        ["importance"] = "importance file (written by --stage general, read by --stage domain)", ["phi"] = "ALoRA penalty strength",
-        ["xi"] = "damping in Omega = omega / (Delta^2 + xi)", ["si-variant"] = "paper | exact", ["layer-weights"] = "softmax | softmax-normalized | softmax-log | uniform",
-        ["fisher"] = "EWC Fisher file", ["ewc-lambda"] = "EWC penalty strength",
-    };
-
     public static Command Create(CliIo io)
     {
         var cmd = new Command("train", "Fine-tune a LoRA adapter (LoRA, rsLoRA, ALoRA stages, EWC-LoRA) into a run folder.");
         var config = new Option<string?>("--config") { Description = "YAML file whose keys are these option names (command-line values override it)" };
         cmd.Add(config);
-        var options = new List<(PropertyInfo Prop, Option Opt)>();
-        foreach (var prop in typeof(FinetuneOptions).GetProperties().Where(p => p.CanWrite))
+        var options = new List<(OptionInfo Info, Option Opt)>();
+        foreach (var info in OptionCatalog.Options)
         {
-            var name = Kebab(prop.Name);
-            var opt = MakeOption(prop.PropertyType, "--" + name, Help.GetValueOrDefault(name, ""));
-            options.Add((prop, opt));
+            var opt = MakeOption(info);
+            options.Add((info, opt));
             cmd.Add(opt);
         }
         cmd.SetAction(p =>
         {
-            var merged = JsonSerializer.SerializeToNode(new FinetuneOptions(), FinetuneRecipe.JsonOptions)!.AsObject();
+            var merged = OptionCatalog.Defaults();
             var given = new HashSet<string>(StringComparer.Ordinal);
             if (p.GetValue(config) is { } yamlPath) given.UnionWith(YamlOptions.ApplyYaml(merged, yamlPath));
-            foreach (var (prop, opt) in options)
+            foreach (var (info, opt) in options)
             {
                 var result = p.GetResult(opt);
                 if (result is null || result.Implicit) continue;
-                merged[Kebab(prop.Name)] = ToJson(p, opt);
-                given.Add(Kebab(prop.Name));
+                merged[info.Key] = ToJson(p, opt);
+                given.Add(info.Key);
             }
             FillUnstated(merged, given);
-            var o = Bind(merged, p.GetValue(config));
-            var result2 = ProgressView.RunTraining(io, $"train {o.Method}/{o.Stage}", progress => FinetuneRecipe.Run(o, progress));
+            var o = OptionCatalog.Bind(merged, p.GetValue(config) ?? "options");
+            WarnUnread(io, o, given);
+            var result2 = ProgressView.RunTraining(io, $"train {EnumNames<FinetuneMethod>.Name(o.Method)}/{EnumNames<Stage>.Name(o.Stage)}", progress => FinetuneRecipe.Run(o, progress));
             io.Out.WriteLine($"run: {result2.RunDir}");
             io.Out.WriteLine($"steps: {result2.Steps}  final loss: {result2.FinalLoss:F4}  train seconds: {result2.TrainSeconds:F1}");
             return 0;
@@ -65,7 +48,16 @@ public static class TrainCommand
         return cmd;
     }
 
-    static string Kebab(string name) => JsonNamingPolicy.KebabCaseLower.ConvertName(name);
+    /// <summary>A stated option that the chosen method does not read is named, never silently dropped (--phi with --method lora).</summary>
+    static void WarnUnread(CliIo io, FinetuneOptions o, IEnumerable<string> given)
+    {
+        foreach (var key in given.Order(StringComparer.Ordinal))
+        {
+            var readers = MethodRegistry.Readers(key);
+            if (readers.Count > 0 && !readers.Contains(o.Method))
+                io.Err.WriteLine($"warning: --{key} is read by --method {string.Join(", ", readers.Select(EnumNames<FinetuneMethod>.Name))}; --method {EnumNames<FinetuneMethod>.Name(o.Method)} ignores it");
+        }
+    }
 
     /// <summary>
     /// Options the user did not state come from what the run already is: on --resume, the run folder's config.json
@@ -91,8 +83,28 @@ public static class TrainCommand
         }
     }
 
-    static Option MakeOption(Type t, string name, string help)
+    static Option MakeOption(OptionInfo info)
     {
+        var (t, name, help) = (info.Type, "--" + info.Key, OptionCatalog.Help(info));
+        if (info.Values is not null)
+        {
+            // named values are checked while parsing, by the binder every source goes through
+            var named = new Option<string?>(name) { Description = help };
+            named.CompletionSources.Add(info.Values.ToArray());
+            named.Validators.Add(r =>
+            {
+                var text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
+                try
+                {
+                    _ = JsonSerializer.Deserialize(JsonValue.Create(text), t, OptionCatalog.Json);
+                }
+                catch (JsonException)
+                {
+                    r.AddError($"{name} '{text}' is not one of {string.Join(", ", info.Values)}");
+                }
+            });
+            return named;
+        }
         if (t == typeof(bool)) return new Option<bool>(name) { Description = help };
         if (t == typeof(int)) return new Option<int>(name) { Description = help };
         if (t == typeof(int?)) return new Option<int?>(name) { Description = help };
@@ -114,16 +126,4 @@ public static class TrainCommand
         Option<string?> s => p.GetValue(s),
         _ => null,
     };
-
-    static FinetuneOptions Bind(JsonObject merged, string? source)
-    {
-        try
-        {
-            return merged.Deserialize<FinetuneOptions>(FinetuneRecipe.JsonOptions)!;
-        }
-        catch (JsonException e)
-        {
-            throw new AloraException($"{source ?? "options"}: '{e.Path?.TrimStart('$', '.')}' has the wrong type", e);
-        }
-    }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Alora.Experiments;
 using Alora.Recipes;
@@ -10,9 +9,8 @@ namespace Alora.Cli.Commands;
 /// <summary>alora train --config: a YAML mapping of option names to values, read into the option object.</summary>
 public static class YamlOptions
 {
-    /// <summary>Kebab-case names of the string options: their values stay text ("data: 2024" names a file).</summary>
-    static readonly HashSet<string> TextKeys = typeof(FinetuneOptions).GetProperties()
-        .Where(p => p.CanWrite && p.PropertyType == typeof(string)).Select(p => JsonNamingPolicy.KebabCaseLower.ConvertName(p.Name)).ToHashSet(StringComparer.Ordinal);
+    /// <summary>Options whose values are text or names: they stay text ("data: 2024" names a file, "method: alora" a method).</summary>
+    static readonly HashSet<string> TextKeys = OptionCatalog.Options.Where(o => o.IsText).Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>
     /// Reads the YAML mapping into the option object and returns the keys it set; an unknown key or a value that is not

@@ -1,3 +1,4 @@
+using Alora.Data;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;

@@ -1,3 +1,4 @@
+using Alora.IO;
 using System.Buffers;
 using System.Collections;
 using System.Globalization;

@@ -1,3 +1,4 @@
+using Alora.IO;
 using System.Globalization;
 
 namespace Alora.Data;

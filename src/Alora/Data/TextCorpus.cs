@@ -1,3 +1,4 @@
+using Alora.IO;
 using System.Text;
 using Parquet;
 

@@ -81,10 +81,6 @@ internal static class ConfigSchema
 {
     static readonly JsonNamingPolicy Kebab = JsonNamingPolicy.KebabCaseLower;
 
-    /// <summary>Keys a train / general-stage / domain-stage / overrides section may hold: FinetuneOptions' in kebab-case.</summary>
-    public static readonly IReadOnlyList<string> TrainKeys = typeof(FinetuneOptions).GetProperties()
-        .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null).Select(p => Kebab.ConvertName(p.Name)).ToList();
-
     public static void Check(JsonNode? node, Type type, string path, string source)
     {
         if (node is null) return;
@@ -131,9 +127,7 @@ internal static class ConfigSchema
         }
     }
 
-    static readonly Dictionary<string, Type> TrainTypes = typeof(FinetuneOptions).GetProperties()
-        .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
-        .ToDictionary(p => Kebab.ConvertName(p.Name), p => p.PropertyType, StringComparer.Ordinal);
+    static readonly Dictionary<string, Type> TrainTypes = OptionCatalog.Options.ToDictionary(o => o.Key, o => o.Type, StringComparer.Ordinal);
 
     /// <summary>
     /// Where a number is expected, NaN and infinities (YAML's .nan and .inf, "NaN", "1e400") are refused by name:

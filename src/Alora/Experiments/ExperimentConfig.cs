@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Alora.Data;
 using Alora.Recipes;
+using Alora.Runtime;
 
 namespace Alora.Experiments;
 
@@ -17,7 +18,7 @@ public sealed record ExperimentConfig
     /// <summary>HuggingFace model folder of the base model.</summary>
     public string Model { get; init; } = "";
     public string Device { get; init; } = "cpu";
-    public string Dtype { get; init; } = "float32";
+    public ComputeDtype Dtype { get; init; } = ComputeDtype.Float32;
     /// <summary>General text: train (stage nu and the Fisher) and held-out (general perplexity).</summary>
     public GeneralDataConfig General { get; init; } = new();
     /// <summary>Domain tasks; every domain-stage run trains on one task's train file and is tested on its test file.</summary>
@@ -120,13 +121,13 @@ public sealed record ExperimentConfig
         if (Seeds.Count == 0) throw Err("'seeds' is empty");
         foreach (var g in Seeds.GroupBy(s => s).Where(g => g.Count() > 1)) throw Err($"seed {g.Key} is listed twice in 'seeds'");
 
-        bool trains = Methods.Any(m => m != "base");
+        bool trains = Methods.Any(m => m != ExperimentMethods.Base);
         bool needsGeneral = Methods.Any(ExperimentMethods.NeedsGeneralData);
         if (string.IsNullOrWhiteSpace(General.Heldout)) throw Err("'general.heldout' is required (held-out general text for perplexity)");
         RequireFile(General.Heldout, "general.heldout");
         if (needsGeneral)
         {
-            if (string.IsNullOrWhiteSpace(General.Train)) throw Err("'general.train' is required by lora-nu-mu, alora, alora-no-layer and ewc-lora (general text for stage nu and the Fisher)");
+            if (string.IsNullOrWhiteSpace(General.Train)) throw Err($"'general.train' is required by {string.Join(", ", Methods.Where(ExperimentMethods.NeedsGeneralData))} (general text for stage nu and the Fisher)");
             RequireFile(General.Train, "general.train");
         }
         if (Domain.Count == 0) throw Err("'domain' lists no task: give at least one (name, task, train, test)");
@@ -159,7 +160,7 @@ public sealed record ExperimentConfig
         foreach (var (m, o) in Overrides)
         {
             if (!ExperimentMethods.All.Contains(m)) throw Err($"overrides: unknown method '{m}': expected any of {string.Join(", ", ExperimentMethods.All)}");
-            if (m == "base") throw Err("overrides: 'base' is not trained, so it has nothing to override");
+            if (m == ExperimentMethods.Base) throw Err("overrides: 'base' is not trained, so it has nothing to override");
             CheckTrainKeys(o, $"overrides.{m}");
         }
         if (Fisher.Samples < 1) throw Err($"fisher.samples must be at least 1 (got {Fisher.Samples})");
@@ -173,29 +174,19 @@ public sealed record ExperimentConfig
 
         if (Sweeps.Any)
         {
-            if (!Methods.Contains("alora")) throw Err("sweeps apply to alora, which is not in 'methods'");
+            if (!Methods.Contains(ExperimentMethods.Alora)) throw Err("sweeps apply to alora, which is not in 'methods'");
             if (Sweeps.Phi.Any(v => !(v >= 0))) throw Err("sweeps.phi: every value must be >= 0");
             if (Sweeps.Xi.Any(v => !(v > 0))) throw Err("sweeps.xi: every value must be > 0");
             if (Sweeps.Rank.Any(v => v < 1)) throw Err("sweeps.rank: every value must be >= 1");
         }
         // Every run's options must bind and validate now, not after an hour of training.
-        foreach (var m in Methods.Where(m => m != "base"))
+        foreach (var m in Methods.Where(m => m != ExperimentMethods.Base))
         {
             try
             {
-                var o = ExperimentPlanner.TrainOptions(this, m, "domain", []);
-                o.ToTrainConfig().Validate();
-                if (o.Phi < 0 || double.IsNaN(o.Phi)) throw new AloraException($"phi must be non-negative (got {o.Phi})");
-                if (o.EwcLambda < 0 || double.IsNaN(o.EwcLambda)) throw new AloraException($"ewc-lambda must be non-negative (got {o.EwcLambda})");
-                if (m == "alora") _ = Alora.Methods.AloraRegularizer.ParseWeighting(o.LayerWeights);
-                var g = ExperimentPlanner.TrainOptions(this, m, "general", []);
-                g.ToTrainConfig().Validate();
-                if (m is "alora" or "alora-no-layer")
-                {
-                    // the method's overrides reach its general stage for these keys
-                    if (o.SiVariant is not ("paper" or "exact")) throw new AloraException($"si-variant '{o.SiVariant}' is not one of paper, exact");
-                    if (!(o.Xi > 0)) throw new AloraException($"xi must be positive (got {o.Xi})");
-                }
+                // the method's overrides reach its general stage for the SI and shape keys, so both are checked
+                ExperimentPlanner.TrainOptions(this, m, Stage.Domain, []).ValidateSettings();
+                ExperimentPlanner.TrainOptions(this, m, Stage.General, []).ValidateSettings();
             }
             catch (AloraException e) when (!e.Message.StartsWith(Where, StringComparison.Ordinal))
             {
@@ -218,7 +209,7 @@ public sealed record ExperimentConfig
 
     void CheckTrainKeys(JsonObject o, string section)
     {
-        var known = ConfigSchema.TrainKeys;
+        var known = OptionCatalog.Options.Select(o => o.Key).ToList();
         foreach (var (k, _) in o)
         {
             if (ReservedTrainKeys.Contains(k))
@@ -285,35 +276,4 @@ public sealed record SweepConfig
     public IReadOnlyList<int> Rank { get; init; } = [];
 
     [JsonIgnore] public bool Any => Phi.Count + Xi.Count + Rank.Count > 0;
-}
-
-/// <summary>The methods an experiment compares (the paper's table 1 and 2).</summary>
-public static class ExperimentMethods
-{
-    public static readonly string[] All = ["base", "lora-mu", "lora-nu-mu", "rslora", "ewc-lora", "alora-no-layer", "alora"];
-
-    /// <summary>Names as the paper's tables print them.</summary>
-    public static string Display(string method) => method switch
-    {
-        "base" => "Base",
-        "lora-mu" => "LoRA(μ)",
-        "lora-nu-mu" => "LoRA(ν+μ)",
-        "rslora" => "RSLoRA",
-        "ewc-lora" => "EWC-LoRA",
-        "alora-no-layer" => "Ours − layer",
-        "alora" => "Ours",
-        _ => method,
-    };
-
-    /// <summary>Methods whose domain stage continues a general-stage adapter.</summary>
-    public static bool ContinuesGeneral(string method) => method is "lora-nu-mu" or "alora" or "alora-no-layer";
-
-    public static bool NeedsGeneralData(string method) => ContinuesGeneral(method) || method == "ewc-lora";
-
-    /// <summary>The recipe's --method of the domain stage.</summary>
-    public static string RecipeMethod(string method) => method switch
-    {
-        "lora-mu" or "lora-nu-mu" => "lora",
-        _ => method,
-    };
 }

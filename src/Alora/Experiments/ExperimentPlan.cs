@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Alora.Eval;
 using Alora.Recipes;
+using Alora.Runtime;
 
 namespace Alora.Experiments;
 
@@ -75,15 +76,15 @@ public static class ExperimentPlanner
         var b = new Builder(outDir);
         var entries = new List<ResultEntry>();
 
-        if (c.Methods.Contains("base"))
+        if (c.Methods.Contains(ExperimentMethods.Base))
         {
             var name = b.Add("base", new ExperimentJob
             {
-                Name = "base", Kind = JobKind.Base, Method = "base", Eval = EvalSpec(c, c.Domain),
-                Identity = new JsonObject { ["kind"] = "base", ["model"] = c.Model, ["device"] = c.Device, ["dtype"] = c.Dtype },
+                Name = "base", Kind = JobKind.Base, Method = ExperimentMethods.Base, Eval = EvalSpec(c, c.Domain),
+                Identity = new JsonObject { ["kind"] = "base", ["model"] = c.Model, ["device"] = c.Device, ["dtype"] = EnumNames<ComputeDtype>.Name(c.Dtype) },
             });
             foreach (var seed in c.Seeds)
-                foreach (var t in c.Domain) entries.Add(new ResultEntry("base", seed, t.Name, name));
+                foreach (var t in c.Domain) entries.Add(new ResultEntry(ExperimentMethods.Base, seed, t.Name, name));
         }
 
         string? sharedFisher = null;
@@ -91,21 +92,21 @@ public static class ExperimentPlanner
         {
             foreach (var t in c.Domain)
             {
-                foreach (var m in c.Methods.Where(m => m != "base"))
+                foreach (var m in c.Methods.Where(m => m != ExperimentMethods.Base))
                 {
                     var run = Domain(c, b, m, seed, t, [], [], "");
                     entries.Add(new ResultEntry(m, seed, t.Name, run));
                 }
                 // each sweep also holds the configured value (its run is the main alora run, shared)
                 if (c.Sweeps.Phi.Count > 0)
-                    foreach (var v in WithConfigured(c.Sweeps.Phi, TrainOptions(c, "alora", "domain", []).Phi))
-                        entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, [], new JsonObject { ["phi"] = v }, "phi" + Num(v)), "phi", v));
+                    foreach (var v in WithConfigured(c.Sweeps.Phi, TrainOptions(c, ExperimentMethods.Alora, Stage.Domain, []).Phi))
+                        entries.Add(new ResultEntry(ExperimentMethods.Alora, seed, t.Name, Domain(c, b, ExperimentMethods.Alora, seed, t, [], new JsonObject { ["phi"] = v }, "phi" + Num(v)), "phi", v));
                 if (c.Sweeps.Xi.Count > 0)
-                    foreach (var v in WithConfigured(c.Sweeps.Xi, GeneralSetting(c, "xi") ?? TrainOptions(c, "alora", "general", []).Xi))
-                        entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, new JsonObject { ["xi"] = v }, [], "xi" + Num(v)), "xi", v));
+                    foreach (var v in WithConfigured(c.Sweeps.Xi, GeneralSetting(c, "xi") ?? TrainOptions(c, ExperimentMethods.Alora, Stage.General, []).Xi))
+                        entries.Add(new ResultEntry(ExperimentMethods.Alora, seed, t.Name, Domain(c, b, ExperimentMethods.Alora, seed, t, new JsonObject { ["xi"] = v }, [], "xi" + Num(v)), "xi", v));
                 if (c.Sweeps.Rank.Count > 0)
-                    foreach (var v in WithConfigured(c.Sweeps.Rank.Select(r => (double)r).ToList(), GeneralSetting(c, "rank") ?? TrainOptions(c, "alora", "general", []).Rank))
-                        entries.Add(new ResultEntry("alora", seed, t.Name, Domain(c, b, "alora", seed, t, new JsonObject { ["rank"] = (int)v }, [], "r" + Num(v)), "rank", v));
+                    foreach (var v in WithConfigured(c.Sweeps.Rank.Select(r => (double)r).ToList(), GeneralSetting(c, "rank") ?? TrainOptions(c, ExperimentMethods.Alora, Stage.General, []).Rank))
+                        entries.Add(new ResultEntry(ExperimentMethods.Alora, seed, t.Name, Domain(c, b, ExperimentMethods.Alora, seed, t, new JsonObject { ["rank"] = (int)v }, [], "r" + Num(v)), "rank", v));
             }
         }
         return new ExperimentPlan(outDir, b.Jobs, entries);
@@ -113,10 +114,10 @@ public static class ExperimentPlanner
         string Domain(ExperimentConfig c, Builder b, string method, long seed, DomainTaskConfig task, JsonObject generalExtra, JsonObject domainExtra, string tag)
         {
             var deps = new List<string>();
-            var o = TrainOptions(c, method, "domain", domainExtra) with
+            var o = TrainOptions(c, method, Stage.Domain, domainExtra) with
             {
                 Model = c.Model, Device = c.Device, Dtype = c.Dtype, Seed = seed, Resume = true,
-                Method = ExperimentMethods.RecipeMethod(method), Stage = "domain", Data = task.Train, Task = task.Task,
+                Method = ExperimentMethods.RecipeMethod(method), Stage = Stage.Domain, Data = task.Train, Task = task.Task,
             };
             if (ExperimentMethods.ContinuesGeneral(method))
             {
@@ -128,9 +129,9 @@ public static class ExperimentPlanner
             {
                 throw new InvalidOperationException("general-stage settings for a method without a general stage");
             }
-            if (method == "ewc-lora")
+            if (ExperimentMethods.NeedsFisher(method))
             {
-                var fisher = Fisher(c, b, seed, o);
+                var fisher = Fisher(c, b, method, seed, o);
                 deps.Add(fisher);
                 o = o with { Fisher = Path.Combine(b.RunDir(fisher), "fisher.safetensors") };
             }
@@ -145,9 +146,10 @@ public static class ExperimentPlanner
 
         string General(ExperimentConfig c, Builder b, string method, long seed, JsonObject extra, string tag)
         {
-            // lora-nu-mu has no recording of its own: it takes the SI settings of alora (or alora-no-layer) so it shares their run.
-            var si = ExperimentMethods.ContinuesGeneral(method) && method != "lora-nu-mu" ? method
-                : c.Methods.Contains("alora") ? "alora" : c.Methods.Contains("alora-no-layer") ? "alora-no-layer" : null;
+            // A method that continues the general run without recording (lora-nu-mu) takes the SI settings of a method that
+            // records, so that it shares that method's run: the last registered one the config lists (alora before alora-no-layer).
+            var si = ExperimentMethods.Find(method)?.RecordsImportance == true ? method
+                : MethodRegistry.ExperimentMethods.LastOrDefault(m => m.RecordsImportance && c.Methods.Contains(m.Name))?.Name;
             var keys = new JsonObject();
             if (si is not null && c.Overrides.TryGetValue(si, out var siOverrides))
                 foreach (var k in SiKeys.Where(siOverrides.ContainsKey))
@@ -156,10 +158,11 @@ public static class ExperimentPlanner
                 foreach (var k in ShapeKeys.Where(own.ContainsKey))
                     keys[k] = own[k]?.DeepClone();
             foreach (var (k, v) in extra) keys[k] = v?.DeepClone();
-            var o = TrainOptions(c, "alora", "general", keys) with
+            // the shared run records importance (ALoRA's general stage); methods that only continue it ignore the file
+            var o = TrainOptions(c, ExperimentMethods.Alora, Stage.General, keys) with
             {
                 Model = c.Model, Device = c.Device, Dtype = c.Dtype, Seed = seed, Resume = true,
-                Method = "alora", Stage = "general", Data = c.General.Train, Task = null,
+                Method = FinetuneMethod.Alora, Stage = Stage.General, Data = c.General.Train, Task = null,
             };
             var identity = Identity("general", o, []);
             var baseName = $"general-s{seed}";
@@ -168,10 +171,10 @@ public static class ExperimentPlanner
             return b.Add(name, new ExperimentJob { Name = name, Kind = JobKind.General, Seed = seed, Train = o, Identity = identity });
         }
 
-        string Fisher(ExperimentConfig c, Builder b, long seed, FinetuneOptions domain)
+        string Fisher(ExperimentConfig c, Builder b, string method, long seed, FinetuneOptions domain)
         {
             long fisherSeed = c.Fisher.PerSeed ? seed : c.Seeds[0];
-            var general = TrainOptions(c, "ewc-lora", "general", []);
+            var general = TrainOptions(c, method, Stage.General, []);
             var request = new FisherRequest
             {
                 Model = c.Model, Data = c.General.Train, Samples = c.Fisher.Samples, MaxLength = c.Fisher.MaxLength ?? general.MaxLength,
@@ -191,28 +194,22 @@ public static class ExperimentPlanner
 
     /// <summary>alora's own override of a general-stage key (xi, rank), which wins over the train section.</summary>
     static double? GeneralSetting(ExperimentConfig c, string key) =>
-        c.Overrides.TryGetValue("alora", out var o) && o[key] is JsonValue v ? v.Deserialize<double?>() : null;
+        c.Overrides.TryGetValue(ExperimentMethods.Alora, out var o) && o[key] is JsonValue v ? v.Deserialize<double?>() : null;
 
     /// <summary>
     /// The recipe's options for a method's stage: defaults, then train, then general-stage or domain-stage, then
     /// (domain stage) the method's overrides, then <paramref name="extra"/>. The experiment's own fields are set by the caller.
     /// </summary>
-    public static FinetuneOptions TrainOptions(ExperimentConfig c, string method, string stage, JsonObject extra)
+    public static FinetuneOptions TrainOptions(ExperimentConfig c, string method, Stage stage, JsonObject extra)
     {
         ArgumentNullException.ThrowIfNull(c);
-        var j = JsonSerializer.SerializeToNode(new FinetuneOptions(), FinetuneRecipe.JsonOptions)!.AsObject();
+        var j = OptionCatalog.Defaults();
         Merge(j, c.Train);
-        Merge(j, stage == "general" ? c.GeneralStage : c.DomainStage);
-        if (stage == "domain" && c.Overrides.TryGetValue(method, out var o)) Merge(j, o);
+        Merge(j, stage == Stage.General ? c.GeneralStage : c.DomainStage);
+        if (stage == Stage.Domain && c.Overrides.TryGetValue(method, out var o)) Merge(j, o);
         Merge(j, extra);
-        try
-        {
-            return j.Deserialize<FinetuneOptions>(FinetuneRecipe.JsonOptions)!;
-        }
-        catch (JsonException e)
-        {
-            throw new AloraException($"{c.Source ?? "experiment"}: '{ConfigSchema.KeyPath(e.Path)}' has the wrong type in the settings of {method} ({stage} stage)", e);
-        }
+        var sections = stage == Stage.General ? "train, general-stage" : $"train, domain-stage, overrides.{method}";
+        return OptionCatalog.Bind(j, $"{c.Source ?? "experiment"}: the settings of {method} ({sections})");
     }
 
     static void Merge(JsonObject into, JsonObject from)
@@ -232,7 +229,7 @@ public static class ExperimentPlanner
     /// <summary>What a training job computes, without where its files go: the options with the paths of other runs replaced by their names.</summary>
     static JsonObject Identity(string kind, FinetuneOptions o, IReadOnlyList<string> deps)
     {
-        var opts = JsonSerializer.SerializeToNode(o with { Out = "", Resume = false, InitAdapter = null, Fisher = null, Importance = null }, FinetuneRecipe.JsonOptions)!.AsObject();
+        var opts = (o with { Out = "", Resume = false, InitAdapter = null, Fisher = null, Importance = null }).ToJson();
         return new JsonObject
         {
             ["kind"] = kind, ["options"] = opts,

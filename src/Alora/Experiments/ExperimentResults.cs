@@ -190,9 +190,8 @@ public static class ExperimentResults
                 ? t.Where(kv => !IsDomainTask(plan, kv.Key))
                     .ToDictionary(kv => kv.Key, kv => (Num(kv.Value?["acc"]), Num(kv.Value?["acc_norm"])))
                 : [];
-            var opts = job.Train;
-            bool alora = e.Method is "alora" or "alora-no-layer";
             var general = job.DependsOn.Select(plan.Job).FirstOrDefault(d => d.Kind == JobKind.General)?.Train;
+            var settings = ExperimentMethods.Settings(e.Method, job.Train, general);
             rows.Add(new ResultRow
             {
                 Method = e.Method, Sweep = e.Sweep, SweepValue = e.SweepValue, Seed = e.Seed, Task = e.Task, Run = e.Run,
@@ -205,11 +204,11 @@ public static class ExperimentResults
                 OmegaBytes = OptLong(costs?["omega_bytes"]),
                 FisherBytes = OptLong(costs?["fisher_bytes"]),
                 PeakMemoryBytes = OptLong(costs?["peak_memory_bytes"]),
-                Phi = alora ? opts?.Phi : null,
-                Xi = alora ? general?.Xi : null,
-                Rank = job.Kind == JobKind.Base ? null : (general ?? opts)?.Rank,
-                LayerWeights = e.Method == "alora" ? opts?.LayerWeights : e.Method == "alora-no-layer" ? "uniform" : null,
-                EwcLambda = e.Method == "ewc-lora" ? opts?.EwcLambda : null,
+                Phi = settings.Phi,
+                Xi = settings.Xi,
+                Rank = job.Kind == JobKind.Base ? null : (general ?? job.Train)?.Rank,
+                LayerWeights = settings.LayerWeights is { } w ? EnumNames<LayerWeighting>.Name(w) : null,
+                EwcLambda = settings.EwcLambda,
                 FinalTaskLoss = Opt(r?["metrics"]?["final_task_loss"]),
                 FinalPenalty = Opt(r?["metrics"]?["final_penalty"]),
                 Probes = probes,
@@ -321,7 +320,7 @@ public static class ExperimentResults
         if (!File.Exists(path)) return null;
         try
         {
-            return HfConfig.ReadJson(path);
+            return JsonFile.Read(path);
         }
         catch (AloraException)
         {

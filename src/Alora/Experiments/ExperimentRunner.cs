@@ -255,7 +255,7 @@ public static partial class Experiment
             Report(ProgressEvent.Started, job, "eval");
             var clock = Stopwatch.StartNew();
             PeakMemory.Reset();
-            using var model = ModelLoader.Load(c.Model, TorchRuntime.ParseDevice(c.Device), ParseDType(c.Dtype));
+            using var model = ModelLoader.Load(c.Model, TorchRuntime.ParseDevice(c.Device), c.Dtype.ToScalarType());
             if (adapter is not null) PeftAdapter.Apply(model, adapter);
             model.eval();
             using var tok = File.Exists(Path.Combine(c.Model, "tokenizer.json")) || File.Exists(Path.Combine(c.Model, "tokenizer.model")) ? TextTokenizer.Load(c.Model) : null;
@@ -299,14 +299,6 @@ public static partial class Experiment
             _eta.Finish();
             Report(ProgressEvent.Finished, job, "fisher");
         }
-
-        static TorchSharp.torch.ScalarType ParseDType(string s) => s.ToLowerInvariant() switch
-        {
-            "float32" or "fp32" => TorchSharp.torch.ScalarType.Float32,
-            "bfloat16" or "bf16" => TorchSharp.torch.ScalarType.BFloat16,
-            "float16" or "fp16" => TorchSharp.torch.ScalarType.Float16,
-            _ => throw new AloraException($"dtype '{s}' is not one of float32, bfloat16, float16"),
-        };
     }
 
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; posts to the thread pool and can arrive late).</summary>

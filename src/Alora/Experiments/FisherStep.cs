@@ -1,3 +1,4 @@
+using Alora.Runtime;
 using Alora.Eval;
 
 namespace Alora.Experiments;
@@ -12,7 +13,7 @@ public sealed record FisherRequest
     public required long Seed { get; init; }
     public required IReadOnlyList<string> TargetModules { get; init; }
     public string Device { get; init; } = "cpu";
-    public string Dtype { get; init; } = "float32";
+    public ComputeDtype Dtype { get; init; } = ComputeDtype.Float32;
 }
 
 /// <summary>What a Fisher pass reports: its wall time, the file's bytes and what it saw.</summary>
@@ -34,14 +35,7 @@ public static class FisherStep
         public FisherOutcome Estimate(FisherRequest request, string outPath, IProgress<EvalProgress>? progress, CancellationToken cancel)
         {
             var o = new Methods.FisherOptions { Samples = request.Samples, MaxLength = request.MaxLength, Seed = request.Seed, TargetModules = request.TargetModules };
-            var dtype = request.Dtype.ToLowerInvariant() switch
-            {
-                "float32" or "fp32" => TorchSharp.torch.ScalarType.Float32,
-                "bfloat16" or "bf16" => TorchSharp.torch.ScalarType.BFloat16,
-                "float16" or "fp16" => TorchSharp.torch.ScalarType.Float16,
-                var d => throw new AloraException($"dtype '{d}' is not one of float32, bfloat16, float16"),
-            };
-            var r = Methods.FisherEstimator.EstimateToFile(request.Model, request.Data, outPath, o, Runtime.TorchRuntime.ParseDevice(request.Device), dtype, progress, cancel);
+            var r = Methods.FisherEstimator.EstimateToFile(request.Model, request.Data, outPath, o, TorchRuntime.ParseDevice(request.Device), request.Dtype.ToScalarType(), progress, cancel);
             return new FisherOutcome(r.Seconds, r.Bytes, r.Samples, r.Tokens, r.Mean);
         }
     }

@@ -1,3 +1,4 @@
+using Alora.IO;
 using System.Text.Json.Nodes;
 using Alora.Models;
 using TorchSharp;
@@ -25,7 +26,7 @@ public static class ModelMerge
             if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
             Directory.CreateDirectory(tmp);
             IO.SafeTensorsWriter.Write(Path.Combine(tmp, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-            var config = HfConfig.ReadJson(Path.Combine(baseDir, "config.json"));
+            var config = JsonFile.Read(Path.Combine(baseDir, "config.json"));
             config["torch_dtype"] = dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
             File.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
             // the tokenizer and generation settings travel with the weights

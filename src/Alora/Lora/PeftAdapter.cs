@@ -77,7 +77,7 @@ public static class PeftAdapter
             throw new AloraException($"{dir}: no {ConfigFile}, so no finished adapter here"
                 + (inside.Count > 0 ? $"; these subfolders hold one: {string.Join(", ", inside)}" : ""));
         }
-        var j = HfConfig.ReadJson(path);
+        var j = JsonFile.Read(path);
         string Str(string k) => j[k]?.GetValue<string>() ?? "";
         if (Str("peft_type") != "LORA") throw new AloraException($"{path}: peft_type '{Str("peft_type")}' is not LORA");
         if (j["use_dora"]?.GetValue<bool>() == true) throw new AloraException($"{path}: DoRA adapters (use_dora) are not supported");

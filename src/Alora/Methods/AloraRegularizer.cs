@@ -1,8 +1,8 @@
+using System.Text.Json.Serialization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Alora.IO;
 using Alora.Lora;
-using Alora.Recipes;
 using Alora.Runtime;
 using Alora.Training;
 using TorchSharp;
@@ -11,6 +11,8 @@ using static TorchSharp.torch;
 namespace Alora.Methods;
 
 /// <summary>How the per-module weights w_m are formed from the importance norms n_m = ||Omega_m||_2.</summary>
+/// <summary>How the layer weights w_m come from the modules' importance norms (option layer-weights).</summary>
+[JsonConverter(typeof(NamedEnumConverter<LayerWeighting>))]
 public enum LayerWeighting
 {
     /// <summary>The paper's rule: w = softmax(n). Saturates to nearly one module when norms differ by a few units.</summary>

@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using Alora.IO;
 using Alora.Lora;
 using Alora.Models;
-using Alora.Recipes;
 using Alora.Runtime;
 using Alora.Training;
 using static TorchSharp.torch;
@@ -66,15 +65,14 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
         }
     }
 
-    /// <summary>Reads and validates --fisher for <c>--method ewc-lora</c>.</summary>
-    public static EwcRegularizer FromOptions(FinetuneOptions o, CausalLM model, IReadOnlyList<AdaptedModule> adapters)
+    /// <summary>Reads a Fisher file and checks it against the model and the adapters (see the constructor).</summary>
+    public static EwcRegularizer FromFile(string path, CausalLM model, IReadOnlyList<AdaptedModule> adapters, double lambda)
     {
-        if (string.IsNullOrWhiteSpace(o.Fisher))
-            throw new AloraException("--method ewc-lora needs --fisher FILE: make one on general data with `alora fisher --model MODEL --data GENERAL --out fisher.safetensors`");
-        if (!File.Exists(o.Fisher)) throw new AloraException($"{o.Fisher}: Fisher file not found (--fisher)");
-        using var fisher = DiagonalFisher.Load(o.Fisher, adapters.Count > 0 ? adapters[0].Layer.lora_A.weight.device : null);
+        ArgumentNullException.ThrowIfNull(adapters);
+        if (!File.Exists(path)) throw new AloraException($"{path}: Fisher file not found (--fisher)");
+        using var fisher = DiagonalFisher.Load(path, adapters.Count > 0 ? adapters[0].Layer.lora_A.weight.device : null);
         CheckModel(fisher, model);
-        return new EwcRegularizer(fisher, adapters, o.EwcLambda);
+        return new EwcRegularizer(fisher, adapters, lambda);
     }
 
     /// <summary>The file's architecture, hidden size and layer count (when recorded) must be the model's.</summary>

@@ -1,8 +1,8 @@
+using Alora.Data;
 using System.Diagnostics;
 using Alora.Eval;
 using Alora.Lora;
 using Alora.Models;
-using Alora.Recipes;
 using Alora.Runtime;
 using Alora.Training;
 using TorchSharp;
@@ -186,7 +186,7 @@ public static class FisherEstimator
         if (!outPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             throw new AloraException($"--out {outPath}: the Fisher is written as safetensors; name the file *.safetensors");
         using var model = ModelLoader.Load(modelDir, device, dtype);
-        var data = FinetuneRecipe.LoadData(new FinetuneOptions { Model = modelDir, Data = dataPath, MaxLength = o.MaxLength });
+        var data = TrainingFiles.Load(dataPath, null, modelDir, o.MaxLength);
         if (data.Any(d => d.Ids.Any(t => t < 0 || t >= model.VocabSize)))
             throw new AloraException($"{dataPath}: a token id lies outside the model's vocabulary [0, {model.VocabSize})");
         using var fisher = Estimate(model, data, o, progress, cancel);

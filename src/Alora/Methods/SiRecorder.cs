@@ -1,6 +1,6 @@
+using System.Text.Json.Serialization;
 using System.Globalization;
 using Alora.Lora;
-using Alora.Recipes;
 using Alora.Runtime;
 using Alora.Training;
 using TorchSharp;
@@ -8,7 +8,15 @@ using static TorchSharp.torch;
 
 namespace Alora.Methods;
 
-public enum SiVariant { Paper, Exact }
+/// <summary>Which path integral stage nu records (option si-variant).</summary>
+[JsonConverter(typeof(NamedEnumConverter<SiVariant>))]
+public enum SiVariant
+{
+    /// <summary>g~ of eq. 13, from the factors' gradients (no extra backward work).</summary>
+    Paper,
+    /// <summary>g~ = dL/dW of the effective weight, read from the layer's gradient probe.</summary>
+    Exact,
+}
 
 /// <summary>
 /// Stage nu: Synaptic-Intelligence importance of every element of D = s B A, per adapted module.
@@ -181,7 +189,7 @@ public sealed class SiRecorder : ITrainingHook, IRunArtifacts
                 Modules = _adapters.Select(x => x.Path).ToList(), Omega = omega, A = a, B = b, Scaling = _adapters[0].Layer.Scaling,
                 Metadata = new Dictionary<string, string>
                 {
-                    ["variant"] = _variant == SiVariant.Paper ? "paper" : "exact",
+                    ["variant"] = EnumNames<SiVariant>.Name(_variant),
                     ["xi"] = _xi.ToString("R", CultureInfo.InvariantCulture),
                     ["clamp"] = _clamp ? "true" : "false",
                     ["steps"] = _steps.ToString(CultureInfo.InvariantCulture),

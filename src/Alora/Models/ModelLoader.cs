@@ -30,7 +30,7 @@ public static class ModelLoader
     {
         if (!Directory.Exists(dir)) throw new AloraException($"{dir}: model folder not found");
         var configPath = Path.Combine(dir, "config.json");
-        var model = Create(configPath, HfConfig.ReadJson(configPath));
+        var model = Create(configPath, JsonFile.Read(configPath));
         try
         {
             LoadWeights(model, dir, dtype);
@@ -59,7 +59,7 @@ public static class ModelLoader
         }
         if (!File.Exists(index))
             throw new AloraException($"{dir}: no model.safetensors or model.safetensors.index.json (PyTorch .bin checkpoints are not read: convert them to safetensors)");
-        var weightMap = HfConfig.ReadJson(index)["weight_map"] as JsonObject
+        var weightMap = JsonFile.Read(index)["weight_map"] as JsonObject
             ?? throw new AloraException($"{index}: no weight_map object");
         var files = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
         foreach (var (name, fileNode) in weightMap)

@@ -17,7 +17,7 @@ public sealed record FinetuneResult(string RunDir, long Steps, double FinalLoss,
 /// <summary>
 /// The fine-tuning recipe: model -> adapter (fresh or continued) -> data -> method hooks -> explicit
 /// training loop -> run folder (config.json, metrics.jsonl, checkpoints/, the PEFT adapter, summary.json).
-/// Every method (LoRA, rsLoRA, ALoRA's two stages, EWC-LoRA) is this one recipe with different hooks.
+/// Every method is this one recipe with the hooks its <see cref="MethodSpec"/> adds to the stage.
 /// </summary>
 public static class FinetuneRecipe
 {
@@ -25,7 +25,7 @@ public static class FinetuneRecipe
     {
         o.Validate();
         o = WithFullPaths(o);
-        if (o.Stage == "both") return RunBoth(o, progress, cancel);
+        if (o.Stage == Stage.Both) return RunBoth(o, progress, cancel);
         var runDir = o.Out;
         var summaryPath = Path.Combine(runDir, RunFolder.SummaryFile);
         RunFolder.CheckFresh(runDir, o);
@@ -33,15 +33,15 @@ public static class FinetuneRecipe
         if (File.Exists(summaryPath)) return ReadFinished(runDir);
 
         var device = TorchRuntime.ParseDevice(o.Device);
-        using var model = ModelLoader.Load(o.Model, device, TorchRuntime.ParseDType(o.Dtype));
+        using var model = ModelLoader.Load(o.Model, device, o.Dtype.ToScalarType());
         var (adapters, lora) = Adapters(o, model);
-        var data = LoadData(o);
+        var data = TrainingFiles.Load(o.Data, o.Task, o.Model, o.MaxLength);
         if (data.Any(d => d.Ids.Any(t => t < 0 || t >= model.VocabSize)))
             throw new AloraException($"{o.Data}: a token id lies outside the model's vocabulary [0, {model.VocabSize})");
         var cfg = o.ToTrainConfig();
         if (data.Count < cfg.BatchSize)
             throw new AloraException($"{o.Data}: {data.Count} training sequence(s) is fewer than one batch of {cfg.BatchSize}: add data or lower --batch-size");
-        var hooks = Methods.MethodHooks.Create(o, runDir, model, adapters, data);
+        var hooks = MethodRegistry.Get(o.Method).Stages[o.Stage](new MethodContext(o, o.Stage, runDir, model, adapters)).ToList();
         try
         {
             using var trainer = new Trainer(model, adapters, data, cfg, runDir, hooks);
@@ -80,16 +80,16 @@ public static class FinetuneRecipe
     /// </summary>
     static FinetuneResult RunBoth(FinetuneOptions o, IProgress<TrainProgress>? progress, CancellationToken cancel)
     {
-        var general = o with { Stage = "general", Data = o.GeneralData!, Task = null, Out = Path.Combine(o.Out, "general"), Importance = null };
+        var general = o with { Stage = Stage.General, Data = o.GeneralData!, Task = null, Out = Path.Combine(o.Out, "general"), Importance = null };
         var nu = Run(general, progress, null, cancel);
-        var domain = o with { Stage = "domain", InitAdapter = nu.RunDir, Out = Path.Combine(o.Out, "domain") };
+        var domain = o with { Stage = Stage.Domain, InitAdapter = nu.RunDir, Out = Path.Combine(o.Out, "domain") };
         var mu = Run(domain, progress, null, cancel);
         return mu with { TrainSeconds = nu.TrainSeconds + mu.TrainSeconds };
     }
 
     static FinetuneResult ReadFinished(string runDir)
     {
-        var s = HfConfig.ReadJson(Path.Combine(runDir, "summary.json"));
+        var s = JsonFile.Read(Path.Combine(runDir, "summary.json"));
         return new FinetuneResult(runDir, s["steps"]!.GetValue<long>(), s["final_loss"]?.GetValue<double>() ?? double.NaN, s["train_seconds"]!.GetValue<double>(), []);
     }
 
@@ -119,45 +119,13 @@ public static class FinetuneRecipe
             var adapters = PeftAdapter.Apply(model, init);
             return (adapters, cfg with { Dropout = o.Dropout });
         }
-        var lora = new LoraConfig { R = o.Rank, Alpha = o.Alpha, Dropout = o.Dropout, TargetModules = o.TargetModules, UseRslora = o.IsRslora };
+        var lora = o.ToLoraConfig();
         return (LoraInjector.Inject(model, lora), lora);
-    }
-
-    /// <summary>
-    /// --task: multiple-choice items become prompt + " " + correct answer (loss on the answer);
-    /// JSONL with prompt/completion: loss on the completion; anything else: general text, packed.
-    /// </summary>
-    public static List<TrainingExample> LoadData(FinetuneOptions o)
-    {
-        var docs = o.Task is null && !IsPromptCompletion(o.Data) ? TextCorpus.Read(o.Data) : null;
-        if (docs is not null && docs.All(d => d.InputIds is not null))
-            return TrainingData.Pack(docs.Select(d => d.InputIds!), null, null, o.MaxLength); // pre-tokenized: used as given
-        using var tok = TextTokenizer.Load(o.Model);
-        if (o.Task is { } task)
-            return TrainingData.PromptCompletion(McqDatasets.ToTrainingExamples(McqDatasets.Read(task, o.Data)).Select(q => (q.Prompt, q.Completion)), tok, o.MaxLength);
-        if (IsPromptCompletion(o.Data))
-            return TrainingData.PromptCompletion(QaCorpus.Read(o.Data).Select(q => (q.Prompt, q.Completion)), tok, o.MaxLength);
-        var tokens = docs!.Select(d => d.InputIds ?? tok.Encode(d.Text!)).ToList();
-        return TrainingData.Pack(tokens, tok.AddBos ? tok.BosId : null, tok.EosId, o.MaxLength);
-    }
-
-    static bool IsPromptCompletion(string path)
-    {
-        if (!path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return false;
-        var first = File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l));
-        try
-        {
-            return first is not null && JsonNode.Parse(first) is JsonObject j && j.ContainsKey("prompt") && j.ContainsKey("completion");
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
     }
 
     static void WriteConfig(string runDir, FinetuneOptions o, LoraConfig lora, Trainer trainer, List<TrainingExample> data, CausalLM model)
     {
-        var j = RunFolder.OptionsJson(o);
+        var j = o.ToJson();
         j["resolved"] = new JsonObject
         {
             ["scaling"] = lora.Scaling, ["rank"] = lora.R, ["alpha"] = lora.Alpha,
@@ -168,12 +136,4 @@ public static class FinetuneRecipe
         };
         AtomicFile.WriteAllText(Path.Combine(runDir, "config.json"), j.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
-
-    public static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower, WriteIndented = true };
-}
-
-/// <summary>A hook that leaves files in the run folder when the run finishes (importance, layer weights).</summary>
-public interface IRunArtifacts
-{
-    void WriteArtifacts(string runDir);
 }

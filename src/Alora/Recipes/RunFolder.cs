@@ -1,3 +1,4 @@
+using Alora.IO;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -26,15 +27,12 @@ public static class RunFolder
     /// <summary>Options whose value an adapter continued with --init-adapter fixes (its shape and scaling).</summary>
     public static readonly IReadOnlyList<string> AdapterShape = ["rank", "alpha", "target-modules", "rslora"];
 
-    /// <summary>The options written to config.json, kebab-case, with the resolved values beside them under "resolved".</summary>
-    public static JsonObject OptionsJson(FinetuneOptions o) => JsonSerializer.SerializeToNode(o, FinetuneRecipe.JsonOptions)!.AsObject();
-
     /// <summary>The options a run folder was started with (its config.json without "resolved"), or null when it has none.</summary>
     public static JsonObject? StoredOptions(string runDir)
     {
         var path = Path.Combine(runDir, ConfigFile);
         if (!File.Exists(path)) return null;
-        var j = HfConfig.ReadJson(path);
+        var j = JsonFile.Read(path);
         j.Remove("resolved");
         return j;
     }
@@ -56,7 +54,7 @@ public static class RunFolder
     public static void CheckResumeOptions(string runDir, FinetuneOptions o)
     {
         if (!o.Resume || StoredOptions(runDir) is not { } stored) return;
-        var now = OptionsJson(o);
+        var now = o.ToJson();
         var differ = now.Where(kv => !ResumeMutable.Contains(kv.Key) && stored.ContainsKey(kv.Key) && !JsonNode.DeepEquals(kv.Value, stored[kv.Key]))
             .Select(kv => $"--{kv.Key} {Show(kv.Value)} (the run has {Show(stored[kv.Key])})").ToList();
         if (differ.Count > 0)

@@ -34,15 +34,6 @@ public static partial class TorchRuntime
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int Mallopt(int param, int value);
 
-    /// <summary>float32 | bfloat16 | float16 (and fp32, bf16, fp16); <paramref name="option"/> names the setting in errors.</summary>
-    public static ScalarType ParseDType(string s, string option = "--dtype") => s.ToLowerInvariant() switch
-    {
-        "float32" or "fp32" or "f32" => ScalarType.Float32,
-        "bfloat16" or "bf16" => ScalarType.BFloat16,
-        "float16" or "fp16" or "f16" => ScalarType.Float16,
-        _ => throw new AloraException($"{option} '{s}' is not one of float32, bfloat16, float16"),
-    };
-
     /// <summary>Parses "cpu", "cuda" or "cuda:N"; fails clearly when CUDA is asked for but absent.</summary>
     public static Device ParseDevice(string name)
     {

@@ -1,3 +1,4 @@
+using Alora.IO;
 using System.Text.Json.Nodes;
 using Alora.Models;
 
@@ -13,7 +14,7 @@ public sealed class HfJsonTokenizer : TextTokenizer
 
     public HfJsonTokenizer(string path)
     {
-        var json = HfConfig.ReadJson(path);
+        var json = JsonFile.Read(path);
         try
         {
             _tok = new Tokenizers.DotNet.Tokenizer(vocabPath: path);

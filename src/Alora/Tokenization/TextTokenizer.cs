@@ -1,3 +1,4 @@
+using Alora.IO;
 using System.Text.Json.Nodes;
 using Alora.Models;
 
@@ -41,9 +42,9 @@ public abstract class TextTokenizer : IDisposable
         var json = Path.Combine(modelDir, "tokenizer.json");
         var spm = Path.Combine(modelDir, "tokenizer.model");
         var tokConfigPath = Path.Combine(modelDir, "tokenizer_config.json");
-        var tokConfig = File.Exists(tokConfigPath) ? HfConfig.ReadJson(tokConfigPath) : new JsonObject();
+        var tokConfig = File.Exists(tokConfigPath) ? JsonFile.Read(tokConfigPath) : new JsonObject();
         var configPath = Path.Combine(modelDir, "config.json");
-        var config = File.Exists(configPath) ? HfConfig.ReadJson(configPath) : new JsonObject();
+        var config = File.Exists(configPath) ? JsonFile.Read(configPath) : new JsonObject();
         TextTokenizer tok = File.Exists(json) ? new HfJsonTokenizer(json)
             : File.Exists(spm) ? new SentencePieceTextTokenizer(spm)
             : throw new AloraException($"{modelDir}: no tokenizer.json or tokenizer.model (use pre-tokenized input_ids, or --prompt-ids)");

@@ -43,3 +43,9 @@ public interface ITrainingHook : IDisposable
 
     void LoadState(IReadOnlyDictionary<string, Tensor> state) { }
 }
+
+/// <summary>A hook that leaves files in the run folder when the run finishes (importance, layer weights).</summary>
+public interface IRunArtifacts
+{
+    void WriteArtifacts(string runDir);
+}

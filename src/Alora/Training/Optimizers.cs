@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Alora.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -146,6 +147,8 @@ public sealed class AdamW : Optimizer
     }
 }
 
+/// <summary>The learning rate after warm-up (option schedule).</summary>
+[JsonConverter(typeof(NamedEnumConverter<LrSchedule>))]
 public enum LrSchedule { Constant, Linear, Cosine }
 
 /// <summary>Learning rate at a step: linear warm-up from 0, then constant, linear or cosine decay to 0 (as transformers' schedulers).</summary>

@@ -1,6 +1,13 @@
+using System.Text.Json.Serialization;
 namespace Alora.Training;
 
-public enum OptimizerKind { AdamW, Sgd }
+/// <summary>The optimizer (option optimizer).</summary>
+[JsonConverter(typeof(NamedEnumConverter<OptimizerKind>))]
+public enum OptimizerKind
+{
+    [JsonStringEnumMemberName("adamw")] AdamW,
+    Sgd,
+}
 
 /// <summary>Training-loop settings (the LoRA ones are in <see cref="Lora.LoraConfig"/>).</summary>
 public sealed record TrainConfig

@@ -1,3 +1,4 @@
+using Alora.Data;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Alora.IO;
@@ -304,7 +305,7 @@ public sealed class Trainer : IDisposable
         if (_runDir is null) return false;
         var latest = Checkpoints(CheckpointDir).LastOrDefault();
         if (latest is null) return false;
-        var state = HfConfig.ReadJson(Path.Combine(latest, "trainer_state.json"));
+        var state = JsonFile.Read(Path.Combine(latest, "trainer_state.json"));
         long step = state["step"]!.GetValue<long>();
         if (state["total_steps"]!.GetValue<long>() != TotalSteps)
             throw new AloraException($"{latest}: the checkpoint was made for {state["total_steps"]} steps but this run has {TotalSteps}: the configuration changed");

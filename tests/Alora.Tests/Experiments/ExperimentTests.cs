@@ -1,3 +1,4 @@
+using Alora.Recipes;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -413,8 +414,8 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         Assert.Empty(plan.Job("lora-mu-quiz-s1").DependsOn);
         Assert.Null(plan.Job("lora-mu-quiz-s1").Train!.InitAdapter);
         Assert.Equal(["fisher"], plan.Job("ewc-lora-quiz-s2").DependsOn);
-        Assert.Equal("rslora", plan.Job("rslora-quiz-s1").Train!.Method);
-        Assert.Equal("lora", plan.Job("lora-nu-mu-quiz-s1").Train!.Method);
+        Assert.Equal(FinetuneMethod.Rslora, plan.Job("rslora-quiz-s1").Train!.Method);
+        Assert.Equal(FinetuneMethod.Lora, plan.Job("lora-nu-mu-quiz-s1").Train!.Method);
         Assert.Equal(100, plan.Job("alora-quiz-s1").Train!.Phi);
         Assert.Equal(2, plan.Job("general-s1-r2").Train!.Rank);
         Assert.Equal(0.01, plan.Job("general-s1-xi0.01").Train!.Xi);
@@ -439,9 +440,9 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         Assert.Equal([1L, 2L, 3L], c.Seeds);
         Assert.Equal("medmcqa", c.Domain[0].Task);
         Assert.Equal(Path.GetFullPath(Path.Combine(Fixtures.RepoRoot, "data", "medmcqa", "train.jsonl")), c.Domain[0].Train);
-        var alora = ExperimentPlanner.TrainOptions(c, "alora", "domain", []);
+        var alora = ExperimentPlanner.TrainOptions(c, "alora", Stage.Domain, []);
         Assert.Equal((10.0, 8, 32.0, 8e-4, 20), (alora.Phi, alora.Rank, alora.Alpha, alora.Lr, alora.BatchSize));
-        Assert.Equal(1e5, ExperimentPlanner.TrainOptions(c, "ewc-lora", "domain", []).EwcLambda);
+        Assert.Equal(1e5, ExperimentPlanner.TrainOptions(c, "ewc-lora", Stage.Domain, []).EwcLambda);
         Assert.Equal([1.0, 100.0], c.Sweeps.Phi);
     }
 
@@ -451,7 +452,7 @@ public sealed class ExperimentTests(ITestOutputHelper output)
     [InlineData("train:\n  seed: 3\n", "train.seed: 'seed' is set by the experiment")]
     [InlineData("overrides:\n  alora: {phii: 1}\n", "unknown key 'overrides.alora.phii'")]
     [InlineData("train:\n  max-steps: many\n", "'max-steps' has the wrong type")]
-    [InlineData("overrides:\n  alora: {phi: 1, layer-weights: onehot}\n", "the settings of alora (train, domain-stage, overrides.alora): --layer-weights 'onehot' is not one of")]
+    [InlineData("overrides:\n  alora: {phi: 1, layer-weights: onehot}\n", "the settings of alora (train, domain-stage, overrides.alora): 'layer-weights': 'onehot' is not one of softmax, softmax-normalized, softmax-log, uniform")]
     [InlineData("domain:\n  - {name: quiz, task: mcq, train: quiz-train.jsonl, test: missing.jsonl}\n", "missing.jsonl not found")]
     public void ConfigurationErrorsNameTheFileAndTheKey(string change, string message)
     {

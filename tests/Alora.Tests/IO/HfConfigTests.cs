@@ -1,3 +1,4 @@
+using Alora.IO;
 using System.Text;
 using Alora.Models;
 
@@ -20,7 +21,7 @@ public class HfConfigTests
         return path;
     }
 
-    static HfConfig Parse(string path) => HfConfig.ForModel(path, HfConfig.ReadJson(path));
+    static HfConfig Parse(string path) => HfConfig.ForModel(path, JsonFile.Read(path));
 
     static string Error(string path) => Assert.Throws<AloraException>(() => Parse(path)).Message;
 

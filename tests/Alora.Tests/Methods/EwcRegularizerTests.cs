@@ -215,14 +215,15 @@ public class EwcRegularizerTests
         using (no_grad()) good.Values["model.layers.1.self_attn.v_proj"].view(-1)[5].fill_(double.NaN);
         var nanPath = tmp.File("nan.safetensors");
         good.Save(nanPath);
-        var opts = new FinetuneOptions { Method = "ewc-lora", Fisher = nanPath };
-        var nan = Assert.Throws<AloraException>(() => MethodHooks.Create(opts, tmp.Path, model, adapters, data));
+        var opts = new FinetuneOptions { Method = FinetuneMethod.EwcLora, Fisher = nanPath };
+        IReadOnlyList<ITrainingHook> Hooks(FinetuneOptions o) => MethodRegistry.Get(o.Method).Stages[o.Stage](new MethodContext(o, o.Stage, tmp.Path, model, adapters));
+        var nan = Assert.Throws<AloraException>(() => Hooks(opts));
         Assert.Contains(nanPath, nan.Message);
         Assert.Contains("model.layers.1.self_attn.v_proj", nan.Message);
         Assert.Contains("NaN", nan.Message);
 
-        Assert.Contains("needs --fisher", Assert.Throws<AloraException>(() => MethodHooks.Create(opts with { Fisher = null }, tmp.Path, model, adapters, data)).Message);
-        Assert.Contains("not found", Assert.Throws<AloraException>(() => MethodHooks.Create(opts with { Fisher = tmp.File("none.safetensors") }, tmp.Path, model, adapters, data)).Message);
+        Assert.Contains("needs --fisher", Assert.Throws<AloraException>(() => Hooks(opts with { Fisher = null })).Message);
+        Assert.Contains("not found", Assert.Throws<AloraException>(() => Hooks(opts with { Fisher = tmp.File("none.safetensors") })).Message);
         Assert.Contains("--ewc-lambda", Assert.Throws<AloraException>(() => new EwcRegularizer(good, adapters, -1)).Message);
     }
 }

@@ -1,3 +1,4 @@
+using Alora.Data;
 using Alora.Lora;
 using Alora.Models;
 using Alora.Methods;

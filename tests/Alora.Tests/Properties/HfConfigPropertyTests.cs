@@ -1,3 +1,4 @@
+using Alora.IO;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -27,7 +28,7 @@ public sealed class HfConfigPropertyTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    static HfConfig Parse(string path) => HfConfig.ForModel(path, HfConfig.ReadJson(path));
+    static HfConfig Parse(string path) => HfConfig.ForModel(path, JsonFile.Read(path));
 
     enum Kind { Required, Nullable, Defaulted, Positive, Activation }
 

@@ -85,7 +85,7 @@ public class ScalarRaceStressTests(ITestOutputHelper output)
         {
             var o = new Alora.Recipes.FinetuneOptions
             {
-                Model = model, GeneralData = general, Data = domain, Out = tmp.File(name), Method = "alora", Stage = "both", Phi = 10,
+                Model = model, GeneralData = general, Data = domain, Out = tmp.File(name), Method = Alora.Recipes.FinetuneMethod.Alora, Stage = Alora.Recipes.Stage.Both, Phi = 10,
                 MaxSteps = 12, BatchSize = 4, MicroBatchSize = 2, MaxLength = 24, Rank = 4, CheckpointEvery = 1, Lr = 0.01,
             };
             Alora.Recipes.FinetuneRecipe.Run(o);

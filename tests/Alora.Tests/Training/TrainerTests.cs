@@ -1,3 +1,4 @@
+using Alora.Data;
 using Alora.IO;
 using Alora.Lora;
 using Alora.Training;

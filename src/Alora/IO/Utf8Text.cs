@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Unicode;
 
-namespace Alora.Data;
+namespace Alora.IO;
 
 /// <summary>
 /// Strict UTF-8 for every text file Alora reads. .NET's default decoder replaces invalid bytes with U+FFFD

@@ -1,6 +1,6 @@
 using Alora.Tokenization;
 
-namespace Alora.Training;
+namespace Alora.Data;
 
 /// <summary>
 /// One training sequence: token ids and, per position, whether that token is a target
