@@ -23,9 +23,9 @@ public sealed record FinetuneOptions
     public string Data { get; init; } = "";
     [Description("run folder (configuration, metrics.jsonl, checkpoints, adapter)")]
     public string Out { get; init; } = "";
-    [Description("the method; its own options are listed below the table")]
+    [Description("the fine-tuning method (the options a method alone reads name it in brackets)")]
     public FinetuneMethod Method { get; init; } = FinetuneMethod.Lora;
-    [Description("general (stage nu: importance recording for alora) | domain (stage mu) | both (--general-data into OUT/general, then --data into OUT/domain)")]
+    [Description("general is stage nu (alora records importance), domain is stage mu, both runs --general-data into OUT/general then --data into OUT/domain")]
     public Stage Stage { get; init; } = Stage.Domain;
     [Description("stage-nu text for --stage both (--data is then the domain data)")]
     public string? GeneralData { get; init; }

@@ -19,4 +19,14 @@ public static class MethodRegistry
 
     /// <summary>The methods that read an option key, or none when every method reads it.</summary>
     public static IReadOnlyList<FinetuneMethod> Readers(string key) => All.Where(s => s.Options.Contains(key)).Select(s => s.Method).ToList();
+
+    /// <summary>The README's method table: one row per method, its stages, its own options and its experiment names.</summary>
+    public static string MarkdownTable()
+    {
+        var sb = new System.Text.StringBuilder("| `--method` | stages | its own options | in experiments | what it is |\n|---|---|---|---|---|\n");
+        foreach (var s in All)
+            sb.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"| `{EnumNames<FinetuneMethod>.Name(s.Method)}` | {string.Join(", ", s.Stages.Keys.Select(EnumNames<Stage>.Name))} | {string.Join(", ", s.Options.Select(o => $"`--{o}`"))} | {string.Join(", ", s.Experiment.Select(e => $"`{e.Name}`"))} | {s.Summary} |\n");
+        return sb.ToString();
+    }
 }

@@ -19,4 +19,24 @@ public sealed class FolderDependencyTests(ITestOutputHelper output)
             c.SelectMany(a => c.Where(b => deps.Uses.GetValueOrDefault(a)?.ContainsKey(b) == true).Select(b => deps.Uses[a][b]))));
         Assert.True(cycles.Count == 0, "folder cycles:\n" + string.Join("\n", described));
     }
+
+    [Fact]
+    public void TheAnalysisFindsACycleMadeOnlyInsideAMethodBody()
+    {
+        var deps = new FolderDependencies(typeof(FolderDependencyTests).Assembly.Location, "Alora.Tests.Architecture.Specimens");
+        Assert.Equal(["Right"], deps.Uses["Left"].Keys);
+        Assert.Equal(["Left"], deps.Uses["Right"].Keys);
+        Assert.Equal(["Left"], deps.Uses["Top"].Keys);
+        var cycle = Assert.Single(deps.Cycles());
+        Assert.Equal(["Left", "Right"], cycle.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void TheCommandLineUsesTheLibraryAndNotTheOtherWayRound()
+    {
+        var cli = typeof(Alora.Cli.AloraCli).Assembly;
+        Assert.Contains(cli.GetReferencedAssemblies(), a => a.Name == "Alora");
+        Assert.DoesNotContain(typeof(AloraException).Assembly.GetReferencedAssemblies(), a => a.Name == cli.GetName().Name);
+        Assert.Empty(new FolderDependencies(cli.Location, "Alora.Cli").Cycles());
+    }
 }
