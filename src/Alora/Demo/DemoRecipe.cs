@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using Alora.Experiments;
+using Alora.Methods;
 using Alora.Recipes;
 
 namespace Alora.Demo;
@@ -38,7 +39,7 @@ public sealed record DemoOptions
     public double Phi { get; init; } = 30;
     /// <summary>The paper's softmax of the importance norms saturates (DESIGN.md); softmax of the norms over their mean
     /// keeps the paper's ordering without giving one module all the weight.</summary>
-    public string LayerWeights { get; init; } = "softmax-normalized";
+    public LayerWeighting LayerWeights { get; init; } = LayerWeighting.SoftmaxNormalized;
     public double EwcLambda { get; init; } = 300;
     public int FisherSamples { get; init; } = 64;
     public int BatchSize { get; init; } = 16;
@@ -78,7 +79,7 @@ public sealed record DemoSummaryRow(string Method, int Seeds, double GeneralPpl,
 /// <summary>
 /// The offline demo as one recipe: generate the synthetic data (<see cref="SyntheticData"/>), get the base model
 /// (pretrained by <see cref="PretrainRecipe"/> once and cached under a hash of its settings), write an experiment
-/// YAML with every method over the seeds and run it (<see cref="Experiment"/>), which writes results.csv and report.md.
+/// with every method over the seeds (kept as experiment.yaml to rerun) and run it (<see cref="Experiment"/>), which writes results.csv and report.md.
 /// </summary>
 public static class DemoRecipe
 {
@@ -130,65 +131,43 @@ public static class DemoRecipe
         }
 
         var configPath = Path.GetFullPath(Path.Combine(o.Out, "experiment.yaml"));
-        File.WriteAllText(configPath, ExperimentYaml(o, baseDir, dataDir));
-        var config = ExperimentConfig.Load(configPath);
+        var config = Configuration(o, baseDir, dataDir) with { Source = configPath };
+        config.Validate();
+        ExperimentYaml.Save(config, configPath, "written by alora demo; rerun with: alora experiment --config experiment.yaml --out experiment");
         log($"experiment: {string.Join(", ", o.Methods)} over seeds {string.Join(", ", o.Seeds)} ({configPath})");
         var outcome = Experiment.Run(config, Path.GetFullPath(Path.Combine(o.Out, "experiment")), (runOptions ?? new()) with { Workers = o.Workers });
         return new DemoOutcome(dataDir, baseDir, cached, pretrainSeconds, configPath, outcome);
     }
 
-    /// <summary>The experiment the demo runs, as the YAML <c>alora experiment --config</c> reads (kept in the demo folder).</summary>
-    public static string ExperimentYaml(DemoOptions o, string baseDir, string dataDir)
+    /// <summary>The experiment the demo runs: every method over the seeds on the generated data and the base model.</summary>
+    public static ExperimentConfig Configuration(DemoOptions o, string baseDir, string dataDir)
     {
-        var inv = CultureInfo.InvariantCulture;
         string P(params string[] parts) => Path.Combine([dataDir, .. parts]);
-        string Q(string s) => "'" + s.Replace("'", "''", StringComparison.Ordinal) + "'";
-        var sb = new StringBuilder();
-        sb.AppendLine("# written by alora demo; rerun with: alora experiment --config experiment.yaml --out experiment");
-        sb.AppendLine(inv, $"model: {Q(baseDir)}");
-        sb.AppendLine("general:");
-        sb.AppendLine(inv, $"  train: {Q(P("general", "nu.txt"))}");
-        sb.AppendLine(inv, $"  heldout: {Q(P("general", "heldout.txt"))}");
-        sb.AppendLine("domain:");
-        sb.AppendLine("  - name: pharma");
-        sb.AppendLine("    task: sciq");
-        sb.AppendLine(inv, $"    train: {Q(P("domain", "train.jsonl"))}");
-        sb.AppendLine(inv, $"    test: {Q(P("domain", "test.jsonl"))}");
-        sb.AppendLine("probes:");
-        sb.AppendLine("  - name: facts");
-        sb.AppendLine("    task: mcq");
-        sb.AppendLine(inv, $"    file: {Q(P("general", "facts-test.jsonl"))}");
-        sb.AppendLine(inv, $"methods: [{string.Join(", ", o.Methods)}]");
-        sb.AppendLine(inv, $"seeds: [{string.Join(", ", o.Seeds)}]");
-        sb.AppendLine("train:");
-        sb.AppendLine(inv, $"  rank: {o.Rank}");
-        sb.AppendLine("  alpha: 32");
-        sb.AppendLine(inv, $"  target-modules: [{o.TargetModules.Replace(",", ", ", StringComparison.Ordinal)}]");
-        sb.AppendLine(inv, $"  lr: {o.Lr:R}");
-        sb.AppendLine(inv, $"  batch-size: {o.BatchSize}");
-        sb.AppendLine(inv, $"  micro-batch-size: {o.BatchSize}");
-        sb.AppendLine(inv, $"  max-length: {o.Pretrain.MaxLength}");
-        sb.AppendLine("  checkpoint-every: 1000");
-        sb.AppendLine("general-stage:");
-        sb.AppendLine(inv, $"  max-steps: {o.GeneralSteps}");
-        sb.AppendLine("domain-stage:");
-        sb.AppendLine(inv, $"  max-steps: {o.DomainSteps}");
-        sb.AppendLine("overrides:");
-        sb.AppendLine("  alora:");
-        sb.AppendLine(inv, $"    phi: {o.Phi:R}");
-        sb.AppendLine(inv, $"    layer-weights: {o.LayerWeights}");
-        sb.AppendLine("  alora-no-layer:");
-        sb.AppendLine(inv, $"    phi: {o.Phi:R}");
-        sb.AppendLine("  ewc-lora:");
-        sb.AppendLine(inv, $"    ewc-lambda: {o.EwcLambda:R}");
-        sb.AppendLine("fisher:");
-        sb.AppendLine(inv, $"  samples: {o.FisherSamples}");
-        if (o.EvalLimit is { } limit)
+        var modules = o.TargetModules.Split(',').Select(m => JsonValue.Create(m)).ToArray<JsonNode?>();
+        return new ExperimentConfig
         {
-            sb.AppendLine("eval:");
-            sb.AppendLine(inv, $"  limit: {limit}");
-        }
-        return sb.ToString();
+            Model = baseDir,
+            General = new() { Train = P("general", "nu.txt"), Heldout = P("general", "heldout.txt") },
+            Domain = [new() { Name = "pharma", Task = "sciq", Train = P("domain", "train.jsonl"), Test = P("domain", "test.jsonl") }],
+            Probes = [new() { Name = "facts", Task = "mcq", File = P("general", "facts-test.jsonl") }],
+            Methods = o.Methods,
+            Seeds = o.Seeds,
+            Train = new()
+            {
+                ["rank"] = o.Rank, ["alpha"] = 32, ["target-modules"] = new JsonArray(modules), ["lr"] = o.Lr,
+                ["batch-size"] = o.BatchSize, ["micro-batch-size"] = o.BatchSize, ["max-length"] = o.Pretrain.MaxLength, ["checkpoint-every"] = 1000,
+            },
+            GeneralStage = new() { ["max-steps"] = o.GeneralSteps },
+            DomainStage = new() { ["max-steps"] = o.DomainSteps },
+            Overrides = new Dictionary<string, JsonObject>
+            {
+                [ExperimentMethods.Alora] = new() { ["phi"] = o.Phi, ["layer-weights"] = EnumNames<LayerWeighting>.Name(o.LayerWeights) },
+                ["alora-no-layer"] = new() { ["phi"] = o.Phi },
+                ["ewc-lora"] = new() { ["ewc-lambda"] = o.EwcLambda },
+            },
+            Fisher = new() { Samples = o.FisherSamples },
+            Eval = new() { Limit = o.EvalLimit },
+        };
     }
 
     /// <summary>Mean over seeds per method, in the order of the methods (sweep rows left out).</summary>

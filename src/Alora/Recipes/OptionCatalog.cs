@@ -71,8 +71,8 @@ public static class OptionCatalog
         {
             var key = (e.Path ?? "").TrimStart('$', '.').Replace("['", "", StringComparison.Ordinal).Replace("']", "", StringComparison.Ordinal);
             var info = Find(key);
-            var why = info?.Values is { } names ? $"'{tree[key]}' is not one of {string.Join(", ", names)}" : $"has the wrong type (expected {TypeName(info?.Type)})";
-            throw new AloraException($"{source}: '{key}': {why}", e);
+            var why = info?.Values is { } names ? $": '{tree[key]}' is not one of {string.Join(", ", names)}" : $" has the wrong type (expected {TypeName(info?.Type)})";
+            throw new AloraException($"{source}: '{key}'{why}", e);
         }
     }
 

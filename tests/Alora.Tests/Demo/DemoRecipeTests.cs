@@ -24,6 +24,10 @@ public class DemoRecipeTests
         Assert.True(File.Exists(Path.Combine(first.BaseModel, "model.safetensors")));
         Assert.True(File.Exists(first.Experiment.Report));
         Assert.True(File.Exists(first.Experiment.ResultsCsv));
+        // the experiment.yaml kept for a rerun is the experiment that ran
+        var ran = DemoRecipe.Configuration(o, first.BaseModel, first.DataDir);
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(ran, ExperimentConfig.Json),
+            System.Text.Json.JsonSerializer.Serialize(ExperimentConfig.Load(first.ConfigPath), ExperimentConfig.Json));
         var summary = DemoRecipe.Summarize(first.Experiment.Rows, ExperimentMethods.All);
         Assert.Equal(ExperimentMethods.All, summary.Select(r => r.Method));
         Assert.All(summary, r => Assert.True(double.IsFinite(r.GeneralPpl) && r.DomainAcc is >= 0 and <= 1 && r.FactsAcc is >= 0 and <= 1, r.ToString()));

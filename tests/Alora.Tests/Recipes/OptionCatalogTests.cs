@@ -62,7 +62,7 @@ public sealed class OptionCatalogTests
     [InlineData("method", "\"lora2\"", "'method': 'lora2' is not one of lora, rslora, alora, alora-no-layer, ewc-lora")]
     [InlineData("method", "1", "'method': '1' is not one of lora")]
     [InlineData("schedule", "\"step\"", "'schedule': 'step' is not one of constant, linear, cosine")]
-    [InlineData("rank", "\"eight\"", "'rank': has the wrong type (expected a whole number)")]
+    [InlineData("rank", "\"eight\"", "'rank' has the wrong type (expected a whole number)")]
     [InlineData("phii", "1", "unknown option 'phii'")]
     public void BadValuesNameTheSourceTheKeyAndWhatIsAllowed(string key, string json, string message)
     {
