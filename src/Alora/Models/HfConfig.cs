@@ -1,4 +1,3 @@
-using Alora.IO;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -102,9 +101,6 @@ public record HfConfig
             },
         };
     }
-
-    /// <summary>Kept while the report moves to JsonFile.Read.</summary>
-    public static JsonObject ReadJson(string path) => JsonFile.Read(path);
 
     static string FirstSentence(string s) { var i = s.IndexOf(". ", StringComparison.Ordinal); return i > 0 ? s[..i] : s; }
 
