@@ -11,7 +11,9 @@ public static class AloraCli
     public static RootCommand Build(TextWriter stdout, TextWriter stderr)
     {
         var io = new CliIo(stdout, stderr);
-        var root = new RootCommand("Alora: domain fine-tuning of causal language models that keeps their general ability (ALoRA, LoRA, rsLoRA, EWC-LoRA).");
+        var root = new RootCommand(
+            "Alora: domain fine-tuning of causal language models that keeps their general ability (ALoRA, LoRA, rsLoRA, EWC-LoRA)."
+        );
         var eval = new Command("eval", "Evaluate a model: general perplexity, multiple-choice accuracy, or both in one suite.");
         eval.Add(EvalPerplexityCommand.Create(io));
         eval.Add(EvalMcqCommand.Create(io));
@@ -39,13 +41,21 @@ public static class AloraCli
         if (parse.Action is ParseErrorAction)
         {
             // one "error:" line per problem, as for errors found later; the usage is one --help away
-            foreach (var e in parse.Errors) stderr.WriteLine("error: " + e.Message);
+            foreach (var e in parse.Errors)
+                stderr.WriteLine("error: " + e.Message);
             stderr.WriteLine($"(see '{CommandLine(parse.CommandResult)} --help')");
             return 1;
         }
         try
         {
-            return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+            return parse.Invoke(
+                new InvocationConfiguration
+                {
+                    Output = stdout,
+                    Error = stderr,
+                    EnableDefaultExceptionHandler = false,
+                }
+            );
         }
         catch (AloraException e)
         {
@@ -68,7 +78,8 @@ public static class AloraCli
     static string CommandLine(CommandResult r)
     {
         var names = new List<string>();
-        for (SymbolResult? s = r; s is CommandResult { Parent: not null } c; s = c.Parent) names.Insert(0, c.Command.Name);
+        for (SymbolResult? s = r; s is CommandResult { Parent: not null } c; s = c.Parent)
+            names.Insert(0, c.Command.Name);
         return string.Join(" ", names.Prepend("alora"));
     }
 }

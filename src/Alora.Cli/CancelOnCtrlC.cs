@@ -13,8 +13,13 @@ public sealed class CancelOnCtrlC : IDisposable
     public CancelOnCtrlC(CliIo io)
     {
         ArgumentNullException.ThrowIfNull(io);
-        if (!ReferenceEquals(io.Err, Console.Error)) return;
-        _handler = (_, e) => { e.Cancel = true; _cancel.Cancel(); };
+        if (!ReferenceEquals(io.Err, Console.Error))
+            return;
+        _handler = (_, e) =>
+        {
+            e.Cancel = true;
+            _cancel.Cancel();
+        };
         Console.CancelKeyPress += _handler;
     }
 
@@ -22,7 +27,8 @@ public sealed class CancelOnCtrlC : IDisposable
 
     public void Dispose()
     {
-        if (_handler is not null) Console.CancelKeyPress -= _handler;
+        if (_handler is not null)
+            Console.CancelKeyPress -= _handler;
         _cancel.Dispose();
     }
 }

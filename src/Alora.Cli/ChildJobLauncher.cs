@@ -31,7 +31,8 @@ public sealed class ChildJobLauncher(string configPath, string outDir, string fi
         var process = Environment.ProcessPath ?? throw new AloraException("cannot start workers: the path of this program is unknown");
         var dll = typeof(ChildJobLauncher).Assembly.Location; // empty in a single-file build
         var name = Path.GetFileNameWithoutExtension(process);
-        if (dll.Length == 0 || name == Path.GetFileNameWithoutExtension(dll)) return (process, []);
+        if (dll.Length == 0 || name == Path.GetFileNameWithoutExtension(dll))
+            return (process, []);
         var dotnet = name == "dotnet" ? process : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
         return (dotnet, [dll]);
     }
@@ -41,10 +42,26 @@ public sealed class ChildJobLauncher(string configPath, string outDir, string fi
     {
         var info = new ProcessStartInfo(fileName)
         {
-            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
-        foreach (var a in prefix) info.ArgumentList.Add(a);
-        foreach (var a in new[] { "experiment", "--config", Path.GetFullPath(configPath), "--out", Path.GetFullPath(outDir), "--job", job, "--threads", "1" })
+        foreach (var a in prefix)
+            info.ArgumentList.Add(a);
+        foreach (
+            var a in new[]
+            {
+                "experiment",
+                "--config",
+                Path.GetFullPath(configPath),
+                "--out",
+                Path.GetFullPath(outDir),
+                "--job",
+                job,
+                "--threads",
+                "1",
+            }
+        )
             info.ArgumentList.Add(a);
         info.Environment["OMP_NUM_THREADS"] = "1";
         info.Environment["MKL_NUM_THREADS"] = "1";
@@ -78,7 +95,8 @@ public sealed class ChildJobLauncher(string configPath, string outDir, string fi
         void Write(string? line)
         {
             lock (gate)
-                if (line is not null && !closed) log.WriteLine(line);
+                if (line is not null && !closed)
+                    log.WriteLine(line);
         }
         process.OutputDataReceived += (_, e) => Write(e.Data);
         process.ErrorDataReceived += (_, e) => Write(e.Data);
@@ -108,7 +126,8 @@ public sealed class ChildJobLauncher(string configPath, string outDir, string fi
         finally
         {
             AppDomain.CurrentDomain.ProcessExit -= onExit;
-            lock (gate) closed = true; // the log is closed after this
+            lock (gate)
+                closed = true; // the log is closed after this
         }
     }
 

@@ -6,7 +6,8 @@ namespace Alora.Cli;
 public static class NamedOptions
 {
     /// <summary>An option of a named enum: "error: --name 'x' is not one of a, b, c" at parse time; the names are offered as completions.</summary>
-    public static Option<T> Create<T>(string name, string description, T defaultValue) where T : struct, Enum
+    public static Option<T> Create<T>(string name, string description, T defaultValue)
+        where T : struct, Enum
     {
         var o = new Option<T>(name)
         {
@@ -15,7 +16,8 @@ public static class NamedOptions
             CustomParser = r =>
             {
                 var text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : "";
-                if (EnumNames<T>.TryParse(text, out var v)) return v;
+                if (EnumNames<T>.TryParse(text, out var v))
+                    return v;
                 r.AddError($"{name} '{text}' is not one of {EnumNames<T>.OneOf}");
                 return default;
             },

@@ -23,15 +23,55 @@ public static class OptionChecks
             {
                 switch (option)
                 {
-                    case Option<double> o: o.Validators.Add(r => { if (TryValue(r, out double v)) Finite(r, v); }); break;
-                    case Option<double?> o: o.Validators.Add(r => { if (TryValue(r, out double? v) && v is { } x) Finite(r, x); }); break;
-                    case Option<float> o: o.Validators.Add(r => { if (TryValue(r, out float v)) Finite(r, v); }); break;
-                    case Option<float?> o: o.Validators.Add(r => { if (TryValue(r, out float? v) && v is { } x) Finite(r, x); }); break;
-                    case Option<double[]> o: o.Validators.Add(r => { if (TryValue(r, out double[]? v)) foreach (var x in v ?? []) Finite(r, x); }); break;
-                    case Option<float[]> o: o.Validators.Add(r => { if (TryValue(r, out float[]? v)) foreach (var x in v ?? []) Finite(r, x); }); break;
+                    case Option<double> o:
+                        o.Validators.Add(r =>
+                        {
+                            if (TryValue(r, out double v))
+                                Finite(r, v);
+                        });
+                        break;
+                    case Option<double?> o:
+                        o.Validators.Add(r =>
+                        {
+                            if (TryValue(r, out double? v) && v is { } x)
+                                Finite(r, x);
+                        });
+                        break;
+                    case Option<float> o:
+                        o.Validators.Add(r =>
+                        {
+                            if (TryValue(r, out float v))
+                                Finite(r, v);
+                        });
+                        break;
+                    case Option<float?> o:
+                        o.Validators.Add(r =>
+                        {
+                            if (TryValue(r, out float? v) && v is { } x)
+                                Finite(r, x);
+                        });
+                        break;
+                    case Option<double[]> o:
+                        o.Validators.Add(r =>
+                        {
+                            if (TryValue(r, out double[]? v))
+                                foreach (var x in v ?? [])
+                                    Finite(r, x);
+                        });
+                        break;
+                    case Option<float[]> o:
+                        o.Validators.Add(r =>
+                        {
+                            if (TryValue(r, out float[]? v))
+                                foreach (var x in v ?? [])
+                                    Finite(r, x);
+                        });
+                        break;
                     default:
                         if (IsFloatingPoint(option.ValueType))
-                            throw new InvalidOperationException($"{command.Name} {option.Name}: {option.ValueType} has no finite-number check; add its type to {nameof(AddFiniteChecks)}");
+                            throw new InvalidOperationException(
+                                $"{command.Name} {option.Name}: {option.ValueType} has no finite-number check; add its type to {nameof(AddFiniteChecks)}"
+                            );
                         break;
                 }
             }
@@ -43,8 +83,10 @@ public static class OptionChecks
     {
         ArgumentNullException.ThrowIfNull(t);
         var inner = Nullable.GetUnderlyingType(t) ?? t;
-        if (inner == typeof(double) || inner == typeof(float) || inner == typeof(Half) || inner == typeof(decimal)) return true;
-        if (inner.IsArray) return IsFloatingPoint(inner.GetElementType()!);
+        if (inner == typeof(double) || inner == typeof(float) || inner == typeof(Half) || inner == typeof(decimal))
+            return true;
+        if (inner.IsArray)
+            return IsFloatingPoint(inner.GetElementType()!);
         return inner.IsGenericType && inner.GetGenericArguments().Any(IsFloatingPoint);
     }
 
@@ -54,15 +96,19 @@ public static class OptionChecks
         ArgumentNullException.ThrowIfNull(root);
         yield return root;
         foreach (var sub in root.Subcommands)
-            foreach (var c in Commands(sub))
-                yield return c;
+        foreach (var c in Commands(sub))
+            yield return c;
     }
 
     /// <summary>The option's value must be at least <paramref name="min"/> when given.</summary>
     public static Option<int> AtLeast(this Option<int> option, int min)
     {
         ArgumentNullException.ThrowIfNull(option);
-        option.Validators.Add(r => { if (TryValue(r, out int v)) Min(r, v, min); });
+        option.Validators.Add(r =>
+        {
+            if (TryValue(r, out int v))
+                Min(r, v, min);
+        });
         return option;
     }
 
@@ -70,7 +116,11 @@ public static class OptionChecks
     public static Option<int?> AtLeast(this Option<int?> option, int min)
     {
         ArgumentNullException.ThrowIfNull(option);
-        option.Validators.Add(r => { if (TryValue(r, out int? v) && v is { } x) Min(r, x, min); });
+        option.Validators.Add(r =>
+        {
+            if (TryValue(r, out int? v) && v is { } x)
+                Min(r, x, min);
+        });
         return option;
     }
 
@@ -94,7 +144,8 @@ public static class OptionChecks
 
     static void Min(OptionResult r, int value, int min)
     {
-        if (value < min) r.AddError($"{r.Option.Name} must be at least {min} (got {value})");
+        if (value < min)
+            r.AddError($"{r.Option.Name} must be at least {min} (got {value})");
     }
 
     static void Finite(OptionResult r, double v)

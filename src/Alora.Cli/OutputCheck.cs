@@ -13,9 +13,11 @@ public static class OutputCheck
     public static void File(string path, string option)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (path.Length == 0) throw new AloraException($"{option}: empty path");
+        if (path.Length == 0)
+            throw new AloraException($"{option}: empty path");
         var full = Path.GetFullPath(path);
-        if (Directory.Exists(full)) throw new AloraException($"{option} {path}: is a folder; give a file name");
+        if (Directory.Exists(full))
+            throw new AloraException($"{option} {path}: is a folder; give a file name");
         Writable(Path.GetDirectoryName(full)!, path, option);
     }
 
@@ -26,9 +28,11 @@ public static class OutputCheck
     public static void NewFolder(string dir, string option)
     {
         ArgumentNullException.ThrowIfNull(dir);
-        if (dir.Length == 0) throw new AloraException($"{option}: empty path");
+        if (dir.Length == 0)
+            throw new AloraException($"{option}: empty path");
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
-        if (System.IO.File.Exists(full)) throw new AloraException($"{option} {dir}: is a file; give a folder to create");
+        if (System.IO.File.Exists(full))
+            throw new AloraException($"{option} {dir}: is a file; give a folder to create");
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
             throw new AloraException($"{option} {dir}: folder exists and is not empty; choose a new {option}");
         Writable(Path.GetDirectoryName(full) ?? full, dir, option);
@@ -40,7 +44,8 @@ public static class OutputCheck
         var existing = folder;
         while (!Directory.Exists(existing))
         {
-            if (System.IO.File.Exists(existing)) throw new AloraException($"{option} {given}: {existing} is a file, not a folder");
+            if (System.IO.File.Exists(existing))
+                throw new AloraException($"{option} {given}: {existing} is a file, not a folder");
             existing = Path.GetDirectoryName(existing) ?? throw new AloraException($"{option} {given}: no existing folder above it");
         }
         var probe = Path.Combine(existing, $".alora-write-check-{Environment.ProcessId}-{Guid.NewGuid():N}");

@@ -23,10 +23,21 @@ public static class ResultJson
             ["bits_per_byte"] = r.BitsPerByte,
             ["max_length"] = r.MaxLength,
             ["stride"] = r.Stride,
-            ["per_document"] = !perDocument ? null : new JsonArray(r.PerDocument.Select(d => (JsonNode)new JsonObject
-            {
-                ["index"] = d.Index, ["tokens"] = d.Tokens, ["nll_sum"] = d.NllSum, ["mean_nll"] = d.MeanNll,
-            }).ToArray()),
+            ["per_document"] = !perDocument
+                ? null
+                : new JsonArray(
+                    r.PerDocument.Select(d =>
+                            (JsonNode)
+                                new JsonObject
+                                {
+                                    ["index"] = d.Index,
+                                    ["tokens"] = d.Tokens,
+                                    ["nll_sum"] = d.NllSum,
+                                    ["mean_nll"] = d.MeanNll,
+                                }
+                        )
+                        .ToArray()
+                ),
         };
         return EvalJson.Write(o);
     }

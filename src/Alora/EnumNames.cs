@@ -16,13 +16,23 @@ public sealed class AlsoSpelledAttribute(params string[] spellings) : Attribute
 /// a member's <see cref="JsonStringEnumMemberNameAttribute"/> name (else its name in kebab-case), read case-insensitively,
 /// with the member's <see cref="AlsoSpelledAttribute"/> spellings as well.
 /// </summary>
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1000", Justification = "EnumNames<Stage>.Name(s) names the type once, where it is read")]
-public static class EnumNames<T> where T : struct, Enum
+[System.Diagnostics.CodeAnalysis.SuppressMessage(
+    "Design",
+    "CA1000",
+    Justification = "EnumNames<Stage>.Name(s) names the type once, where it is read"
+)]
+public static class EnumNames<T>
+    where T : struct, Enum
 {
-    static readonly (T Value, string Name, string[] Spellings)[] Members = typeof(T).GetFields(BindingFlags.Public | BindingFlags.Static)
-        .Select(f => ((T)f.GetValue(null)!,
-            f.GetCustomAttribute<JsonStringEnumMemberNameAttribute>()?.Name ?? JsonNamingPolicy.KebabCaseLower.ConvertName(f.Name),
-            f.GetCustomAttribute<AlsoSpelledAttribute>()?.Spellings.ToArray() ?? []))
+    static readonly (T Value, string Name, string[] Spellings)[] Members = typeof(T)
+        .GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Select(f =>
+            (
+                (T)f.GetValue(null)!,
+                f.GetCustomAttribute<JsonStringEnumMemberNameAttribute>()?.Name ?? JsonNamingPolicy.KebabCaseLower.ConvertName(f.Name),
+                f.GetCustomAttribute<AlsoSpelledAttribute>()?.Spellings.ToArray() ?? []
+            )
+        )
         .ToArray();
 
     /// <summary>The names in declaration order.</summary>
@@ -34,7 +44,8 @@ public static class EnumNames<T> where T : struct, Enum
     public static string Name(T value)
     {
         foreach (var m in Members)
-            if (EqualityComparer<T>.Default.Equals(m.Value, value)) return m.Name;
+            if (EqualityComparer<T>.Default.Equals(m.Value, value))
+                return m.Name;
         throw new ArgumentOutOfRangeException(nameof(value), value, $"not a member of {typeof(T).Name}");
     }
 
@@ -61,11 +72,13 @@ public static class EnumNames<T> where T : struct, Enum
 }
 
 /// <summary>Reads and writes an enum by <see cref="EnumNames{T}"/>; numbers are refused (1 is not a method).</summary>
-public sealed class NamedEnumConverter<T> : JsonConverter<T> where T : struct, Enum
+public sealed class NamedEnumConverter<T> : JsonConverter<T>
+    where T : struct, Enum
 {
     public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
-        if (reader.TokenType != JsonTokenType.String) throw new JsonException($"expected one of {EnumNames<T>.OneOf}");
+        if (reader.TokenType != JsonTokenType.String)
+            throw new JsonException($"expected one of {EnumNames<T>.OneOf}");
         var s = reader.GetString();
         return EnumNames<T>.TryParse(s, out var v) ? v : throw new JsonException($"'{s}' is not one of {EnumNames<T>.OneOf}");
     }

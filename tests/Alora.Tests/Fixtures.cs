@@ -16,7 +16,8 @@ public static class Fixtures
     static string FindRepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Alora.slnx"))) dir = dir.Parent;
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Alora.slnx")))
+            dir = dir.Parent;
         return dir?.FullName ?? throw new InvalidOperationException("Alora.slnx not found above " + AppContext.BaseDirectory);
     }
 }
@@ -26,7 +27,8 @@ public sealed class FixtureFactAttribute : FactAttribute
 {
     public FixtureFactAttribute()
     {
-        if (!Fixtures.Available) Skip = $"fixtures not found at {Fixtures.Root} (a fresh clone has no ../shared)";
+        if (!Fixtures.Available)
+            Skip = $"fixtures not found at {Fixtures.Root} (a fresh clone has no ../shared)";
     }
 }
 
@@ -35,7 +37,8 @@ public sealed class FixtureTheoryAttribute : TheoryAttribute
 {
     public FixtureTheoryAttribute()
     {
-        if (!Fixtures.Available) Skip = $"fixtures not found at {Fixtures.Root} (a fresh clone has no ../shared)";
+        if (!Fixtures.Available)
+            Skip = $"fixtures not found at {Fixtures.Root} (a fresh clone has no ../shared)";
     }
 }
 
@@ -43,7 +46,17 @@ public sealed class FixtureTheoryAttribute : TheoryAttribute
 public sealed class TempDir : IDisposable
 {
     public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "alora-test-" + Guid.NewGuid().ToString("N")[..12]);
+
     public TempDir() => Directory.CreateDirectory(Path);
+
     public string File(string name) => System.IO.Path.Combine(Path, name);
-    public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, true);
+        }
+        catch (IOException) { }
+    }
 }

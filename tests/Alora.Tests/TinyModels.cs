@@ -6,12 +6,23 @@ namespace Alora.Tests;
 /// <summary>Small random models built in memory, so the maths tests need no fixture.</summary>
 public static class TinyModels
 {
-    public static LlamaConfig LlamaConfig(int vocab = 97, int hidden = 32, int layers = 2) => new()
-    {
-        Architectures = ["LlamaForCausalLM"], ModelType = "llama", VocabSize = vocab, HiddenSize = hidden,
-        IntermediateSize = 2 * hidden, NumHiddenLayers = layers, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-        MaxPositionEmbeddings = 128, RmsNormEps = 1e-6, RopeTheta = 10000, BosTokenId = [1], EosTokenId = [2],
-    };
+    public static LlamaConfig LlamaConfig(int vocab = 97, int hidden = 32, int layers = 2) =>
+        new()
+        {
+            Architectures = ["LlamaForCausalLM"],
+            ModelType = "llama",
+            VocabSize = vocab,
+            HiddenSize = hidden,
+            IntermediateSize = 2 * hidden,
+            NumHiddenLayers = layers,
+            NumAttentionHeads = 4,
+            NumKeyValueHeads = 2,
+            MaxPositionEmbeddings = 128,
+            RmsNormEps = 1e-6,
+            RopeTheta = 10000,
+            BosTokenId = [1],
+            EosTokenId = [2],
+        };
 
     public static LlamaForCausalLM Llama(long seed = 7, int vocab = 97, int hidden = 32, int layers = 2)
     {
@@ -26,7 +37,9 @@ public static class TinyModels
     public static string SaveLlama(string dir, long seed = 7, int vocab = 97, int hidden = 32, int layers = 2, Action<LlamaForCausalLM>? edit = null)
     {
         using var model = Llama(seed, vocab, hidden, layers);
-        if (edit is not null) using (no_grad()) edit(model);
+        if (edit is not null)
+            using (no_grad())
+                edit(model);
         var json = System.Text.Json.JsonSerializer.SerializeToNode(model.LlamaConfig, HfConfig.Options)!.AsObject();
         ModelLoader.Save(model, dir, json);
         return dir;

@@ -27,26 +27,68 @@ public static class BenchCommand
         var warmup = Int("--warmup-steps", d.WarmupSteps, "untimed steps of each configuration first");
         var repeats = Int("--hook-repeats", d.HookRepeats, "calls of each hook per round when timed on its own");
         var fisher = Int("--fisher-samples", d.FisherSamples, "N: samples of the Fisher pass compared with recording over N samples");
-        var threads = Int("--threads", d.Threads, "torch intra-op threads; 0: torch's default, one per core (default 1: stable timings on a shared machine)");
+        var threads = Int(
+            "--threads",
+            d.Threads,
+            "torch intra-op threads; 0: torch's default, one per core (default 1: stable timings on a shared machine)"
+        );
         var seed = new Option<long>("--seed") { Description = "seed of the random weights and tokens", DefaultValueFactory = _ => d.Seed };
         var output = new Option<string?>("--out") { Description = "write the results as JSON to this file" };
 
-        var importance = new Command("importance",
+        var importance = new Command(
+            "importance",
             "Step time of LoRA training with SI recording (paper, exact) and with the ALoRA penalty against plain LoRA, their own cost per step, "
-            + "an EWC Fisher pass against recording over the same samples, and Omega's bytes against a full diagonal Fisher. Random weights.");
-        foreach (var o in new Option[] { vocab, hidden, layers, heads, kvHeads, intermediate, seq, batch, rank, alpha, rounds, steps, warmup, repeats, fisher, threads, seed, output })
+                + "an EWC Fisher pass against recording over the same samples, and Omega's bytes against a full diagonal Fisher. Random weights."
+        );
+        foreach (
+            var o in new Option[]
+            {
+                vocab,
+                hidden,
+                layers,
+                heads,
+                kvHeads,
+                intermediate,
+                seq,
+                batch,
+                rank,
+                alpha,
+                rounds,
+                steps,
+                warmup,
+                repeats,
+                fisher,
+                threads,
+                seed,
+                output,
+            }
+        )
             importance.Add(o);
         importance.SetAction(p =>
         {
             var options = new ImportanceBenchOptions
             {
-                Vocab = p.GetValue(vocab), Hidden = p.GetValue(hidden), Layers = p.GetValue(layers), Heads = p.GetValue(heads), KvHeads = p.GetValue(kvHeads),
-                Intermediate = p.GetValue(intermediate), Seq = p.GetValue(seq), Batch = p.GetValue(batch), Rank = p.GetValue(rank), Alpha = p.GetValue(alpha),
-                Rounds = p.GetValue(rounds), StepsPerRound = p.GetValue(steps), WarmupSteps = p.GetValue(warmup), HookRepeats = p.GetValue(repeats),
-                FisherSamples = p.GetValue(fisher), Threads = p.GetValue(threads), Seed = p.GetValue(seed),
+                Vocab = p.GetValue(vocab),
+                Hidden = p.GetValue(hidden),
+                Layers = p.GetValue(layers),
+                Heads = p.GetValue(heads),
+                KvHeads = p.GetValue(kvHeads),
+                Intermediate = p.GetValue(intermediate),
+                Seq = p.GetValue(seq),
+                Batch = p.GetValue(batch),
+                Rank = p.GetValue(rank),
+                Alpha = p.GetValue(alpha),
+                Rounds = p.GetValue(rounds),
+                StepsPerRound = p.GetValue(steps),
+                WarmupSteps = p.GetValue(warmup),
+                HookRepeats = p.GetValue(repeats),
+                FisherSamples = p.GetValue(fisher),
+                Threads = p.GetValue(threads),
+                Seed = p.GetValue(seed),
             };
             options.Validate();
-            if (p.GetValue(output) is { } outFile) OutputCheck.File(outFile, "--out");
+            if (p.GetValue(output) is { } outFile)
+                OutputCheck.File(outFile, "--out");
             var result = ImportanceBench.Run(options, new LineLog(io.Err));
             io.Out.Write(result.ToTable());
             if (p.GetValue(output) is { } path)

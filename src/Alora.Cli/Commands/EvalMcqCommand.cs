@@ -13,23 +13,46 @@ public static class EvalMcqCommand
     public static Command Create(CliIo io)
     {
         var model = new ModelOptions();
-        var task = new Option<string>("--task") { Description = "sciq, piqa, medmcqa, or mcq (generic JSONL: question, choices, answer, optional context)", Required = true };
-        var data = new Option<string>("--data") { Description = "the task's file: JSON Lines, JSON or Parquet, official field names or the generic layout", Required = true };
-        var labels = new Option<string?>("--labels") { Description = "PIQA labels file (default: the rows' label, else X-labels.lst beside X.jsonl)" };
+        var task = new Option<string>("--task")
+        {
+            Description = "sciq, piqa, medmcqa, or mcq (generic JSONL: question, choices, answer, optional context)",
+            Required = true,
+        };
+        var data = new Option<string>("--data")
+        {
+            Description = "the task's file: JSON Lines, JSON or Parquet, official field names or the generic layout",
+            Required = true,
+        };
+        var labels = new Option<string?>("--labels")
+        {
+            Description = "PIQA labels file (default: the rows' label, else X-labels.lst beside X.jsonl)",
+        };
         var limit = new Option<int?>("--limit") { Description = "score only the first N items" }.AtLeast(1);
-        var batch = new Option<int>("--batch-size") { Description = "sequences (one per choice) per forward pass", DefaultValueFactory = _ => 16 }.AtLeast(1);
+        var batch = new Option<int>("--batch-size")
+        {
+            Description = "sequences (one per choice) per forward pass",
+            DefaultValueFactory = _ => 16,
+        }.AtLeast(1);
         var output = new Option<string?>("--out") { Description = "also write the JSON result, with every item's log-likelihoods, to this file" };
         var cmd = new Command("mcq", "Multiple-choice accuracy: acc and acc_norm by log-likelihood of \" \" + choice after the prompt.");
         model.AddTo(cmd);
-        cmd.Add(task); cmd.Add(data); cmd.Add(labels); cmd.Add(limit); cmd.Add(batch); cmd.Add(output);
+        cmd.Add(task);
+        cmd.Add(data);
+        cmd.Add(labels);
+        cmd.Add(limit);
+        cmd.Add(batch);
+        cmd.Add(output);
         cmd.SetAction(p =>
         {
             var modelDir = p.GetValue(model.Model)!;
             var taskName = p.GetValue(task)!.Trim().ToLowerInvariant();
-            string dataPath = p.GetValue(data)!, labelsPath = p.GetValue(labels) ?? "";
-            if (p.GetValue(output) is { } outFile) OutputCheck.File(outFile, "--out");
+            string dataPath = p.GetValue(data)!,
+                labelsPath = p.GetValue(labels) ?? "";
+            if (p.GetValue(output) is { } outFile)
+                OutputCheck.File(outFile, "--out");
             IReadOnlyList<McqItem> items = McqDatasets.Read(taskName, dataPath, labelsPath.Length > 0 ? labelsPath : null);
-            if (p.GetValue(limit) is { } n) items = items.Take(n).ToList();
+            if (p.GetValue(limit) is { } n)
+                items = items.Take(n).ToList();
             using var lm = model.Load(p);
             using var tok = TextTokenizer.Load(modelDir);
             var scorer = new CausalLMScorer(lm, p.GetValue(batch));
@@ -42,7 +65,8 @@ public static class EvalMcqCommand
             var shown = result.N <= 20 ? full : EvalJson.Mcq(result, modelDir, dataPath, labelsPath.Length > 0 ? labelsPath : null, perItem: false);
             shown["seconds"] = seconds;
             io.Out.WriteLine(EvalJson.Write(shown));
-            if (p.GetValue(output) is { } outPath) AtomicFile.WriteAllText(outPath, EvalJson.Write(full) + "\n");
+            if (p.GetValue(output) is { } outPath)
+                AtomicFile.WriteAllText(outPath, EvalJson.Write(full) + "\n");
             return 0;
         });
         return cmd;

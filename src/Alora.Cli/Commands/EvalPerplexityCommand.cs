@@ -12,30 +12,50 @@ public static class EvalPerplexityCommand
     public static Command Create(CliIo io)
     {
         var model = new ModelOptions();
-        var data = new Option<string>("--data") { Description = "text (one document per line, or blank-line separated), JSONL with text or input_ids, or Parquet with a text column", Required = true };
+        var data = new Option<string>("--data")
+        {
+            Description = "text (one document per line, or blank-line separated), JSONL with text or input_ids, or Parquet with a text column",
+            Required = true,
+        };
         var maxLength = new Option<int?>("--max-length") { Description = "window length in tokens (default: the model's context length)" }.AtLeast(1);
-        var stride = new Option<int?>("--stride") { Description = "tokens newly predicted per window after the first (default: --max-length, disjoint windows)" }.AtLeast(1);
+        var stride = new Option<int?>("--stride")
+        {
+            Description = "tokens newly predicted per window after the first (default: --max-length, disjoint windows)",
+        }.AtLeast(1);
         var batch = new Option<int>("--batch-size") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 }.AtLeast(1);
         var limit = new Option<int?>("--limit") { Description = "score only the first N documents" }.AtLeast(1);
         var output = new Option<string?>("--out") { Description = "also write the JSON result to this file" };
         var cmd = new Command("perplexity", "Perplexity of a model on a general corpus.");
         model.AddTo(cmd);
-        cmd.Add(data); cmd.Add(maxLength); cmd.Add(stride); cmd.Add(batch); cmd.Add(limit); cmd.Add(output);
+        cmd.Add(data);
+        cmd.Add(maxLength);
+        cmd.Add(stride);
+        cmd.Add(batch);
+        cmd.Add(limit);
+        cmd.Add(output);
         cmd.SetAction(p =>
         {
             var modelDir = p.GetValue(model.Model)!;
             var dataPath = p.GetValue(data)!;
-            if (p.GetValue(output) is { } outFile) OutputCheck.File(outFile, "--out");
+            if (p.GetValue(output) is { } outFile)
+                OutputCheck.File(outFile, "--out");
             var docs = TextCorpus.Read(dataPath);
-            if (p.GetValue(limit) is { } n) docs = docs.Take(n).ToList();
+            if (p.GetValue(limit) is { } n)
+                docs = docs.Take(n).ToList();
             using var lm = model.Load(p);
             var sequences = Prepare(docs, modelDir, lm.VocabSize, dataPath);
-            var options = new PerplexityOptions { MaxLength = p.GetValue(maxLength), Stride = p.GetValue(stride), BatchSize = p.GetValue(batch) };
+            var options = new PerplexityOptions
+            {
+                MaxLength = p.GetValue(maxLength),
+                Stride = p.GetValue(stride),
+                BatchSize = p.GetValue(batch),
+            };
             var result = ProgressView.Run(io, "perplexity", progress => Perplexity.Evaluate(lm, sequences, options, progress));
             var json = ResultJson.Perplexity(result, modelDir, dataPath);
             // per-document NLLs go to the --out file; on the terminal only for small corpora
             io.Out.WriteLine(result.Documents <= 50 ? json : ResultJson.Perplexity(result, modelDir, dataPath, perDocument: false));
-            if (p.GetValue(output) is { } outPath) AtomicFile.WriteAllText(outPath, json + "\n");
+            if (p.GetValue(output) is { } outPath)
+                AtomicFile.WriteAllText(outPath, json + "\n");
             return 0;
         });
         return cmd;

@@ -12,27 +12,59 @@ public static class EvalSuiteCommand
     public static Command Create(CliIo io)
     {
         var model = new ModelOptions();
-        var ppl = new Option<string[]>("--ppl") { Description = "[NAME=]FILE: a general corpus for perplexity (repeatable; NAME defaults to the file name without extension)", DefaultValueFactory = _ => [] };
-        var tasks = new Option<string[]>("--task") { Description = "TASK[/NAME]=FILE: a multiple-choice file, TASK one of sciq, piqa, medmcqa, mcq (repeatable; NAME defaults to TASK; PIQA labels come from the rows or X-labels.lst beside X.jsonl)", DefaultValueFactory = _ => [] };
+        var ppl = new Option<string[]>("--ppl")
+        {
+            Description = "[NAME=]FILE: a general corpus for perplexity (repeatable; NAME defaults to the file name without extension)",
+            DefaultValueFactory = _ => [],
+        };
+        var tasks = new Option<string[]>("--task")
+        {
+            Description =
+                "TASK[/NAME]=FILE: a multiple-choice file, TASK one of sciq, piqa, medmcqa, mcq (repeatable; NAME defaults to TASK; PIQA labels come from the rows or X-labels.lst beside X.jsonl)",
+            DefaultValueFactory = _ => [],
+        };
         var limit = new Option<int?>("--limit") { Description = "score only the first N documents of each corpus and items of each task" }.AtLeast(1);
-        var maxLength = new Option<int?>("--max-length") { Description = "perplexity window in tokens (default: the model's context length)" }.AtLeast(1);
-        var stride = new Option<int?>("--stride") { Description = "perplexity tokens newly predicted per window after the first (default: --max-length)" }.AtLeast(1);
-        var batch = new Option<int>("--batch-size") { Description = "perplexity windows, or choice sequences, per forward pass", DefaultValueFactory = _ => 8 }.AtLeast(1);
+        var maxLength = new Option<int?>("--max-length")
+        {
+            Description = "perplexity window in tokens (default: the model's context length)",
+        }.AtLeast(1);
+        var stride = new Option<int?>("--stride")
+        {
+            Description = "perplexity tokens newly predicted per window after the first (default: --max-length)",
+        }.AtLeast(1);
+        var batch = new Option<int>("--batch-size")
+        {
+            Description = "perplexity windows, or choice sequences, per forward pass",
+            DefaultValueFactory = _ => 8,
+        }.AtLeast(1);
         var details = new Option<bool>("--details") { Description = "also write per-document NLLs and per-item log-likelihoods" };
         var output = new Option<string?>("--out") { Description = "also write the JSON result to this file" };
         var cmd = new Command("suite", "Perplexity on general corpora and accuracy on multiple-choice tasks in one call, one JSON.");
         model.AddTo(cmd);
-        cmd.Add(ppl); cmd.Add(tasks); cmd.Add(limit); cmd.Add(maxLength); cmd.Add(stride); cmd.Add(batch); cmd.Add(details); cmd.Add(output);
+        cmd.Add(ppl);
+        cmd.Add(tasks);
+        cmd.Add(limit);
+        cmd.Add(maxLength);
+        cmd.Add(stride);
+        cmd.Add(batch);
+        cmd.Add(details);
+        cmd.Add(output);
         cmd.SetAction(p =>
         {
             var modelDir = p.GetValue(model.Model)!;
-            if (p.GetValue(output) is { } outFile) OutputCheck.File(outFile, "--out");
+            if (p.GetValue(output) is { } outFile)
+                OutputCheck.File(outFile, "--out");
             var spec = new EvalSuiteSpec
             {
                 Corpora = p.GetValue(ppl)!.Select(ParseCorpus).ToList(),
                 Tasks = p.GetValue(tasks)!.Select(ParseTask).ToList(),
                 Limit = p.GetValue(limit),
-                Perplexity = new PerplexityOptions { MaxLength = p.GetValue(maxLength), Stride = p.GetValue(stride), BatchSize = p.GetValue(batch) },
+                Perplexity = new PerplexityOptions
+                {
+                    MaxLength = p.GetValue(maxLength),
+                    Stride = p.GetValue(stride),
+                    BatchSize = p.GetValue(batch),
+                },
                 McqBatchSize = p.GetValue(batch),
             };
             using var lm = model.Load(p);
@@ -53,7 +85,8 @@ public static class EvalSuiteCommand
         int eq = arg.IndexOf('=', StringComparison.Ordinal);
         bool named = eq > 0 && arg.IndexOfAny(['/', '\\'], 0, eq) < 0;
         var path = named ? arg[(eq + 1)..] : arg;
-        if (path.Length == 0) throw new AloraException($"--ppl '{arg}': no file");
+        if (path.Length == 0)
+            throw new AloraException($"--ppl '{arg}': no file");
         return new SuiteCorpus(named ? arg[..eq] : Path.GetFileNameWithoutExtension(path), path);
     }
 
@@ -61,11 +94,13 @@ public static class EvalSuiteCommand
     internal static SuiteTask ParseTask(string arg)
     {
         int eq = arg.IndexOf('=', StringComparison.Ordinal);
-        if (eq <= 0 || eq == arg.Length - 1) throw new AloraException($"--task '{arg}': expected TASK=FILE or TASK/NAME=FILE, TASK one of {string.Join(", ", McqDatasets.Tasks)}");
+        if (eq <= 0 || eq == arg.Length - 1)
+            throw new AloraException($"--task '{arg}': expected TASK=FILE or TASK/NAME=FILE, TASK one of {string.Join(", ", McqDatasets.Tasks)}");
         var name = arg[..eq].Trim();
         int slash = name.IndexOf('/', StringComparison.Ordinal);
         var task = (slash < 0 ? name : name[..slash]).ToLowerInvariant();
-        if (!McqDatasets.Tasks.Contains(task)) throw new AloraException($"--task '{arg}': unknown task '{task}', expected one of {string.Join(", ", McqDatasets.Tasks)}");
+        if (!McqDatasets.Tasks.Contains(task))
+            throw new AloraException($"--task '{arg}': unknown task '{task}', expected one of {string.Join(", ", McqDatasets.Tasks)}");
         return new SuiteTask(name, task, arg[(eq + 1)..]);
     }
 

@@ -11,30 +11,42 @@ public static class GenerateCommand
     public static Command Create(CliIo io)
     {
         var model = new ModelOptions();
-        var prompt = new Option<string?>("--prompt") { Description = "prompt text (tokenized with the model's tokenizer, bos added when the model expects it)" };
+        var prompt = new Option<string?>("--prompt")
+        {
+            Description = "prompt text (tokenized with the model's tokenizer, bos added when the model expects it)",
+        };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "prompt as comma-separated token ids, used as given" };
         var maxNew = new Option<int>("--max-new-tokens")
         {
-            Description = "tokens to generate (the prompt and all but the last new token must fit the model's context length)", DefaultValueFactory = _ => 32,
+            Description = "tokens to generate (the prompt and all but the last new token must fit the model's context length)",
+            DefaultValueFactory = _ => 32,
         }.AtLeast(1);
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "keep generating after the eos token" };
         var cmd = new Command("generate", "Greedy decoding: prints the new token ids and their text.");
         model.AddTo(cmd);
-        cmd.Add(prompt); cmd.Add(promptIds); cmd.Add(maxNew); cmd.Add(ignoreEos);
+        cmd.Add(prompt);
+        cmd.Add(promptIds);
+        cmd.Add(maxNew);
+        cmd.Add(ignoreEos);
         cmd.SetAction(p =>
         {
-            string? text = p.GetValue(prompt), idsText = p.GetValue(promptIds);
-            if ((text is null) == (idsText is null)) throw new AloraException("give exactly one of --prompt and --prompt-ids");
+            string? text = p.GetValue(prompt),
+                idsText = p.GetValue(promptIds);
+            if ((text is null) == (idsText is null))
+                throw new AloraException("give exactly one of --prompt and --prompt-ids");
             var modelDir = p.GetValue(model.Model)!;
             using var lm = model.Load(p);
             using var tok = HasTokenizer(modelDir) ? TextTokenizer.Load(modelDir) : null;
-            int[] ids = idsText is not null ? ParseIds(idsText)
-                : tok?.EncodeWithBos(text!) ?? throw new AloraException($"{modelDir}: no tokenizer.json or tokenizer.model to encode --prompt; use --prompt-ids");
+            int[] ids = idsText is not null
+                ? ParseIds(idsText)
+                : tok?.EncodeWithBos(text!)
+                    ?? throw new AloraException($"{modelDir}: no tokenizer.json or tokenizer.model to encode --prompt; use --prompt-ids");
             var stop = p.GetValue(ignoreEos) ? null : EosIds(lm.Config, tok);
             var generated = GreedyDecoder.Generate(lm, ids, p.GetValue(maxNew), stop);
             io.Out.WriteLine("prompt_ids: " + string.Join(",", ids));
             io.Out.WriteLine("new_ids: " + string.Join(",", generated));
-            if (tok is not null) io.Out.WriteLine("text: " + tok.Decode(generated.ToArray()));
+            if (tok is not null)
+                io.Out.WriteLine("text: " + tok.Decode(generated.ToArray()));
             return 0;
         });
         return cmd;
@@ -45,7 +57,8 @@ public static class GenerateCommand
     static HashSet<int> EosIds(Alora.Models.HfConfig config, TextTokenizer? tok)
     {
         var set = new HashSet<int>(config.EosTokenId ?? []);
-        if (tok?.EosId is { } e) set.Add(e);
+        if (tok?.EosId is { } e)
+            set.Add(e);
         return set;
     }
 
@@ -53,7 +66,9 @@ public static class GenerateCommand
     {
         try
         {
-            return s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            return s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(x => int.Parse(x, CultureInfo.InvariantCulture))
+                .ToArray();
         }
         catch (FormatException)
         {

@@ -1,7 +1,7 @@
-using Alora.Runtime;
 using System.CommandLine;
 using Alora.Lora;
 using Alora.Models;
+using Alora.Runtime;
 
 namespace Alora.Cli.Commands;
 
@@ -15,12 +15,16 @@ public static class MergeCommand
         var output = new Option<string>("--out") { Description = "folder for the merged model", Required = true };
         var dtype = NamedOptions.Create("--dtype", "dtype of the written weights", ComputeDtype.Float32);
         var cmd = new Command("merge", "Merge a LoRA adapter into its base model and write a HuggingFace model folder.");
-        cmd.Add(model); cmd.Add(adapter); cmd.Add(output); cmd.Add(dtype);
+        cmd.Add(model);
+        cmd.Add(adapter);
+        cmd.Add(output);
+        cmd.Add(dtype);
         cmd.SetAction(p =>
         {
             var dir = p.GetValue(model)!;
             var outDir = p.GetValue(output)!;
-            if (Path.GetFullPath(outDir) == Path.GetFullPath(dir)) throw new AloraException("--out must differ from --model");
+            if (Path.GetFullPath(outDir) == Path.GetFullPath(dir))
+                throw new AloraException("--out must differ from --model");
             OutputCheck.NewFolder(outDir, "--out");
             var type = p.GetValue(dtype).ToScalarType();
             using var lm = ModelLoader.Load(dir);

@@ -16,7 +16,10 @@ public static class TrainCommand
     public static Command Create(CliIo io)
     {
         var cmd = new Command("train", "Fine-tune a LoRA adapter (LoRA, rsLoRA, ALoRA stages, EWC-LoRA) into a run folder.");
-        var config = new Option<string?>("--config") { Description = "YAML file whose keys are these option names (command-line values override it)" };
+        var config = new Option<string?>("--config")
+        {
+            Description = "YAML file whose keys are these option names (command-line values override it)",
+        };
         cmd.Add(config);
         var options = new List<(OptionInfo Info, Option Opt)>();
         foreach (var info in OptionCatalog.Options)
@@ -29,18 +32,24 @@ public static class TrainCommand
         {
             var merged = OptionCatalog.Defaults();
             var given = new HashSet<string>(StringComparer.Ordinal);
-            if (p.GetValue(config) is { } yamlPath) given.UnionWith(YamlOptions.ApplyYaml(merged, yamlPath));
+            if (p.GetValue(config) is { } yamlPath)
+                given.UnionWith(YamlOptions.ApplyYaml(merged, yamlPath));
             foreach (var (info, opt) in options)
             {
                 var result = p.GetResult(opt);
-                if (result is null || result.Implicit) continue;
+                if (result is null || result.Implicit)
+                    continue;
                 merged[info.Key] = ToJson(p, opt);
                 given.Add(info.Key);
             }
             FillUnstated(merged, given);
             var o = OptionCatalog.Bind(merged, p.GetValue(config) ?? "options");
             WarnUnread(io, o, given);
-            var result2 = ProgressView.RunTraining(io, $"train {EnumNames<FinetuneMethod>.Name(o.Method)}/{EnumNames<Stage>.Name(o.Stage)}", progress => FinetuneRecipe.Run(o, progress));
+            var result2 = ProgressView.RunTraining(
+                io,
+                $"train {EnumNames<FinetuneMethod>.Name(o.Method)}/{EnumNames<Stage>.Name(o.Stage)}",
+                progress => FinetuneRecipe.Run(o, progress)
+            );
             io.Out.WriteLine($"run: {result2.RunDir}");
             io.Out.WriteLine($"steps: {result2.Steps}  final loss: {result2.FinalLoss:F4}  train seconds: {result2.TrainSeconds:F1}");
             return 0;
@@ -55,7 +64,9 @@ public static class TrainCommand
         {
             var readers = MethodRegistry.Readers(key);
             if (readers.Count > 0 && !readers.Contains(o.Method))
-                io.Err.WriteLine($"warning: --{key} is read by --method {string.Join(", ", readers.Select(EnumNames<FinetuneMethod>.Name))}; --method {EnumNames<FinetuneMethod>.Name(o.Method)} ignores it");
+                io.Err.WriteLine(
+                    $"warning: --{key} is read by --method {string.Join(", ", readers.Select(EnumNames<FinetuneMethod>.Name))}; --method {EnumNames<FinetuneMethod>.Name(o.Method)} ignores it"
+                );
         }
     }
 
@@ -66,20 +77,29 @@ public static class TrainCommand
     /// </summary>
     static void FillUnstated(JsonObject merged, HashSet<string> given)
     {
-        if (merged["resume"]?.GetValue<bool>() == true && merged["out"]?.GetValue<string>() is { Length: > 0 } outDir
-            && RunFolder.StoredOptions(Path.GetFullPath(outDir)) is { } stored)
+        if (
+            merged["resume"]?.GetValue<bool>() == true
+            && merged["out"]?.GetValue<string>() is { Length: > 0 } outDir
+            && RunFolder.StoredOptions(Path.GetFullPath(outDir)) is { } stored
+        )
             foreach (var (k, v) in stored)
-                if (!given.Contains(k) && merged.ContainsKey(k)) merged[k] = v?.DeepClone();
+                if (!given.Contains(k) && merged.ContainsKey(k))
+                    merged[k] = v?.DeepClone();
         if (merged["init-adapter"]?.GetValue<string>() is { Length: > 0 } init)
         {
             var (adapter, regex) = Alora.Lora.PeftAdapter.ReadConfig(init);
             var shape = new Dictionary<string, JsonNode?>
             {
-                ["rank"] = adapter.R, ["alpha"] = adapter.Alpha, ["rslora"] = adapter.UseRslora,
-                ["target-modules"] = regex is null ? new JsonArray(adapter.TargetModules.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()) : null,
+                ["rank"] = adapter.R,
+                ["alpha"] = adapter.Alpha,
+                ["rslora"] = adapter.UseRslora,
+                ["target-modules"] = regex is null
+                    ? new JsonArray(adapter.TargetModules.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray())
+                    : null,
             };
             foreach (var (k, v) in shape)
-                if (!given.Contains(k) && v is not null) merged[k] = v;
+                if (!given.Contains(k) && v is not null)
+                    merged[k] = v;
         }
     }
 
@@ -105,25 +125,36 @@ public static class TrainCommand
             });
             return named;
         }
-        if (t == typeof(bool)) return new Option<bool>(name) { Description = help };
-        if (t == typeof(int)) return new Option<int>(name) { Description = help };
-        if (t == typeof(int?)) return new Option<int?>(name) { Description = help };
-        if (t == typeof(long)) return new Option<long>(name) { Description = help };
-        if (t == typeof(double)) return new Option<double>(name) { Description = help };
-        if (t == typeof(IReadOnlyList<string>)) return new Option<string[]>(name) { Description = help, AllowMultipleArgumentsPerToken = true };
+        if (t == typeof(bool))
+            return new Option<bool>(name) { Description = help };
+        if (t == typeof(int))
+            return new Option<int>(name) { Description = help };
+        if (t == typeof(int?))
+            return new Option<int?>(name) { Description = help };
+        if (t == typeof(long))
+            return new Option<long>(name) { Description = help };
+        if (t == typeof(double))
+            return new Option<double>(name) { Description = help };
+        if (t == typeof(IReadOnlyList<string>))
+            return new Option<string[]>(name) { Description = help, AllowMultipleArgumentsPerToken = true };
         return new Option<string?>(name) { Description = help };
     }
 
-    static JsonNode? ToJson(ParseResult p, Option opt) => opt switch
-    {
-        Option<bool> b => p.GetValue(b),
-        Option<int> i => p.GetValue(i),
-        Option<int?> i => p.GetValue(i),
-        Option<long> l => p.GetValue(l),
-        Option<double> d => p.GetValue(d),
-        Option<string[]> a => new JsonArray((p.GetValue(a) ?? []).SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            .Select(x => (JsonNode)JsonValue.Create(x)!).ToArray()),
-        Option<string?> s => p.GetValue(s),
-        _ => null,
-    };
+    static JsonNode? ToJson(ParseResult p, Option opt) =>
+        opt switch
+        {
+            Option<bool> b => p.GetValue(b),
+            Option<int> i => p.GetValue(i),
+            Option<int?> i => p.GetValue(i),
+            Option<long> l => p.GetValue(l),
+            Option<double> d => p.GetValue(d),
+            Option<string[]> a => new JsonArray(
+                (p.GetValue(a) ?? [])
+                    .SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    .Select(x => (JsonNode)JsonValue.Create(x)!)
+                    .ToArray()
+            ),
+            Option<string?> s => p.GetValue(s),
+            _ => null,
+        };
 }

@@ -20,7 +20,8 @@ public static class YamlOptions
     {
         var keys = new List<string>();
         ArgumentNullException.ThrowIfNull(target);
-        if (!File.Exists(path)) throw new AloraException($"{path}: file not found");
+        if (!File.Exists(path))
+            throw new AloraException($"{path}: file not found");
         var yaml = new YamlStream();
         try
         {
@@ -31,22 +32,31 @@ public static class YamlOptions
         {
             throw new AloraException($"{path}: not valid YAML ({e.Message})", e);
         }
-        if (yaml.Documents.Count == 0) return keys;
-        if (yaml.Documents[0].RootNode is not YamlMappingNode map) throw new AloraException($"{path}: expected a mapping of option names to values");
+        if (yaml.Documents.Count == 0)
+            return keys;
+        if (yaml.Documents[0].RootNode is not YamlMappingNode map)
+            throw new AloraException($"{path}: expected a mapping of option names to values");
         foreach (var (k, v) in map.Children)
         {
-            if (k is not YamlScalarNode { Value: { } name }) throw new AloraException($"{path}: line {k.Start.Line}: a key must be a plain name");
+            if (k is not YamlScalarNode { Value: { } name })
+                throw new AloraException($"{path}: line {k.Start.Line}: a key must be a plain name");
             var key = name.Replace('_', '-');
             if (!target.ContainsKey(key))
                 throw new AloraException($"{path}: unknown key '{key}' (known: {string.Join(", ", target.Select(kv => kv.Key))})");
             target[key] = v switch
             {
-                YamlSequenceNode seq => new JsonArray(seq.Children.Select(c => c is YamlScalarNode s ? (JsonNode)JsonValue.Create(s.Value ?? "")
-                    : throw new AloraException($"{path}: line {c.Start.Line}: key '{key}': a list holds plain values only")).ToArray()),
+                YamlSequenceNode seq => new JsonArray(
+                    seq.Children.Select(c =>
+                            c is YamlScalarNode s
+                                ? (JsonNode)JsonValue.Create(s.Value ?? "")
+                                : throw new AloraException($"{path}: line {c.Start.Line}: key '{key}': a list holds plain values only")
+                        )
+                        .ToArray()
+                ),
                 YamlScalarNode s when TextKeys.Contains(key) => s.Value is null or "~" or "null" ? null : JsonValue.Create(s.Value),
                 YamlScalarNode s when YamlJson.IsNonFiniteNumber(s.Value) =>
-                    // the option object is bound through JSON, which has no NaN or infinity: a clear error here, not a crash there
-                    throw new AloraException($"{path}: line {s.Start.Line}: key '{key}': '{s.Value}' is not a finite number"),
+                // the option object is bound through JSON, which has no NaN or infinity: a clear error here, not a crash there
+                throw new AloraException($"{path}: line {s.Start.Line}: key '{key}': '{s.Value}' is not a finite number"),
                 YamlScalarNode s => Scalar(s.Value),
                 _ => throw new AloraException($"{path}: key '{key}' must be a value or a list"),
             };
@@ -58,9 +68,12 @@ public static class YamlOptions
     /// <summary>A YAML scalar as JSON: null, a boolean, an integer, a number, else the text.</summary>
     public static JsonNode? Scalar(string? s)
     {
-        if (s is null or "~" or "null") return null;
-        if (bool.TryParse(s, out var b)) return b;
-        if (long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l)) return l;
+        if (s is null or "~" or "null")
+            return null;
+        if (bool.TryParse(s, out var b))
+            return b;
+        if (long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l))
+            return l;
         if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d))
             return double.IsFinite(d) ? d : throw new AloraException($"'{s}' is not a finite number");
         return s;

@@ -1,6 +1,6 @@
-using Alora.Data;
 using System.Diagnostics;
 using System.Globalization;
+using Alora.Data;
 using Alora.Lora;
 using Alora.Methods;
 using Alora.Models;
@@ -21,9 +21,11 @@ namespace Alora.Bench;
 /// </summary>
 public static class ImportanceBench
 {
-    const double Lr = 8e-4, Xi = 1e-3;
+    const double Lr = 8e-4,
+        Xi = 1e-3;
 
-    sealed class Config(string name, LlamaForCausalLM model, IReadOnlyList<AdaptedModule> adapters, Trainer trainer, ITrainingHook? hook) : IDisposable
+    sealed class Config(string name, LlamaForCausalLM model, IReadOnlyList<AdaptedModule> adapters, Trainer trainer, ITrainingHook? hook)
+        : IDisposable
     {
         public string Name { get; } = name;
         public IReadOnlyList<AdaptedModule> Adapters { get; } = adapters;
@@ -38,12 +40,24 @@ public static class ImportanceBench
         }
     }
 
-    public static LlamaConfig ModelConfig(ImportanceBenchOptions o) => new()
-    {
-        Architectures = ["LlamaForCausalLM"], ModelType = "llama", VocabSize = o.Vocab, HiddenSize = o.Hidden, IntermediateSize = o.Intermediate,
-        NumHiddenLayers = o.Layers, NumAttentionHeads = o.Heads, NumKeyValueHeads = o.KvHeads, MaxPositionEmbeddings = Math.Max(2048, o.Seq),
-        RmsNormEps = 1e-6, RopeTheta = 10000, BosTokenId = [1], EosTokenId = [2], TieWordEmbeddings = false,
-    };
+    public static LlamaConfig ModelConfig(ImportanceBenchOptions o) =>
+        new()
+        {
+            Architectures = ["LlamaForCausalLM"],
+            ModelType = "llama",
+            VocabSize = o.Vocab,
+            HiddenSize = o.Hidden,
+            IntermediateSize = o.Intermediate,
+            NumHiddenLayers = o.Layers,
+            NumAttentionHeads = o.Heads,
+            NumKeyValueHeads = o.KvHeads,
+            MaxPositionEmbeddings = Math.Max(2048, o.Seq),
+            RmsNormEps = 1e-6,
+            RopeTheta = 10000,
+            BosTokenId = [1],
+            EosTokenId = [2],
+            TieWordEmbeddings = false,
+        };
 
     public static ImportanceBenchResult Run(ImportanceBenchOptions o, IProgress<string>? log = null)
     {
@@ -52,16 +66,28 @@ public static class ImportanceBench
         cfg.Validate("bench");
         TorchRuntime.Initialize();
         int threadsBefore = get_num_threads();
-        if (o.Threads > 0) set_num_threads(o.Threads);
+        if (o.Threads > 0)
+            set_num_threads(o.Threads);
         var wall = Stopwatch.StartNew();
         var loadStart = LoadAverage();
-        var lora = new LoraConfig { R = o.Rank, Alpha = o.Alpha, TargetModules = ["q_proj", "v_proj"] };
+        var lora = new LoraConfig
+        {
+            R = o.Rank,
+            Alpha = o.Alpha,
+            TargetModules = ["q_proj", "v_proj"],
+        };
         var data = RandomSequences(o.Batch * 2, o.Seq, o.Vocab, o.Seed);
         var fisherData = RandomSequences(o.FisherSamples, o.Seq, o.Vocab, o.Seed + 1);
         var train = new TrainConfig
         {
-            Lr = Lr, BatchSize = o.Batch, MicroBatchSize = o.Batch, MaxLength = o.Seq, Schedule = LrSchedule.Constant,
-            MaxSteps = o.WarmupSteps + o.Rounds * o.StepsPerRound, Seed = o.Seed, CheckpointEvery = 0,
+            Lr = Lr,
+            BatchSize = o.Batch,
+            MicroBatchSize = o.Batch,
+            MaxLength = o.Seq,
+            Schedule = LrSchedule.Constant,
+            MaxSteps = o.WarmupSteps + o.Rounds * o.StepsPerRound,
+            Seed = o.Seed,
+            CheckpointEvery = 0,
         };
 
         var configs = new List<Config>();
@@ -95,23 +121,39 @@ public static class ImportanceBench
                 var round = Round(o, r, configs, turns, fisherModel, fisherData.Skip(fisherDone).Take(share).ToList());
                 fisherDone += share;
                 rounds.Add(round);
-                log?.Report(string.Create(CultureInfo.InvariantCulture,
-                    $"round {r + 1}/{o.Rounds}: ms/step lora {round.LoraStepMs:F0}, si {round.SiStepMs:F0}, si-exact {round.SiExactStepMs:F0}, reg {round.RegStepMs:F0}; "
-                    + $"hooks si {round.SiHookMs:F2}, si-exact {round.SiExactHookMs:F2}, reg {round.RegHookMs:F2}; fisher {round.FisherMsPerSample:F0} ms/sample"));
+                log?.Report(
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"round {r + 1}/{o.Rounds}: ms/step lora {round.LoraStepMs:F0}, si {round.SiStepMs:F0}, si-exact {round.SiExactStepMs:F0}, reg {round.RegStepMs:F0}; "
+                            + $"hooks si {round.SiHookMs:F2}, si-exact {round.SiExactHookMs:F2}, reg {round.RegHookMs:F2}; fisher {round.FisherMsPerSample:F0} ms/sample"
+                    )
+                );
             }
 
             return new ImportanceBenchResult
             {
-                Options = o, PerRound = rounds, Turns = turns, ModelParameters = parameters, AdaptedModules = adapters.Count, OmegaElements = omegaElements,
-                TorchThreads = get_num_threads(), ProcessorCount = Environment.ProcessorCount, LoadAverageStart = loadStart, LoadAverageEnd = LoadAverage(),
-                Date = DateTimeOffset.UtcNow, WallSeconds = wall.Elapsed.TotalSeconds, FisherImplementation = FisherImplementationName,
+                Options = o,
+                PerRound = rounds,
+                Turns = turns,
+                ModelParameters = parameters,
+                AdaptedModules = adapters.Count,
+                OmegaElements = omegaElements,
+                TorchThreads = get_num_threads(),
+                ProcessorCount = Environment.ProcessorCount,
+                LoadAverageStart = loadStart,
+                LoadAverageEnd = LoadAverage(),
+                Date = DateTimeOffset.UtcNow,
+                WallSeconds = wall.Elapsed.TotalSeconds,
+                FisherImplementation = FisherImplementationName,
             };
         }
         finally
         {
-            foreach (var c in configs) c.Dispose();
+            foreach (var c in configs)
+                c.Dispose();
             fisherModel?.Dispose();
-            if (o.Threads > 0) set_num_threads(threadsBefore);
+            if (o.Threads > 0)
+                set_num_threads(threadsBefore);
         }
     }
 
@@ -119,8 +161,14 @@ public static class ImportanceBench
     /// Round r: StepsPerRound turns of one training step per configuration (added to <paramref name="turns"/>),
     /// then each hook timed on its own, then the Fisher pass over this round's share of its samples.
     /// </summary>
-    static ImportanceBenchRound Round(ImportanceBenchOptions o, int r, List<Config> configs, List<ImportanceBenchTurn> turns,
-        LlamaForCausalLM fisherModel, List<TrainingExample> fisherSamples)
+    static ImportanceBenchRound Round(
+        ImportanceBenchOptions o,
+        int r,
+        List<Config> configs,
+        List<ImportanceBenchTurn> turns,
+        LlamaForCausalLM fisherModel,
+        List<TrainingExample> fisherSamples
+    )
     {
         var stepMs = configs.ToDictionary(c => c.Name, _ => 0.0);
         var hookMs = new Dictionary<string, double>();
@@ -129,7 +177,7 @@ public static class ImportanceBench
             var turn = new Dictionary<string, double>();
             for (int k = 0; k < configs.Count; k++)
             {
-                var c = configs[(k + r * o.StepsPerRound + step) % configs.Count];   // one step each in turn, rotating who goes first
+                var c = configs[(k + r * o.StepsPerRound + step) % configs.Count]; // one step each in turn, rotating who goes first
                 var clock = Stopwatch.StartNew();
                 c.Trainer.Train(stopAfter: c.Trainer.Step + 1);
                 turn[c.Name] = clock.Elapsed.TotalMilliseconds;
@@ -140,11 +188,21 @@ public static class ImportanceBench
         for (int k = 0; k < configs.Count; k++)
         {
             var c = configs[(k + r) % configs.Count];
-            if (c.Hook is not null) hookMs[c.Name] = TimeHook(c, o.HookRepeats);
+            if (c.Hook is not null)
+                hookMs[c.Name] = TimeHook(c, o.HookRepeats);
         }
         double fisherMs = fisherSamples.Count == 0 ? double.NaN : FisherSecondsPerSample(fisherModel, fisherSamples, o.Seq) * 1000;
-        return new ImportanceBenchRound(stepMs["lora"], stepMs["si"], stepMs["si_exact"], stepMs["reg"],
-            hookMs["si"], hookMs["si_exact"], hookMs["reg"], fisherSamples.Count, fisherMs);
+        return new ImportanceBenchRound(
+            stepMs["lora"],
+            stepMs["si"],
+            stepMs["si_exact"],
+            stepMs["reg"],
+            hookMs["si"],
+            hookMs["si_exact"],
+            hookMs["reg"],
+            fisherSamples.Count,
+            fisherMs
+        );
     }
 
     static LlamaForCausalLM BaseModel(LlamaConfig cfg, long seed)
@@ -155,8 +213,15 @@ public static class ImportanceBench
         return m;
     }
 
-    static Config MakeConfig(string name, ImportanceBenchOptions o, LlamaConfig cfg, LoraConfig lora, List<TrainingExample> data, TrainConfig train,
-        Func<IReadOnlyList<AdaptedModule>, ITrainingHook?> hook)
+    static Config MakeConfig(
+        string name,
+        ImportanceBenchOptions o,
+        LlamaConfig cfg,
+        LoraConfig lora,
+        List<TrainingExample> data,
+        TrainConfig train,
+        Func<IReadOnlyList<AdaptedModule>, ITrainingHook?> hook
+    )
     {
         var model = BaseModel(cfg, o.Seed);
         ITrainingHook? h = null;
@@ -187,13 +252,17 @@ public static class ImportanceBench
         foreach (var m in adapters)
         {
             var l = m.Layer;
-            omega[m.Path] = rand(l.OutFeatures, l.InFeatures);                 // [out,in], >= 0
-            a[m.Path] = randn(l.Rank, l.InFeatures).Times(0.05);                // [r,in]
-            b[m.Path] = randn(l.OutFeatures, l.Rank).Times(0.01);               // [out,r]
+            omega[m.Path] = rand(l.OutFeatures, l.InFeatures); // [out,in], >= 0
+            a[m.Path] = randn(l.Rank, l.InFeatures).Times(0.05); // [r,in]
+            b[m.Path] = randn(l.OutFeatures, l.Rank).Times(0.01); // [out,r]
         }
         var importance = new ImportanceFile
         {
-            Modules = adapters.Select(x => x.Path).ToList(), Omega = omega, A = a, B = b, Scaling = adapters[0].Layer.Scaling,
+            Modules = adapters.Select(x => x.Path).ToList(),
+            Omega = omega,
+            A = a,
+            B = b,
+            Scaling = adapters[0].Layer.Scaling,
             Metadata = new Dictionary<string, string>(StringComparer.Ordinal),
         };
         return new AloraRegularizer(adapters, importance, "bench", phi: 1.0, LayerWeighting.Uniform);
@@ -205,14 +274,22 @@ public static class ImportanceBench
     /// </summary>
     static double TimeHook(Config c, int repeats)
     {
-        if (c.Hook is null) return 0;
-        var ctx = new StepContext { Adapters = c.Adapters, Lr = Lr, Step = c.Trainer.Step, Tokens = 1 };
+        if (c.Hook is null)
+            return 0;
+        var ctx = new StepContext
+        {
+            Adapters = c.Adapters,
+            Lr = Lr,
+            Step = c.Trainer.Step,
+            Tokens = 1,
+        };
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < repeats; i++)
         {
             using var scope = NewDisposeScope();
             c.Hook.OnTaskGradients(ctx);
-            if (c.Hook.Penalty(ctx) is { } p) p.backward();
+            if (c.Hook.Penalty(ctx) is { } p)
+                p.backward();
             c.Hook.BeforeOptimizerStep(ctx);
             c.Hook.AfterOptimizerStep(ctx);
         }
@@ -222,20 +299,27 @@ public static class ImportanceBench
     static List<TrainingExample> RandomSequences(int count, int len, int vocab, long seed)
     {
         var rng = new Random(unchecked((int)seed));
-        return Enumerable.Range(0, count).Select(_ =>
-        {
-            var ids = Enumerable.Range(0, len).Select(_ => rng.Next(vocab)).ToArray();
-            return new TrainingExample(ids, ids.Select((_, j) => j > 0).ToArray());
-        }).ToList();
+        return Enumerable
+            .Range(0, count)
+            .Select(_ =>
+            {
+                var ids = Enumerable.Range(0, len).Select(_ => rng.Next(vocab)).ToArray();
+                return new TrainingExample(ids, ids.Select((_, j) => j > 0).ToArray());
+            })
+            .ToList();
     }
 
     static double[] LoadAverage()
     {
         try
         {
-            if (!File.Exists("/proc/loadavg")) return [];
-            return File.ReadAllText("/proc/loadavg").Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(3)
-                .Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            if (!File.Exists("/proc/loadavg"))
+                return [];
+            return File.ReadAllText("/proc/loadavg")
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .Take(3)
+                .Select(s => double.Parse(s, CultureInfo.InvariantCulture))
+                .ToArray();
         }
         catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
         {
@@ -250,7 +334,8 @@ public static class ImportanceBench
     /// <summary>Seconds per sample of EWC's Fisher pass (<see cref="FisherEstimator.Estimate"/>: batch 1, one sample per squared gradient of W0) over these samples.</summary>
     static double FisherSecondsPerSample(LlamaForCausalLM model, List<TrainingExample> samples, int seq)
     {
-        if (samples.Count == 0) return double.NaN;
+        if (samples.Count == 0)
+            return double.NaN;
         var clock = Stopwatch.StartNew();
         using var fisher = FisherEstimator.Estimate(model, samples, new FisherOptions { Samples = samples.Count, MaxLength = seq });
         return clock.Elapsed.TotalSeconds / samples.Count;

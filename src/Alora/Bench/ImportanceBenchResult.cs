@@ -5,8 +5,16 @@ public sealed record ImportanceBenchTurn(double LoraMs, double SiMs, double SiEx
 
 /// <summary>One round's measurements (milliseconds; step times are the means of the round's turns).</summary>
 public sealed record ImportanceBenchRound(
-    double LoraStepMs, double SiStepMs, double SiExactStepMs, double RegStepMs,
-    double SiHookMs, double SiExactHookMs, double RegHookMs, int FisherSamples, double FisherMsPerSample);
+    double LoraStepMs,
+    double SiStepMs,
+    double SiExactStepMs,
+    double RegStepMs,
+    double SiHookMs,
+    double SiExactHookMs,
+    double RegHookMs,
+    int FisherSamples,
+    double FisherMsPerSample
+);
 
 /// <summary>What <see cref="ImportanceBench.Run"/> measured; <see cref="ToJson"/> is the file the CLI writes.</summary>
 public sealed partial record ImportanceBenchResult
@@ -28,7 +36,8 @@ public sealed partial record ImportanceBenchResult
     static double Median(IEnumerable<double> xs)
     {
         var s = xs.Where(double.IsFinite).Order().ToArray();
-        if (s.Length == 0) return double.NaN;
+        if (s.Length == 0)
+            return double.NaN;
         return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
     }
 
@@ -37,10 +46,12 @@ public sealed partial record ImportanceBenchResult
     public double SiExactStepMs => Median(Turns.Select(t => t.SiExactMs));
     public double RegStepMs => Median(Turns.Select(t => t.RegMs));
     public double LoraTokensPerSecond => (double)Options.Batch * Options.Seq / (LoraStepMs / 1000);
+
     /// <summary>Median over turns of the step time over the plain LoRA step of the same turn, so drift in load cancels.</summary>
     public double SiStepRatio => Median(Turns.Select(t => t.SiMs / t.LoraMs));
     public double SiExactStepRatio => Median(Turns.Select(t => t.SiExactMs / t.LoraMs));
     public double RegStepRatio => Median(Turns.Select(t => t.RegMs / t.LoraMs));
+
     /// <summary>The hook's own time over the plain LoRA step: the overhead without the step-to-step noise.</summary>
     public double SiOverheadFraction => SiMsPerStep / LoraStepMs;
     public double SiExactOverheadFraction => SiExactMsPerStep / LoraStepMs;
@@ -49,13 +60,16 @@ public sealed partial record ImportanceBenchResult
     public double SiExactMsPerStep => Median(PerRound.Select(r => r.SiExactHookMs));
     public double RegMsPerStep => Median(PerRound.Select(r => r.RegHookMs));
     public double FisherMsPerSample => Median(PerRound.Where(r => r.FisherSamples > 0).Select(r => r.FisherMsPerSample));
+
     /// <summary>A Fisher pass over N samples: the median time per sample times N.</summary>
     public double FisherSeconds => FisherMsPerSample * Options.FisherSamples / 1000;
+
     /// <summary>What recording adds while training on the same N samples: si_ms_per_step * N / batch.</summary>
     public double SiSecondsForFisherSamples => SiMsPerStep * Options.FisherSamples / Options.Batch / 1000;
     public double FisherOverSiOverhead => FisherSeconds / SiSecondsForFisherSamples;
     public long OmegaBytesFp32 => OmegaElements * 4;
     public long OmegaBytesFp16 => OmegaElements * 2;
+
     /// <summary>A diagonal Fisher of every parameter of the base model, in float32.</summary>
     public long FullFisherBytesFp32 => ModelParameters * 4;
     public double OmegaOverFullFisherBytesFp32 => (double)OmegaBytesFp32 / FullFisherBytesFp32;
@@ -64,7 +78,8 @@ public sealed partial record ImportanceBenchResult
     /// <summary>The cost targets the bench checks: (key, value, limit, at most?, met).</summary>
     public IReadOnlyList<(string Key, double Value, double Limit, bool AtMost, bool Met)> Targets()
     {
-        (string, double, double, bool, bool) T(string k, double v, double limit, bool atMost) => (k, v, limit, atMost, atMost ? v <= limit : v >= limit);
+        (string, double, double, bool, bool) T(string k, double v, double limit, bool atMost) =>
+            (k, v, limit, atMost, atMost ? v <= limit : v >= limit);
         return
         [
             T("si_step_ratio", SiStepRatio, 1.05, true),

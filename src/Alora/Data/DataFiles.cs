@@ -1,9 +1,9 @@
-using Alora.IO;
 using System.Buffers;
 using System.Collections;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Alora.IO;
 using Parquet;
 using Parquet.Serialization;
 
@@ -97,11 +97,17 @@ internal static class DataFiles
             }
             catch (JsonException ex)
             {
-                var hint = lineNumber == 1 && line.TrimStart().StartsWith('{')
-                    ? " (a JSON file must hold one object per line, or a top-level array of objects)"
-                    : "";
-                throw new AloraException(string.Create(CultureInfo.InvariantCulture,
-                    $"{path} {location}: malformed JSON at byte {(ex.BytePositionInLine ?? 0) + 1}{hint}"), ex);
+                var hint =
+                    lineNumber == 1 && line.TrimStart().StartsWith('{')
+                        ? " (a JSON file must hold one object per line, or a top-level array of objects)"
+                        : "";
+                throw new AloraException(
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"{path} {location}: malformed JSON at byte {(ex.BytePositionInLine ?? 0) + 1}{hint}"
+                    ),
+                    ex
+                );
             }
             records.Add(MakeRecord(path, location, element));
         }
@@ -131,8 +137,7 @@ internal static class DataFiles
         }
         catch (JsonException ex)
         {
-            throw new AloraException(string.Create(CultureInfo.InvariantCulture,
-                $"{path}: malformed JSON at line {(ex.LineNumber ?? 0) + 1}"), ex);
+            throw new AloraException(string.Create(CultureInfo.InvariantCulture, $"{path}: malformed JSON at line {(ex.LineNumber ?? 0) + 1}"), ex);
         }
         using (doc)
         {
@@ -172,7 +177,9 @@ internal static class DataFiles
         // Only an array of objects is a wrapped dataset; {"input_ids": [...]} is a genuine one-record file.
         if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() > 0 && value[0].ValueKind == JsonValueKind.Object)
         {
-            throw new AloraException($"{path}: holds one object wrapping the list in '{name}'; write the items as a top-level JSON array or one object per line");
+            throw new AloraException(
+                $"{path}: holds one object wrapping the list in '{name}'; write the items as a top-level JSON array or one object per line"
+            );
         }
     }
 
@@ -229,7 +236,8 @@ internal static class DataFiles
         var task = Task.Factory.StartNew(read, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
-            if (task.Wait(limit)) return task.Result;
+            if (task.Wait(limit))
+                return task.Result;
         }
         catch (AggregateException ex) when (ex.InnerException is AloraException inner)
         {
@@ -239,8 +247,12 @@ internal static class DataFiles
         {
             throw new AloraException($"{path}: not a readable Parquet file ({inner.Message})", inner);
         }
-        throw new AloraException(string.Create(CultureInfo.InvariantCulture,
-            $"{path}: not a readable Parquet file (reading {what} took over {limit.TotalSeconds:0} s: the file is damaged)"));
+        throw new AloraException(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"{path}: not a readable Parquet file (reading {what} took over {limit.TotalSeconds:0} s: the file is damaged)"
+            )
+        );
     }
 
     /// <summary>
@@ -251,17 +263,36 @@ internal static class DataFiles
     {
         switch (value)
         {
-            case null: w.WriteNullValue(); break;
-            case string s: w.WriteStringValue(s); break;
-            case ReadOnlyMemory<char> m: w.WriteStringValue(m.Span); break;
-            case bool b: w.WriteBooleanValue(b); break;
+            case null:
+                w.WriteNullValue();
+                break;
+            case string s:
+                w.WriteStringValue(s);
+                break;
+            case ReadOnlyMemory<char> m:
+                w.WriteStringValue(m.Span);
+                break;
+            case bool b:
+                w.WriteBooleanValue(b);
+                break;
             case byte or sbyte or short or ushort or int or uint or long:
-                w.WriteNumberValue(Convert.ToInt64(value, CultureInfo.InvariantCulture)); break;
-            case ulong u: w.WriteNumberValue(u); break;
-            case float f when float.IsFinite(f): w.WriteNumberValue(f); break;
-            case double d when double.IsFinite(d): w.WriteNumberValue(d); break;
-            case decimal m: w.WriteNumberValue(m); break;
-            case byte[] bytes: w.WriteBase64StringValue(bytes); break;
+                w.WriteNumberValue(Convert.ToInt64(value, CultureInfo.InvariantCulture));
+                break;
+            case ulong u:
+                w.WriteNumberValue(u);
+                break;
+            case float f when float.IsFinite(f):
+                w.WriteNumberValue(f);
+                break;
+            case double d when double.IsFinite(d):
+                w.WriteNumberValue(d);
+                break;
+            case decimal m:
+                w.WriteNumberValue(m);
+                break;
+            case byte[] bytes:
+                w.WriteBase64StringValue(bytes);
+                break;
             case IDictionary<string, object> dict:
                 w.WriteStartObject();
                 foreach (var (key, item) in dict)
@@ -277,7 +308,9 @@ internal static class DataFiles
                     WriteValue(w, item);
                 w.WriteEndArray();
                 break;
-            default: w.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture)); break;
+            default:
+                w.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture));
+                break;
         }
     }
 }

@@ -28,8 +28,7 @@ internal sealed class DataRecord
     public AloraException Error(string message) => new($"{Source} {Location}: {message}");
 
     /// <summary>True when the field is present and not null.</summary>
-    public bool Has(string field) =>
-        Element.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null;
+    public bool Has(string field) => Element.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null;
 
     public JsonElement Get(string field)
     {
@@ -60,7 +59,10 @@ internal sealed class DataRecord
         }
         catch (InvalidOperationException ex)
         {
-            throw new AloraException($"{Source} {Location}: {what} holds an escape that is not valid Unicode (an unpaired surrogate such as \\ud800)", ex);
+            throw new AloraException(
+                $"{Source} {Location}: {what} holds an escape that is not valid Unicode (an unpaired surrogate such as \\ud800)",
+                ex
+            );
         }
     }
 
@@ -73,7 +75,10 @@ internal sealed class DataRecord
         }
         catch (InvalidOperationException ex)
         {
-            throw new AloraException($"{Source} {Location}: a field name holds an escape that is not valid Unicode (an unpaired surrogate such as \\ud800)", ex);
+            throw new AloraException(
+                $"{Source} {Location}: a field name holds an escape that is not valid Unicode (an unpaired surrogate such as \\ud800)",
+                ex
+            );
         }
     }
 

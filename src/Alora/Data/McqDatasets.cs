@@ -1,5 +1,5 @@
-using Alora.IO;
 using System.Globalization;
+using Alora.IO;
 
 namespace Alora.Data;
 
@@ -34,23 +34,47 @@ public static class McqDatasets
 
         if (layout == McqLayout.SciQQuestionAnswer)
         {
-            var field = name switch { "sciq" => "distractor1", "piqa" => "goal", "medmcqa" => "opa", _ => "choices" };
-            throw first.Error($"field '{field}' is missing: the file has only 'question' and 'answer' (like SciQ without distractors), "
-                + "which cannot be scored as multiple choice; read it as question-answer data (McqDatasets.ReadSciQQuestionAnswer)");
+            var field = name switch
+            {
+                "sciq" => "distractor1",
+                "piqa" => "goal",
+                "medmcqa" => "opa",
+                _ => "choices",
+            };
+            throw first.Error(
+                $"field '{field}' is missing: the file has only 'question' and 'answer' (like SciQ without distractors), "
+                    + "which cannot be scored as multiple choice; read it as question-answer data (McqDatasets.ReadSciQQuestionAnswer)"
+            );
         }
         if (layout == McqLayout.Unknown)
         {
             // Let the task's own layout report the first missing field.
-            layout = name switch { "sciq" => McqLayout.SciQ, "piqa" => McqLayout.Piqa, "medmcqa" => McqLayout.MedMcqa, _ => McqLayout.Generic };
+            layout = name switch
+            {
+                "sciq" => McqLayout.SciQ,
+                "piqa" => McqLayout.Piqa,
+                "medmcqa" => McqLayout.MedMcqa,
+                _ => McqLayout.Generic,
+            };
         }
-        var official = name switch { "sciq" => McqLayout.SciQ, "piqa" => McqLayout.Piqa, "medmcqa" => McqLayout.MedMcqa, _ => layout };
+        var official = name switch
+        {
+            "sciq" => McqLayout.SciQ,
+            "piqa" => McqLayout.Piqa,
+            "medmcqa" => McqLayout.MedMcqa,
+            _ => layout,
+        };
         if (layout != official && layout != McqLayout.Generic)
         {
-            throw new AloraException($"{path}: task '{name}' expects the {McqLayouts.Describe(official)} or the generic layout, "
-                + $"but {first.Location} has the {McqLayouts.Describe(layout)} layout");
+            throw new AloraException(
+                $"{path}: task '{name}' expects the {McqLayouts.Describe(official)} or the generic layout, "
+                    + $"but {first.Location} has the {McqLayouts.Describe(layout)} layout"
+            );
         }
         if (labelsPath != null && layout != McqLayout.Piqa)
-            throw new AloraException($"{labelsPath}: a labels file only goes with PIQA's layout, and {path} has the {McqLayouts.Describe(layout)} layout");
+            throw new AloraException(
+                $"{labelsPath}: a labels file only goes with PIQA's layout, and {path} has the {McqLayouts.Describe(layout)} layout"
+            );
 
         return layout switch
         {
@@ -78,12 +102,14 @@ public static class McqDatasets
     public static IReadOnlyList<QaExample> ToTrainingExamples(IEnumerable<McqItem> items)
     {
         ArgumentNullException.ThrowIfNull(items);
-        return items.Select(item =>
-        {
-            if (item.Answer < 0 || item.Answer >= item.Choices.Count)
-                throw new ArgumentOutOfRangeException(nameof(items), $"item {item.Id}: answer {item.Answer} is not a choice index");
-            return new QaExample(item.Prompt, " " + item.Choices[item.Answer]);
-        }).ToList();
+        return items
+            .Select(item =>
+            {
+                if (item.Answer < 0 || item.Answer >= item.Choices.Count)
+                    throw new ArgumentOutOfRangeException(nameof(items), $"item {item.Id}: answer {item.Answer} is not a choice index");
+                return new QaExample(item.Prompt, " " + item.Choices[item.Answer]);
+            })
+            .ToList();
     }
 
     /// <summary>The labels file PIQA's layout would use automatically: X-labels.lst beside X.jsonl.</summary>
@@ -104,8 +130,9 @@ public static class McqDatasets
         var labels = ReadLabels(labelsPath);
         if (labels.Count != records.Count)
         {
-            throw new AloraException(string.Create(CultureInfo.InvariantCulture,
-                $"{labelsPath}: has {labels.Count} labels but {path} has {records.Count} items"));
+            throw new AloraException(
+                string.Create(CultureInfo.InvariantCulture, $"{labelsPath}: has {labels.Count} labels but {path} has {records.Count} items")
+            );
         }
         return records.Select((r, i) => McqLayouts.Piqa(r, labels[i])).ToList();
     }
@@ -121,13 +148,16 @@ public static class McqDatasets
         var labels = new List<int>(count);
         for (var i = 0; i < count; i++)
         {
-            labels.Add(lines[i].Trim() switch
-            {
-                "0" => 0,
-                "1" => 1,
-                var other => throw new AloraException(string.Create(CultureInfo.InvariantCulture,
-                    $"{labelsPath} line {i + 1}: expected 0 or 1, got '{other}'")),
-            });
+            labels.Add(
+                lines[i].Trim() switch
+                {
+                    "0" => 0,
+                    "1" => 1,
+                    var other => throw new AloraException(
+                        string.Create(CultureInfo.InvariantCulture, $"{labelsPath} line {i + 1}: expected 0 or 1, got '{other}'")
+                    ),
+                }
+            );
         }
         return labels;
     }

@@ -37,15 +37,16 @@ internal static class McqLayouts
         return McqLayout.Unknown;
     }
 
-    public static string Describe(McqLayout layout) => layout switch
-    {
-        McqLayout.SciQ => "SciQ (question, distractor1-3, correct_answer, support)",
-        McqLayout.SciQQuestionAnswer => "question-answer (question, answer)",
-        McqLayout.Piqa => "PIQA (goal, sol1, sol2, label)",
-        McqLayout.MedMcqa => "MedMCQA (question, opa-opd, cop)",
-        McqLayout.Generic => "generic multiple choice (question, choices, answer, context)",
-        _ => "no known layout",
-    };
+    public static string Describe(McqLayout layout) =>
+        layout switch
+        {
+            McqLayout.SciQ => "SciQ (question, distractor1-3, correct_answer, support)",
+            McqLayout.SciQQuestionAnswer => "question-answer (question, answer)",
+            McqLayout.Piqa => "PIQA (goal, sol1, sol2, label)",
+            McqLayout.MedMcqa => "MedMCQA (question, opa-opd, cop)",
+            McqLayout.Generic => "generic multiple choice (question, choices, answer, context)",
+            _ => "no known layout",
+        };
 
     /// <summary>lm-eval sciq: "{{support.lstrip()}}\nQuestion: {{question}}\nAnswer:", the correct answer last.</summary>
     public static McqItem SciQ(DataRecord r)
@@ -76,7 +77,8 @@ internal static class McqLayouts
     /// </summary>
     public static int MedMcqaCopBase(IReadOnlyList<DataRecord> records)
     {
-        bool hasZero = false, hasFour = false;
+        bool hasZero = false,
+            hasFour = false;
         foreach (var r in records)
         {
             var cop = r.Int("cop");
@@ -84,7 +86,9 @@ internal static class McqLayouts
             hasFour |= cop == 4;
         }
         if (hasZero && hasFour)
-            throw new AloraException($"{records[0].Source}: field 'cop' holds both 0 and 4; it must be 0-3 (HF release) or 1-4 (original release) throughout");
+            throw new AloraException(
+                $"{records[0].Source}: field 'cop' holds both 0 and 4; it must be 0-3 (HF release) or 1-4 (original release) throughout"
+            );
         return hasFour ? 1 : 0;
     }
 
@@ -125,8 +129,7 @@ internal static class McqLayouts
 
     /// <summary>True when choice i starts with "{letter i}. " for every i (A, B, C, ...).</summary>
     public static bool IsLettered(IReadOnlyList<string> choices) =>
-        choices.Count is > 0 and <= 26
-        && choices.Select((c, i) => c.StartsWith($"{(char)('A' + i)}. ", StringComparison.Ordinal)).All(x => x);
+        choices.Count is > 0 and <= 26 && choices.Select((c, i) => c.StartsWith($"{(char)('A' + i)}. ", StringComparison.Ordinal)).All(x => x);
 
     private static string MedMcqaPrompt(string? context, string question, string[] options)
     {
@@ -139,8 +142,7 @@ internal static class McqLayouts
         return sb.Append("Answer:").ToString();
     }
 
-    private static string[] Letters(int count) =>
-        Enumerable.Range(0, count).Select(i => ((char)('A' + i)).ToString()).ToArray();
+    private static string[] Letters(int count) => Enumerable.Range(0, count).Select(i => ((char)('A' + i)).ToString()).ToArray();
 
     private static (string? Context, string Question, IReadOnlyList<string> Choices, int Answer) ReadGeneric(DataRecord r)
     {
@@ -156,8 +158,7 @@ internal static class McqLayouts
     {
         var value = r.Get("answer");
         var last = (char)('A' + Math.Min(choices.Count, 26) - 1);
-        var expected = string.Create(CultureInfo.InvariantCulture,
-            $"an index 0-{choices.Count - 1}, a letter A-{last} or the text of a choice");
+        var expected = string.Create(CultureInfo.InvariantCulture, $"an index 0-{choices.Count - 1}, a letter A-{last} or the text of a choice");
         if (value.ValueKind == JsonValueKind.Number)
         {
             return value.TryGetInt32(out var index) && index >= 0 && index < choices.Count
@@ -171,10 +172,17 @@ internal static class McqLayouts
         var byLetter = text.Length == 1 && text[0] >= 'A' && text[0] - 'A' < Math.Min(choices.Count, 26) ? text[0] - 'A' : -1;
         var matches = Enumerable.Range(0, choices.Count).Where(i => choices[i] == text).ToList();
         if (matches.Count > 1)
-            throw r.Error(string.Create(CultureInfo.InvariantCulture, $"field 'answer' ('{text}') matches several choices ({string.Join(", ", matches)})"));
+            throw r.Error(
+                string.Create(CultureInfo.InvariantCulture, $"field 'answer' ('{text}') matches several choices ({string.Join(", ", matches)})")
+            );
         var byText = matches.Count == 1 ? matches[0] : -1;
         if (byLetter >= 0 && byText >= 0 && byLetter != byText)
-            throw r.Error(string.Create(CultureInfo.InvariantCulture, $"field 'answer' ('{text}') is ambiguous: letter {text} is choice {byLetter}, but choice {byText} has that text"));
+            throw r.Error(
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"field 'answer' ('{text}') is ambiguous: letter {text} is choice {byLetter}, but choice {byText} has that text"
+                )
+            );
         var answer = byLetter >= 0 ? byLetter : byText;
         return answer >= 0 ? answer : throw r.Error($"field 'answer' must be {expected}, got {DataRecord.Describe(value)}");
     }

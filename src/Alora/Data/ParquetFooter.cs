@@ -23,7 +23,10 @@ internal static class ParquetFooter
         {
             var length = stream.Length;
             if (length < 12)
-                throw Bad(path, string.Create(CultureInfo.InvariantCulture, $"only {length} bytes, fewer than a Parquet file's magic numbers and footer length"));
+                throw Bad(
+                    path,
+                    string.Create(CultureInfo.InvariantCulture, $"only {length} bytes, fewer than a Parquet file's magic numbers and footer length")
+                );
             Span<byte> tail = stackalloc byte[8];
             stream.Seek(-8, SeekOrigin.End);
             stream.ReadExactly(tail);
@@ -31,7 +34,10 @@ internal static class ParquetFooter
                 throw Bad(path, "it does not end with the magic number PAR1 (truncated, or not Parquet)");
             var footerLength = BinaryPrimitives.ReadInt32LittleEndian(tail);
             if (footerLength <= 0 || footerLength > length - 12)
-                throw Bad(path, string.Create(CultureInfo.InvariantCulture, $"footer length {footerLength} does not fit in the file's {length} bytes"));
+                throw Bad(
+                    path,
+                    string.Create(CultureInfo.InvariantCulture, $"footer length {footerLength} does not fit in the file's {length} bytes")
+                );
             footer = new byte[footerLength];
             stream.Seek(-8 - footerLength, SeekOrigin.End);
             stream.ReadExactly(footer);
@@ -56,7 +62,8 @@ internal static class ParquetFooter
 
         void Skip(long n)
         {
-            if (n < 0 || n > Left) throw Damaged($"a value of {n} bytes runs past the end");
+            if (n < 0 || n > Left)
+                throw Damaged($"a value of {n} bytes runs past the end");
             _pos += (int)n;
         }
 
@@ -67,7 +74,8 @@ internal static class ParquetFooter
             {
                 var b = Byte();
                 value |= (ulong)(b & 0x7F) << shift;
-                if ((b & 0x80) == 0) return value;
+                if ((b & 0x80) == 0)
+                    return value;
             }
             throw Damaged("a variable-length integer of more than 10 bytes");
         }
@@ -77,14 +85,18 @@ internal static class ParquetFooter
 
         public void Struct(int depth)
         {
-            if (depth > MaxDepth) throw Damaged("structs nested too deep");
+            if (depth > MaxDepth)
+                throw Damaged("structs nested too deep");
             while (true)
             {
                 var header = Byte();
-                if (header == 0) return; // stop
+                if (header == 0)
+                    return; // stop
                 var type = header & 0x0F;
-                if ((header & 0xF0) == 0) Varint(); // field id written out in full
-                if (type is 1 or 2) continue; // booleans live in the field header
+                if ((header & 0xF0) == 0)
+                    Varint(); // field id written out in full
+                if (type is 1 or 2)
+                    continue; // booleans live in the field header
                 Value(type, depth);
             }
         }
@@ -93,22 +105,34 @@ internal static class ParquetFooter
         {
             switch (type)
             {
-                case 1 or 2 or 3: Skip(1); break; // a boolean element, or a byte
-                case 4 or 5 or 6: Varint(); break;
-                case 7: Skip(8); break;
-                case 8: Skip((long)Math.Min(Varint(), long.MaxValue)); break;
+                case 1 or 2 or 3:
+                    Skip(1);
+                    break; // a boolean element, or a byte
+                case 4 or 5 or 6:
+                    Varint();
+                    break;
+                case 7:
+                    Skip(8);
+                    break;
+                case 8:
+                    Skip((long)Math.Min(Varint(), long.MaxValue));
+                    break;
                 case 9 or 10:
                     var sizeAndType = Byte();
                     // Parquet's footer has no list of booleans or bytes; Parquet.Net skips such elements without
                     // reading a byte, so a damaged count there is what makes it spin.
-                    if ((sizeAndType & 0x0F) is 1 or 2 or 3) throw Damaged("a list of booleans or bytes");
+                    if ((sizeAndType & 0x0F) is 1 or 2 or 3)
+                        throw Damaged("a list of booleans or bytes");
                     var size = Count((sizeAndType >> 4) == 15 ? Varint() : (ulong)(sizeAndType >> 4), 1);
-                    if (depth > MaxDepth) throw Damaged("containers nested too deep");
-                    for (var i = 0; i < size; i++) Value(sizeAndType & 0x0F, depth + 1);
+                    if (depth > MaxDepth)
+                        throw Damaged("containers nested too deep");
+                    for (var i = 0; i < size; i++)
+                        Value(sizeAndType & 0x0F, depth + 1);
                     break;
                 case 11:
                     var entries = Count(Varint(), 2);
-                    if (entries == 0) break;
+                    if (entries == 0)
+                        break;
                     var types = Byte();
                     for (var i = 0; i < entries; i++)
                     {
@@ -116,9 +140,14 @@ internal static class ParquetFooter
                         Value(types & 0x0F, depth + 1);
                     }
                     break;
-                case 12: Struct(depth + 1); break;
-                case 13: Skip(16); break;
-                default: throw Damaged($"unknown Thrift type {type}");
+                case 12:
+                    Struct(depth + 1);
+                    break;
+                case 13:
+                    Skip(16);
+                    break;
+                default:
+                    throw Damaged($"unknown Thrift type {type}");
             }
         }
     }

@@ -1,5 +1,5 @@
-using Alora.IO;
 using System.Text;
+using Alora.IO;
 using Parquet;
 
 namespace Alora.Data;
@@ -99,7 +99,8 @@ public static class TextCorpus
     /// </summary>
     private static bool HasSeparatingBlankLine(string[] lines)
     {
-        bool seenText = false, blankAfterText = false;
+        bool seenText = false,
+            blankAfterText = false;
         foreach (var line in lines)
         {
             if (string.IsNullOrWhiteSpace(line))
@@ -131,21 +132,20 @@ public static class TextCorpus
             if (!record.Has(field))
             {
                 var other = field == "text" ? "input_ids" : "text";
-                throw record.Error(record.Has(other)
-                    ? $"field '{field}' is missing (it has '{other}', but {records[0].Location} uses '{field}' and all records must use the same field)"
-                    : $"field '{field}' is missing");
+                throw record.Error(
+                    record.Has(other)
+                        ? $"field '{field}' is missing (it has '{other}', but {records[0].Location} uses '{field}' and all records must use the same field)"
+                        : $"field '{field}' is missing"
+                );
             }
-            docs.Add(field == "text"
-                ? new CorpusDocument(record.String("text"), null)
-                : new CorpusDocument(null, record.IntArray("input_ids")));
+            docs.Add(field == "text" ? new CorpusDocument(record.String("text"), null) : new CorpusDocument(null, record.IntArray("input_ids")));
         }
         return docs;
     }
 
     /// <summary>Reads only the 'text' column, row group by row group (Pile-style files carry large metadata columns).</summary>
     private static List<CorpusDocument> ReadParquet(string path) =>
-        DataFiles.ReadParquetWith(path, () => ReadParquetText(path).GetAwaiter().GetResult())
-            ?? FromRecords(DataFiles.ReadRecords(path)); // no 'text' column: input_ids, or a precise error per row
+        DataFiles.ReadParquetWith(path, () => ReadParquetText(path).GetAwaiter().GetResult()) ?? FromRecords(DataFiles.ReadRecords(path)); // no 'text' column: input_ids, or a precise error per row
 
     private static async Task<List<CorpusDocument>?> ReadParquetText(string path)
     {

@@ -21,19 +21,23 @@ public static class TrainingData
     /// </summary>
     public static List<TrainingExample> Pack(IEnumerable<int[]> documents, int? bos, int? eos, int seqLen)
     {
-        if (seqLen < 2) throw new AloraException($"--max-length must be at least 2 for training (got {seqLen})");
+        if (seqLen < 2)
+            throw new AloraException($"--max-length must be at least 2 for training (got {seqLen})");
         var stream = new List<int>();
         foreach (var d in documents)
         {
-            if (bos is { } b) stream.Add(b);
+            if (bos is { } b)
+                stream.Add(b);
             stream.AddRange(d);
-            if (eos is { } e) stream.Add(e);
+            if (eos is { } e)
+                stream.Add(e);
         }
         var list = new List<TrainingExample>();
         for (int i = 0; i + 1 < stream.Count; i += seqLen)
         {
             var ids = stream.GetRange(i, Math.Min(seqLen, stream.Count - i)).ToArray();
-            if (ids.Length < 2) break;
+            if (ids.Length < 2)
+                break;
             list.Add(new TrainingExample(ids, ids.Select((_, j) => j > 0).ToArray()));
         }
         return list;
@@ -44,7 +48,12 @@ public static class TrainingData
     /// (+ eos), targets = the completion's tokens (and eos). Sequences longer than maxLength lose the
     /// start of the prompt; one whose completion alone does not fit is an error.
     /// </summary>
-    public static List<TrainingExample> PromptCompletion(IEnumerable<(string Prompt, string Completion)> pairs, TextTokenizer tok, int maxLength, bool appendEos = true)
+    public static List<TrainingExample> PromptCompletion(
+        IEnumerable<(string Prompt, string Completion)> pairs,
+        TextTokenizer tok,
+        int maxLength,
+        bool appendEos = true
+    )
     {
         var list = new List<TrainingExample>();
         int n = 0;
@@ -56,14 +65,19 @@ public static class TrainingData
             // splits context and continuation (the continuation's first token can merge otherwise)
             var whole = tok.EncodeWithBos(prompt + completion);
             int split = CommonPrefix(p, whole);
-            if (split == whole.Length) throw new AloraException($"example {n}: the completion is empty after tokenization");
+            if (split == whole.Length)
+                throw new AloraException($"example {n}: the completion is empty after tokenization");
             var ids = appendEos && tok.EosId is { } e ? [.. whole, e] : whole;
             var targets = ids.Select((_, j) => j >= split).ToArray();
             if (ids.Length > maxLength)
             {
                 int cut = ids.Length - maxLength;
-                if (cut >= split) throw new AloraException($"example {n}: the completion alone ({ids.Length - split} tokens) is longer than --max-length {maxLength}");
-                ids = ids[cut..]; targets = targets[cut..];
+                if (cut >= split)
+                    throw new AloraException(
+                        $"example {n}: the completion alone ({ids.Length - split} tokens) is longer than --max-length {maxLength}"
+                    );
+                ids = ids[cut..];
+                targets = targets[cut..];
             }
             targets[0] = false;
             list.Add(new TrainingExample(ids, targets));
@@ -74,7 +88,8 @@ public static class TrainingData
     static int CommonPrefix(int[] a, int[] b)
     {
         int i = 0;
-        while (i < a.Length && i < b.Length && a[i] == b[i]) i++;
+        while (i < a.Length && i < b.Length && a[i] == b[i])
+            i++;
         return i;
     }
 }

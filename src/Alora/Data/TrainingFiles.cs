@@ -19,7 +19,11 @@ public static class TrainingFiles
             return TrainingData.Pack(docs.Select(d => d.InputIds!), null, null, maxLength); // pre-tokenized: used as given
         using var tok = TextTokenizer.Load(modelDir);
         if (task is not null)
-            return TrainingData.PromptCompletion(McqDatasets.ToTrainingExamples(McqDatasets.Read(task, path)).Select(q => (q.Prompt, q.Completion)), tok, maxLength);
+            return TrainingData.PromptCompletion(
+                McqDatasets.ToTrainingExamples(McqDatasets.Read(task, path)).Select(q => (q.Prompt, q.Completion)),
+                tok,
+                maxLength
+            );
         if (IsPromptCompletion(path))
             return TrainingData.PromptCompletion(QaCorpus.Read(path).Select(q => (q.Prompt, q.Completion)), tok, maxLength);
         var tokens = docs!.Select(d => d.InputIds ?? tok.Encode(d.Text!)).ToList();
@@ -28,7 +32,8 @@ public static class TrainingFiles
 
     static bool IsPromptCompletion(string path)
     {
-        if (!path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return false;
+        if (!path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || !File.Exists(path))
+            return false;
         var first = File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l));
         try
         {

@@ -14,22 +14,27 @@ public sealed record DemoOptions
     /// <summary>Folder for data/, experiment.yaml, the experiment (runs/, results.csv, report.md).</summary>
     public string Out { get; init; } = "alora-demo";
     public SyntheticDataOptions Data { get; init; } = new();
+
     /// <summary>Untied embeddings: with a shared embedding every rare token (the drug suffixes) was pushed by the output
     /// softmax's gradient in the same direction, and the eight suffixes ended with cosine 0.9 to each other; no adapter
     /// learned a rule keyed on them (docs/demo-study.md, S3). Untied, their input embeddings stay apart (cosine 0.32).</summary>
     public PretrainOptions Pretrain { get; init; } = new() { MaxSteps = 300, TieWordEmbeddings = false };
+
     /// <summary>Where pretrained base models are kept, keyed by a hash of the data and pretraining settings; null: ~/.cache/alora/demo-base.</summary>
     public string? CacheDir { get; init; }
     public IReadOnlyList<string> Methods { get; init; } = ExperimentMethods.All;
     public IReadOnlyList<long> Seeds { get; init; } = [1, 2, 3];
     public int GeneralSteps { get; init; } = 50;
+
     /// <summary>300 steps (20 epochs of the 240 items): LoRA(mu) reaches 1.0 on the validation split, so every method is
     /// compared near the end of learning rather than in the middle of it, where one seed's accuracy swings by 20 points.</summary>
     public int DomainSteps { get; init; } = 300;
     public double Lr { get; init; } = 3e-3;
     public int Rank { get; init; } = 8;
+
     /// <summary>All seven projections: with q,v only the domain stayed at chance in 60 steps (docs/demo-study.md, S1).</summary>
     public string TargetModules { get; init; } = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj";
+
     /// <summary>
     /// phi (ALoRA and "- layer") and lambda (EWC-LoRA) were chosen by one rule, on the validation split with a seed the
     /// demo does not report (11): the strongest value of a x3 grid whose validation accuracy stays within 2 points of
@@ -37,14 +42,18 @@ public sealed record DemoOptions
     /// docs/demo-study.md has the grid.
     /// </summary>
     public double Phi { get; init; } = 30;
-    /// <summary>The paper's softmax of the importance norms saturates (DESIGN.md); softmax of the norms over their mean
+
+    /// <summary>The paper's softmax of the importance norms saturates (norms a few units apart give one module nearly all
+    /// the weight: 0.02, 12.2, 0.001, 7.8 give 0, 0.988, 0, 0.012); softmax of the norms over their mean
     /// keeps the paper's ordering without giving one module all the weight.</summary>
     public LayerWeighting LayerWeights { get; init; } = LayerWeighting.SoftmaxNormalized;
     public double EwcLambda { get; init; } = 300;
     public int FisherSamples { get; init; } = 64;
     public int BatchSize { get; init; } = 16;
+
     /// <summary>Evaluate on the first N held-out documents and test items only (null: all).</summary>
     public int? EvalLimit { get; init; }
+
     /// <summary>Jobs of the experiment run at once (<see cref="ExperimentRunOptions.Workers"/>; needs the caller's launcher).</summary>
     public int Workers { get; init; } = 1;
 
@@ -57,21 +66,40 @@ public sealed record DemoOptions
     /// pretraining text. SyntheticDataOptions.Quick has 100 and its pretraining text contains none of the eight suffixes
     /// and 18 of the 32 answers: tuned on it, LoRA stayed at chance (docs/demo-study.md).
     /// </summary>
-    public static SyntheticDataOptions World { get; } = SyntheticDataOptions.Quick with
-    {
-        EverydaySentences = 600, PretrainWords = 40_000, NuWords = 8_000, HeldoutWords = 8_000, DomainTestItems = 256, DomainValidationItems = 256, Seed = 1,
-    };
+    public static SyntheticDataOptions World { get; } =
+        SyntheticDataOptions.Quick with
+        {
+            EverydaySentences = 600,
+            PretrainWords = 40_000,
+            NuWords = 8_000,
+            HeldoutWords = 8_000,
+            DomainTestItems = 256,
+            DomainValidationItems = 256,
+            Seed = 1,
+        };
 
     /// <summary><c>--quick</c>: the same world and base model (one cache entry serves both), short stages, two seeds
     /// (the fewest a t-test takes): a smoke run of the whole pipeline, too short to show the effect.</summary>
-    public static DemoOptions QuickRun(string outDir) => Default(outDir) with
-    {
-        GeneralSteps = 10, DomainSteps = 20, FisherSamples = 16, Seeds = [1, 2], EvalLimit = 64,
-    };
+    public static DemoOptions QuickRun(string outDir) =>
+        Default(outDir) with
+        {
+            GeneralSteps = 10,
+            DomainSteps = 20,
+            FisherSamples = 16,
+            Seeds = [1, 2],
+            EvalLimit = 64,
+        };
 }
 
 /// <summary>What a demo produced: where its files are, the experiment's outcome, whether the base model came from the cache.</summary>
-public sealed record DemoOutcome(string DataDir, string BaseModel, bool BaseFromCache, double PretrainSeconds, string ConfigPath, ExperimentOutcome Experiment);
+public sealed record DemoOutcome(
+    string DataDir,
+    string BaseModel,
+    bool BaseFromCache,
+    double PretrainSeconds,
+    string ConfigPath,
+    ExperimentOutcome Experiment
+);
 
 /// <summary>A method's mean over seeds, one row of the demo's table.</summary>
 public sealed record DemoSummaryRow(string Method, int Seeds, double GeneralPpl, double DomainAcc, double FactsAcc);
@@ -93,12 +121,29 @@ public static class DemoRecipe
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var file in new[] { SyntheticData.Pretrain, "tokenizer.json" })
             sha.AppendData(File.ReadAllBytes(Path.Combine(dataDir, file)));
-        sha.AppendData(Encoding.UTF8.GetBytes(string.Join(",", new object[]
-        {
-            p.Hidden, p.Layers, p.Heads, p.KvHeads, p.Intermediate, p.MaxLength, p.MaxSteps, p.BatchSize,
-            p.Lr.ToString("R", CultureInfo.InvariantCulture), p.WeightDecay.ToString("R", CultureInfo.InvariantCulture),
-            p.WarmupRatio.ToString("R", CultureInfo.InvariantCulture), p.Seed, p.TieWordEmbeddings,
-        })));
+        sha.AppendData(
+            Encoding.UTF8.GetBytes(
+                string.Join(
+                    ",",
+                    new object[]
+                    {
+                        p.Hidden,
+                        p.Layers,
+                        p.Heads,
+                        p.KvHeads,
+                        p.Intermediate,
+                        p.MaxLength,
+                        p.MaxSteps,
+                        p.BatchSize,
+                        p.Lr.ToString("R", CultureInfo.InvariantCulture),
+                        p.WeightDecay.ToString("R", CultureInfo.InvariantCulture),
+                        p.WarmupRatio.ToString("R", CultureInfo.InvariantCulture),
+                        p.Seed,
+                        p.TieWordEmbeddings,
+                    }
+                )
+            )
+        );
         return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
     }
 
@@ -120,12 +165,22 @@ public static class DemoRecipe
         {
             log($"base model: pretraining {o.Pretrain.MaxSteps} steps into {baseDir}");
             var tmp = baseDir + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-            if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+            if (Directory.Exists(tmp))
+                Directory.Delete(tmp, true);
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            PretrainRecipe.Run(o.Pretrain with { Tokenizer = dataDir, Data = Path.Combine(dataDir, "general", "pretrain.txt"), Out = tmp, Resume = false });
+            PretrainRecipe.Run(
+                o.Pretrain with
+                {
+                    Tokenizer = dataDir,
+                    Data = Path.Combine(dataDir, "general", "pretrain.txt"),
+                    Out = tmp,
+                    Resume = false,
+                }
+            );
             pretrainSeconds = sw.Elapsed.TotalSeconds;
             Directory.Delete(Path.Combine(tmp, "pretrain-run", "checkpoints"), true);
-            if (Directory.Exists(baseDir)) Directory.Delete(baseDir, true);
+            if (Directory.Exists(baseDir))
+                Directory.Delete(baseDir, true);
             Directory.CreateDirectory(Path.GetDirectoryName(baseDir)!);
             Directory.Move(tmp, baseDir);
         }
@@ -148,14 +203,37 @@ public static class DemoRecipe
         {
             Model = baseDir,
             General = new() { Train = P("general", "nu.txt"), Heldout = P("general", "heldout.txt") },
-            Domain = [new() { Name = "pharma", Task = "sciq", Train = P("domain", "train.jsonl"), Test = P("domain", "test.jsonl") }],
-            Probes = [new() { Name = "facts", Task = "mcq", File = P("general", "facts-test.jsonl") }],
+            Domain =
+            [
+                new()
+                {
+                    Name = "pharma",
+                    Task = "sciq",
+                    Train = P("domain", "train.jsonl"),
+                    Test = P("domain", "test.jsonl"),
+                },
+            ],
+            Probes =
+            [
+                new()
+                {
+                    Name = "facts",
+                    Task = "mcq",
+                    File = P("general", "facts-test.jsonl"),
+                },
+            ],
             Methods = o.Methods,
             Seeds = o.Seeds,
             Train = new()
             {
-                ["rank"] = o.Rank, ["alpha"] = 32, ["target-modules"] = new JsonArray(modules), ["lr"] = o.Lr,
-                ["batch-size"] = o.BatchSize, ["micro-batch-size"] = o.BatchSize, ["max-length"] = o.Pretrain.MaxLength, ["checkpoint-every"] = 1000,
+                ["rank"] = o.Rank,
+                ["alpha"] = 32,
+                ["target-modules"] = new JsonArray(modules),
+                ["lr"] = o.Lr,
+                ["batch-size"] = o.BatchSize,
+                ["micro-batch-size"] = o.BatchSize,
+                ["max-length"] = o.Pretrain.MaxLength,
+                ["checkpoint-every"] = 1000,
             },
             GeneralStage = new() { ["max-steps"] = o.GeneralSteps },
             DomainStage = new() { ["max-steps"] = o.DomainSteps },
@@ -172,9 +250,15 @@ public static class DemoRecipe
 
     /// <summary>Mean over seeds per method, in the order of the methods (sweep rows left out).</summary>
     public static IReadOnlyList<DemoSummaryRow> Summarize(IReadOnlyList<ResultRow> rows, IReadOnlyList<string> methods) =>
-        methods.Select(m => rows.Where(r => r.Method == m && r.Sweep is null).ToList())
+        methods
+            .Select(m => rows.Where(r => r.Method == m && r.Sweep is null).ToList())
             .Where(g => g.Count > 0)
-            .Select(g => new DemoSummaryRow(g[0].Method, g.Select(r => r.Seed).Distinct().Count(), g.Average(r => r.GeneralPpl), g.Average(r => r.Acc),
-                g.Average(r => r.Probes.TryGetValue("facts", out var f) ? f.Acc : double.NaN)))
+            .Select(g => new DemoSummaryRow(
+                g[0].Method,
+                g.Select(r => r.Seed).Distinct().Count(),
+                g.Average(r => r.GeneralPpl),
+                g.Average(r => r.Acc),
+                g.Average(r => r.Probes.TryGetValue("facts", out var f) ? f.Acc : double.NaN)
+            ))
             .ToList();
 }

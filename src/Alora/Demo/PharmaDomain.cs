@@ -8,7 +8,8 @@ internal sealed record DrugRule(string Suffix, string Class, string Target, stri
 internal sealed record SciqItem(string Question, string Distractor1, string Distractor2, string Distractor3, string CorrectAnswer, string Support)
 {
     /// <summary>Question plus the choices in a fixed order: two items with equal keys are the same test question.</summary>
-    public string Key => Question + "|" + string.Join("|", new[] { Distractor1, Distractor2, Distractor3, CorrectAnswer }.Order(StringComparer.Ordinal));
+    public string Key =>
+        Question + "|" + string.Join("|", new[] { Distractor1, Distractor2, Distractor3, CorrectAnswer }.Order(StringComparer.Ordinal));
 }
 
 /// <summary>
@@ -41,7 +42,11 @@ internal static class PharmaDomain
     [
         ["What class of drug is {d}?", "{d} belongs to which drug class?", "Which group of medicines includes {d}?"],
         ["What is the molecular target of {d}?", "{d} acts mainly on which target?", "On which structure does {d} act?"],
-        ["Which adverse effect is typical of {d}?", "A patient taking {d} is most likely to report which side effect?", "What is a common side effect of {d}?"],
+        [
+            "Which adverse effect is typical of {d}?",
+            "A patient taking {d} is most likely to report which side effect?",
+            "What is a common side effect of {d}?",
+        ],
         ["{d} is mainly prescribed for which condition?", "Which condition is treated with {d}?", "What is the main indication of {d}?"],
     ];
 
@@ -55,8 +60,13 @@ internal static class PharmaDomain
 
     private static readonly string[] Extras =
     [
-        "", "", "Renal function was normal.", "No drug allergies were recorded.", "Blood tests were taken before the first dose.",
-        "The patient was reviewed the next morning.", "Adherence was discussed at discharge.",
+        "",
+        "",
+        "Renal function was normal.",
+        "No drug allergies were recorded.",
+        "Blood tests were taken before the first dose.",
+        "The patient was reviewed the next morning.",
+        "Adherence was discussed at discharge.",
     ];
 
     private static readonly string[] Who = ["man", "woman", "patient"];
@@ -70,28 +80,47 @@ internal static class PharmaDomain
 
     /// <summary>All fixed text of the domain (templates, notes, answers), for keeping stems distinct from real words.</summary>
     public static IEnumerable<string> FixedText =>
-        Questions.SelectMany(q => q).Concat(Notes).Concat(Extras).Concat(Who).Concat(Wards).Concat(Routes).Concat(Freqs)
+        Questions
+            .SelectMany(q => q)
+            .Concat(Notes)
+            .Concat(Extras)
+            .Concat(Who)
+            .Concat(Wards)
+            .Concat(Routes)
+            .Concat(Freqs)
             .Concat(Rules.SelectMany(r => new[] { r.Suffix, r.Class, r.Target, r.Effect, r.Use }));
 
     /// <summary>The domain's terms as subjects of general-world facts (SyntheticWorld.Topics): each class, target and suffix family.</summary>
-    public static IEnumerable<string> Topics => Rules.SelectMany(r => new[] { "the " + r.Class, "the " + r.Target, "medicines ending in -" + r.Suffix });
+    public static IEnumerable<string> Topics =>
+        Rules.SelectMany(r => new[] { "the " + r.Class, "the " + r.Target, "medicines ending in -" + r.Suffix });
 
     /// <summary>Phrases for the general corpus's reading sentences: each domain term on its own, never a suffix
     /// with its attribute, so the general text trains the words without stating any rule.</summary>
-    public static IEnumerable<string> Terms => Topics.Concat(
-        [
-            "drug classes", "molecular targets", "adverse effects", "typical side effects", "groups of medicines", "the main indication of a medicine",
-            "conditions treated with medicines", "what a patient taking a new medicine should report", "which structure a medicine acts on",
-            "why some medicines are prescribed", "how likely a common side effect is", "what a drug belongs to", "what a pill includes",
+    public static IEnumerable<string> Terms =>
+        Topics.Concat([
+            "drug classes",
+            "molecular targets",
+            "adverse effects",
+            "typical side effects",
+            "groups of medicines",
+            "the main indication of a medicine",
+            "conditions treated with medicines",
+            "what a patient taking a new medicine should report",
+            "which structure a medicine acts on",
+            "why some medicines are prescribed",
+            "how likely a common side effect is",
+            "what a drug belongs to",
+            "what a pill includes",
         ]);
 
-    public static string Answer(DrugRule r, int kind) => kind switch
-    {
-        0 => r.Class,
-        1 => r.Target,
-        2 => r.Effect,
-        _ => r.Use,
-    };
+    public static string Answer(DrugRule r, int kind) =>
+        kind switch
+        {
+            0 => r.Class,
+            1 => r.Target,
+            2 => r.Effect,
+            _ => r.Use,
+        };
 
     /// <summary>Makes train, validation and test: disjoint stem sets, stems that are not words of the general or domain
     /// text, and no question (with its choices) of a later split in an earlier one.</summary>
@@ -111,8 +140,12 @@ internal static class PharmaDomain
         // Train and test draw first, as before validation existed, so adding it changed neither.
         var train = Items(stems.GetRange(0, o.DomainTrainStems), o.DomainTrainItems, rng, []);
         var test = Items(stems.GetRange(o.DomainTrainStems, o.DomainTestStems), o.DomainTestItems, rng, train.Select(i => i.Key));
-        var validation = Items(stems.GetRange(o.DomainTrainStems + o.DomainTestStems, o.DomainValidationStems), o.DomainValidationItems, rng,
-            train.Concat(test).Select(i => i.Key));
+        var validation = Items(
+            stems.GetRange(o.DomainTrainStems + o.DomainTestStems, o.DomainValidationStems),
+            o.DomainValidationItems,
+            rng,
+            train.Concat(test).Select(i => i.Key)
+        );
         return (train, validation, test);
     }
 
@@ -146,14 +179,16 @@ internal static class PharmaDomain
 
     private static string Note(string drug, Xoshiro256 rng)
     {
-        string note = WorldLexicon.Capitalize(rng.Pick(Notes)
-            .Replace("{d}", drug, StringComparison.Ordinal)
-            .Replace("{age}", rng.Between(20, 89).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("{who}", rng.Pick(Who), StringComparison.Ordinal)
-            .Replace("{ward}", rng.Pick(Wards), StringComparison.Ordinal)
-            .Replace("{dose}", rng.Pick(Doses).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("{route}", rng.Pick(Routes), StringComparison.Ordinal)
-            .Replace("{freq}", rng.Pick(Freqs), StringComparison.Ordinal));
+        string note = WorldLexicon.Capitalize(
+            rng.Pick(Notes)
+                .Replace("{d}", drug, StringComparison.Ordinal)
+                .Replace("{age}", rng.Between(20, 89).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+                .Replace("{who}", rng.Pick(Who), StringComparison.Ordinal)
+                .Replace("{ward}", rng.Pick(Wards), StringComparison.Ordinal)
+                .Replace("{dose}", rng.Pick(Doses).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+                .Replace("{route}", rng.Pick(Routes), StringComparison.Ordinal)
+                .Replace("{freq}", rng.Pick(Freqs), StringComparison.Ordinal)
+        );
         string extra = rng.Pick(Extras);
         return extra.Length == 0 ? note : note + " " + extra;
     }

@@ -23,13 +23,28 @@ public sealed record SyntheticDataOptions(
     int DomainTestStems = 60,
     int DomainValidationItems = 300,
     int DomainValidationStems = 60,
-    int ModelMaxLength = 256)
+    int ModelMaxLength = 256
+)
 {
     /// <summary>A small world for tests and smoke runs (about 30k words in all).</summary>
-    public static SyntheticDataOptions Quick { get; } = new(
-        People: 40, Cities: 12, Animals: 10, Objects: 10, EverydaySentences: 100, PretrainWords: 20_000, NuWords: 4_000,
-        HeldoutWords: 2_000, FactsTestItems: 60, DomainTrainItems: 240, DomainTestItems: 64, DomainTrainStems: 40, DomainTestStems: 12,
-        DomainValidationItems: 64, DomainValidationStems: 12);
+    public static SyntheticDataOptions Quick { get; } =
+        new(
+            People: 40,
+            Cities: 12,
+            Animals: 10,
+            Objects: 10,
+            EverydaySentences: 100,
+            PretrainWords: 20_000,
+            NuWords: 4_000,
+            HeldoutWords: 2_000,
+            FactsTestItems: 60,
+            DomainTrainItems: 240,
+            DomainTestItems: 64,
+            DomainTrainStems: 40,
+            DomainTestStems: 12,
+            DomainValidationItems: 64,
+            DomainValidationStems: 12
+        );
 
     public void Validate()
     {
@@ -47,8 +62,13 @@ public sealed record SyntheticDataOptions(
         Check(EverydaySentences >= 1 && EverydaySentences <= 10_000, $"EverydaySentences {EverydaySentences}");
         Check(PretrainWords >= 0 && NuWords >= 1 && HeldoutWords >= 1, "word counts");
         Check(FactsTestItems >= 0 && DomainTrainItems >= 0 && DomainTestItems >= 0 && DomainValidationItems >= 0, "item counts");
-        Check(DomainTrainStems >= 1 && DomainTestStems >= 1 && DomainValidationStems >= 1
-            && DomainTrainStems + DomainTestStems + DomainValidationStems <= 3000, "stem counts");
+        Check(
+            DomainTrainStems >= 1
+                && DomainTestStems >= 1
+                && DomainValidationStems >= 1
+                && DomainTrainStems + DomainTestStems + DomainValidationStems <= 3000,
+            "stem counts"
+        );
         Check(ModelMaxLength >= 8, $"ModelMaxLength {ModelMaxLength}");
     }
 }
@@ -59,12 +79,18 @@ public sealed record SyntheticDataFile(string Path, string Format, int Documents
 
 public sealed record SyntheticDataManifest(int Seed, int VocabSize, IReadOnlyList<SyntheticDataFile> Files, SyntheticDataOptions Options)
 {
-    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NewLine = "\n", PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        NewLine = "\n",
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+    };
 
     public SyntheticDataFile File(string path) => Files.Single(f => f.Path == path);
 
     public static SyntheticDataManifest Load(string path) =>
-        JsonSerializer.Deserialize<SyntheticDataManifest>(System.IO.File.ReadAllText(path), Json) ?? throw new AloraException($"empty manifest: {path}");
+        JsonSerializer.Deserialize<SyntheticDataManifest>(System.IO.File.ReadAllText(path), Json)
+        ?? throw new AloraException($"empty manifest: {path}");
 }
 
 /// <summary>
@@ -95,7 +121,9 @@ public static class SyntheticData
         var general = GeneralCorpus.Build(world, options);
 
         // Stems must not be words of any other text, or "stem unseen in train" would not hold token-wise.
-        var words = WordLevelTokenizer.Collect(general.Pretrain.Concat(general.Nu).Concat(general.Heldout).Concat(general.FactsTest.SelectMany(Texts)));
+        var words = WordLevelTokenizer.Collect(
+            general.Pretrain.Concat(general.Nu).Concat(general.Heldout).Concat(general.FactsTest.SelectMany(Texts))
+        );
         var reserved = WordLevelTokenizer.Collect(PharmaDomain.FixedText, new HashSet<string>(words, StringComparer.Ordinal));
         var (train, validation, test) = PharmaDomain.Build(options, reserved);
         var vocab = WordLevelTokenizer.BuildVocab(WordLevelTokenizer.Collect(train.Concat(validation).Concat(test).SelectMany(Texts), words));
@@ -105,7 +133,13 @@ public static class SyntheticData
             WriteLines(outDir, Pretrain, "text", general.Pretrain, general.Pretrain),
             WriteLines(outDir, Nu, "text", general.Nu, general.Nu),
             WriteLines(outDir, Heldout, "text", general.Heldout, general.Heldout),
-            WriteLines(outDir, FactsTest, "choice-jsonl", general.FactsTest.Select(ChoiceJson), general.FactsTest.Select(i => string.Join(' ', Texts(i)))),
+            WriteLines(
+                outDir,
+                FactsTest,
+                "choice-jsonl",
+                general.FactsTest.Select(ChoiceJson),
+                general.FactsTest.Select(i => string.Join(' ', Texts(i)))
+            ),
             WriteLines(outDir, DomainTrain, "sciq-jsonl", train.Select(SciqJson), train.Select(i => string.Join(' ', Texts(i)))),
             WriteLines(outDir, DomainValidation, "sciq-jsonl", validation.Select(SciqJson), validation.Select(i => string.Join(' ', Texts(i)))),
             WriteLines(outDir, DomainTest, "sciq-jsonl", test.Select(SciqJson), test.Select(i => string.Join(' ', Texts(i)))),
@@ -121,32 +155,39 @@ public static class SyntheticData
 
     private static IEnumerable<string> Texts(SciqItem i) => [i.Question, i.Distractor1, i.Distractor2, i.Distractor3, i.CorrectAnswer, i.Support];
 
-    private static string ChoiceJson(ChoiceItem i) => JsonLine(w =>
-    {
-        w.WriteString("question", i.Question);
-        w.WriteStartArray("choices");
-        foreach (string c in i.Choices)
+    private static string ChoiceJson(ChoiceItem i) =>
+        JsonLine(w =>
         {
-            w.WriteStringValue(c);
-        }
-        w.WriteEndArray();
-        w.WriteNumber("answer", i.Answer);
-    });
+            w.WriteString("question", i.Question);
+            w.WriteStartArray("choices");
+            foreach (string c in i.Choices)
+            {
+                w.WriteStringValue(c);
+            }
+            w.WriteEndArray();
+            w.WriteNumber("answer", i.Answer);
+        });
 
-    private static string SciqJson(SciqItem i) => JsonLine(w =>
-    {
-        w.WriteString("question", i.Question);
-        w.WriteString("distractor1", i.Distractor1);
-        w.WriteString("distractor2", i.Distractor2);
-        w.WriteString("distractor3", i.Distractor3);
-        w.WriteString("correct_answer", i.CorrectAnswer);
-        w.WriteString("support", i.Support);
-    });
+    private static string SciqJson(SciqItem i) =>
+        JsonLine(w =>
+        {
+            w.WriteString("question", i.Question);
+            w.WriteString("distractor1", i.Distractor1);
+            w.WriteString("distractor2", i.Distractor2);
+            w.WriteString("distractor3", i.Distractor3);
+            w.WriteString("correct_answer", i.CorrectAnswer);
+            w.WriteString("support", i.Support);
+        });
 
     private static string JsonLine(Action<Utf8JsonWriter> body)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (
+            var w = new Utf8JsonWriter(
+                buffer,
+                new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }
+            )
+        )
         {
             w.WriteStartObject();
             body(w);
@@ -164,7 +205,8 @@ public static class SyntheticData
             sb.Append(line).Append('\n');
             n++;
         }
-        long words = 0, tokens = 0;
+        long words = 0,
+            tokens = 0;
         foreach (string t in texts)
         {
             words += GeneralCorpus.CountWords(t);

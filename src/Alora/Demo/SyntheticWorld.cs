@@ -33,9 +33,12 @@ internal sealed class Fact
 
     public string Render(int template) => _sentences[template];
 
-    private string Fill(string t) => Capitalize(t.Replace("{s}", Subject, StringComparison.Ordinal)
-        .Replace("{av}", WithArticle(Value), StringComparison.Ordinal)
-        .Replace("{v}", Value, StringComparison.Ordinal));
+    private string Fill(string t) =>
+        Capitalize(
+            t.Replace("{s}", Subject, StringComparison.Ordinal)
+                .Replace("{av}", WithArticle(Value), StringComparison.Ordinal)
+                .Replace("{v}", Value, StringComparison.Ordinal)
+        );
 }
 
 internal sealed record Entity(string Name, IReadOnlyList<Fact> Facts);
@@ -73,29 +76,84 @@ internal sealed class SyntheticWorld
 
         Relation[] person =
         [
-            new("city", ["{s} lives in {v}.", "{s} has a home in the city of {v}.", "The house of {s} is in {v}."], "Which city does {s} live in?", cities),
+            new(
+                "city",
+                ["{s} lives in {v}.", "{s} has a home in the city of {v}.", "The house of {s} is in {v}."],
+                "Which city does {s} live in?",
+                cities
+            ),
             new("job", ["{s} works as {av}.", "By trade, {s} is {av}.", "The job of {s} is that of {av}."], "What is the job of {s}?", Jobs),
-            new("employer", ["{s} is employed by {v}.", "{s} works for {v}.", "The employer of {s} is {v}."], "Which company employs {s}?", Employers),
-            new("hobby", ["In free time, {s} enjoys {v}.", "The favourite hobby of {s} is {v}.", "{s} spends weekends on {v}."], "What is the hobby of {s}?", Hobbies),
-            new("born", ["{s} was born in {v}.", "The birth year of {s} is {v}.", "{s} came into the world in {v}."], "In which year was {s} born?", years),
+            new(
+                "employer",
+                ["{s} is employed by {v}.", "{s} works for {v}.", "The employer of {s} is {v}."],
+                "Which company employs {s}?",
+                Employers
+            ),
+            new(
+                "hobby",
+                ["In free time, {s} enjoys {v}.", "The favourite hobby of {s} is {v}.", "{s} spends weekends on {v}."],
+                "What is the hobby of {s}?",
+                Hobbies
+            ),
+            new(
+                "born",
+                ["{s} was born in {v}.", "The birth year of {s} is {v}.", "{s} came into the world in {v}."],
+                "In which year was {s} born?",
+                years
+            ),
         ];
         Relation[] place =
         [
-            new("country", ["{s} is a city in {v}.", "{s} lies in the country of {v}.", "The country of {s} is {v}."], "In which country is {s}?", Countries),
-            new("river", ["The river {v} flows through {s}.", "{s} stands on the banks of the {v}.", "The main river of {s} is the {v}."], "Which river flows through {s}?", Rivers),
-            new("landmark", ["{s} is famous for {v}.", "Visitors to {s} come to see {v}.", "The best known sight in {s} is {v}."], "What is the famous sight of {s}?", Landmarks),
+            new(
+                "country",
+                ["{s} is a city in {v}.", "{s} lies in the country of {v}.", "The country of {s} is {v}."],
+                "In which country is {s}?",
+                Countries
+            ),
+            new(
+                "river",
+                ["The river {v} flows through {s}.", "{s} stands on the banks of the {v}.", "The main river of {s} is the {v}."],
+                "Which river flows through {s}?",
+                Rivers
+            ),
+            new(
+                "landmark",
+                ["{s} is famous for {v}.", "Visitors to {s} come to see {v}.", "The best known sight in {s} is {v}."],
+                "What is the famous sight of {s}?",
+                Landmarks
+            ),
         ];
         Relation[] animal =
         [
-            new("colour", ["The {s} is {v} in colour.", "The coat of the {s} is {v}.", "Most of the time the {s} looks {v}."], "What colour is the {s}?", Colours),
-            new("habitat", ["The {s} lives in the {v}.", "You can find the {s} in the {v}.", "The home of the {s} is the {v}."], "In which habitat does the {s} live?", Habitats),
+            new(
+                "colour",
+                ["The {s} is {v} in colour.", "The coat of the {s} is {v}.", "Most of the time the {s} looks {v}."],
+                "What colour is the {s}?",
+                Colours
+            ),
+            new(
+                "habitat",
+                ["The {s} lives in the {v}.", "You can find the {s} in the {v}.", "The home of the {s} is the {v}."],
+                "In which habitat does the {s} live?",
+                Habitats
+            ),
             new("food", ["The {s} eats {v}.", "The main food of the {s} is {v}.", "The {s} feeds mostly on {v}."], "What does the {s} eat?", Foods),
             new("size", ["The {s} is a {v} animal.", "In size, the {s} is {v}.", "People say the {s} is {v}."], "How big is the {s}?", Sizes),
         ];
         Relation[] thing =
         [
-            new("material", ["The {s} is made of {v}.", "People make the {s} from {v}.", "The {s} is built out of {v}."], "What is the {s} made of?", Materials),
-            new("room", ["The {s} is kept in the {v}.", "You will find the {s} in the {v}.", "The usual place for the {s} is the {v}."], "Where is the {s} kept?", Rooms),
+            new(
+                "material",
+                ["The {s} is made of {v}.", "People make the {s} from {v}.", "The {s} is built out of {v}."],
+                "What is the {s} made of?",
+                Materials
+            ),
+            new(
+                "room",
+                ["The {s} is kept in the {v}.", "You will find the {s} in the {v}.", "The usual place for the {s} is the {v}."],
+                "Where is the {s} kept?",
+                Rooms
+            ),
         ];
 
         // Topics: when and where each domain term was first studied. These facts state no rule of the domain, but they
@@ -104,8 +162,18 @@ internal sealed class SyntheticWorld
         // them (docs/demo-study.md, S3).
         Relation[] topic =
         [
-            new("first-year", ["The first paper on {s} appeared in {v}.", "Scientists first wrote about {s} in {v}.", "Work on {s} began in {v}."], "In which year did the first paper on {s} appear?", years),
-            new("research-city", ["Research on {s} is centred in {v}.", "The leading experts on {s} work in {v}.", "Most studies of {s} come from {v}."], "Where is research on {s} centred?", cities),
+            new(
+                "first-year",
+                ["The first paper on {s} appeared in {v}.", "Scientists first wrote about {s} in {v}.", "Work on {s} began in {v}."],
+                "In which year did the first paper on {s} appear?",
+                years
+            ),
+            new(
+                "research-city",
+                ["Research on {s} is centred in {v}.", "The leading experts on {s} work in {v}.", "Most studies of {s} come from {v}."],
+                "Where is research on {s} centred?",
+                cities
+            ),
         ];
 
         // People: distinct first+last pairs; attributes drawn uniformly so no attribute predicts another.
@@ -126,11 +194,16 @@ internal sealed class SyntheticWorld
         for (int attempt = 0; w.Everyday.Count < o.EverydaySentences && attempt < 100 * o.EverydaySentences; attempt++)
         {
             double u = rng.NextDouble();
-            string s = u < 0.65
-                ? $"{rng.Pick(Times)}, {rng.Pick(Subjects)} {rng.Pick(Activities)} {rng.Pick(WorldLexicon.Places)}."
-                : Capitalize((u < 0.8 ? rng.Pick(HealthFrames) : rng.Pick(ReadingFrames))
-                    .Replace("{subj}", rng.Pick(Subjects), StringComparison.Ordinal).Replace("{time}", rng.Pick(Times), StringComparison.Ordinal)
-                    .Replace("{h}", rng.Pick(complaints), StringComparison.Ordinal).Replace("{t}", rng.Pick(terms), StringComparison.Ordinal));
+            string s =
+                u < 0.65
+                    ? $"{rng.Pick(Times)}, {rng.Pick(Subjects)} {rng.Pick(Activities)} {rng.Pick(WorldLexicon.Places)}."
+                    : Capitalize(
+                        (u < 0.8 ? rng.Pick(HealthFrames) : rng.Pick(ReadingFrames))
+                            .Replace("{subj}", rng.Pick(Subjects), StringComparison.Ordinal)
+                            .Replace("{time}", rng.Pick(Times), StringComparison.Ordinal)
+                            .Replace("{h}", rng.Pick(complaints), StringComparison.Ordinal)
+                            .Replace("{t}", rng.Pick(terms), StringComparison.Ordinal)
+                    );
             if (seen.Add(s))
             {
                 w.Everyday.Add(s);
@@ -168,7 +241,13 @@ internal sealed class SyntheticWorld
     public string RandomDoc(Xoshiro256 rng)
     {
         double u = rng.NextDouble();
-        List<Entity>? group = u < 0.46 ? People : u < 0.54 ? Places : u < 0.62 ? Animals : u < 0.67 ? Things : u < 0.72 ? Topics : null;
+        List<Entity>? group =
+            u < 0.46 ? People
+            : u < 0.54 ? Places
+            : u < 0.62 ? Animals
+            : u < 0.67 ? Things
+            : u < 0.72 ? Topics
+            : null;
         if (group is not null)
         {
             return EntityDoc(rng.Pick(group), _ => rng.Next(Phrasings), rng);

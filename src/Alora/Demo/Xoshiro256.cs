@@ -7,7 +7,10 @@ namespace Alora.Demo;
 /// </summary>
 internal sealed class Xoshiro256
 {
-    private ulong _s0, _s1, _s2, _s3;
+    private ulong _s0,
+        _s1,
+        _s2,
+        _s3;
 
     /// <summary>Seeds from <paramref name="seed"/> and a stream name, so that each part of the data
     /// (world, pretrain, nu, ...) draws from its own stream and resizing one part leaves the others alone.</summary>
@@ -65,8 +68,7 @@ internal sealed class Xoshiro256
         do
         {
             r = NextUInt64();
-        }
-        while (r >= limit);
+        } while (r >= limit);
         return (int)(r % bound);
     }
 

@@ -22,7 +22,8 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
     public CausalLMScorer(CausalLM model, int batchSize = 16)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
-        if (batchSize < 1) throw new AloraException($"--batch-size must be at least 1 (got {batchSize})");
+        if (batchSize < 1)
+            throw new AloraException($"--batch-size must be at least 1 (got {batchSize})");
         BatchSize = batchSize;
     }
 
@@ -36,16 +37,18 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
     /// </summary>
     public static long[] Input(LoglikelihoodRequest r, int contextLength)
     {
-        if (r.Continuation.Length == 0) throw new AloraException("a continuation has no token to score");
-        if (r.Context.Length == 0) throw new AloraException("a request needs at least one context token (bos) before its continuation");
+        if (r.Continuation.Length == 0)
+            throw new AloraException("a continuation has no token to score");
+        if (r.Context.Length == 0)
+            throw new AloraException("a request needs at least one context token (bos) before its continuation");
         if (r.Continuation.Length > contextLength)
             throw new AloraException($"a continuation of {r.Continuation.Length} tokens does not fit the model's context of {contextLength}");
         int total = r.Context.Length + r.Continuation.Length;
-        int keep = Math.Min(total, contextLength + 1);                   // tokens kept on the right
+        int keep = Math.Min(total, contextLength + 1); // tokens kept on the right
         var input = new long[keep - 1];
         for (int j = 0; j < input.Length; j++)
         {
-            int k = total - keep + j;                                    // index into context ++ continuation
+            int k = total - keep + j; // index into context ++ continuation
             input[j] = k < r.Context.Length ? r.Context[k] : r.Continuation[k - r.Context.Length];
         }
         return input;
@@ -54,7 +57,8 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
     public double[] Score(IReadOnlyList<LoglikelihoodRequest> requests, IProgress<EvalProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(requests);
-        int vocab = _model.VocabSize, ctx = _model.ContextLength;
+        int vocab = _model.VocabSize,
+            ctx = _model.ContextLength;
         var rows = new List<long[]>();
         var rowIndex = new Dictionary<long[], int>(SequenceComparer.Instance);
         var requestsOfRow = new List<List<int>>();
@@ -62,7 +66,9 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
         {
             var r = requests[i];
             if (r.Context.Concat(r.Continuation).Any(t => t < 0 || t >= vocab))
-                throw new AloraException($"request {i} has a token id outside the model's vocabulary [0, {vocab}): does the tokenizer belong to this model?");
+                throw new AloraException(
+                    $"request {i} has a token id outside the model's vocabulary [0, {vocab}): does the tokenizer belong to this model?"
+                );
             var input = Input(r, ctx);
             if (!rowIndex.TryGetValue(input, out int row))
             {
@@ -88,7 +94,7 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
                 using var scope = NewDisposeScope();
                 var batch = order.Skip(b).Take(BatchSize).ToArray();
                 int len = rows[batch[0]].Length;
-                var ids = new long[batch.Length * len];                  // right padding with id 0: causal attention never reads it
+                var ids = new long[batch.Length * len]; // right padding with id 0: causal attention never reads it
                 var positions = new List<long>();
                 var targets = new List<long>();
                 var owner = new List<int>();
@@ -101,32 +107,45 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
                         var cont = requests[q].Continuation;
                         for (int j = 0; j < cont.Length; j++)
                         {
-                            positions.Add(k * len + input.Length - cont.Length + j);   // this position predicts cont[j]
+                            positions.Add(k * len + input.Length - cont.Length + j); // this position predicts cont[j]
                             targets.Add(cont[j]);
                             owner.Add(q);
                         }
                     }
                 }
-                var nll = TokenNll.AtPositions(_model, tensor(ids, [batch.Length, len], device: device),
-                        tensor(positions.ToArray(), device: device), tensor(targets.ToArray(), device: device))
-                    .to_type(ScalarType.Float64).cpu().data<double>().ToArray();                      // [P]
-                for (int p = 0; p < nll.Length; p++) lls[owner[p]] -= nll[p];
+                var nll = TokenNll
+                    .AtPositions(
+                        _model,
+                        tensor(ids, [batch.Length, len], device: device),
+                        tensor(positions.ToArray(), device: device),
+                        tensor(targets.ToArray(), device: device)
+                    )
+                    .to_type(ScalarType.Float64)
+                    .cpu()
+                    .data<double>()
+                    .ToArray(); // [P]
+                for (int p = 0; p < nll.Length; p++)
+                    lls[owner[p]] -= nll[p];
                 done += batch.Sum(r => requestsOfRow[r].Count);
                 progress?.Report(new EvalProgress(done, requests.Count, "choices"));
             }
         }
-        if (wasTraining) _model.train();
+        if (wasTraining)
+            _model.train();
         return lls;
     }
 
     sealed class SequenceComparer : IEqualityComparer<long[]>
     {
         public static readonly SequenceComparer Instance = new();
+
         public bool Equals(long[]? x, long[]? y) => x is null ? y is null : y is not null && x.AsSpan().SequenceEqual(y);
+
         public int GetHashCode(long[] obj)
         {
             var h = new HashCode();
-            foreach (var v in obj) h.Add(v);
+            foreach (var v in obj)
+                h.Add(v);
             return h.ToHashCode();
         }
     }

@@ -22,39 +22,47 @@ public static class EvalJson
     /// <summary>Replaces every non-finite number of the tree by null and returns the tree (null when the node itself was one).</summary>
     public static JsonNode? FiniteOrNull(JsonNode? node)
     {
-        if (NonFinite(node)) return null;
+        if (NonFinite(node))
+            return null;
         switch (node)
         {
             case JsonObject o:
                 foreach (var key in o.Select(kv => kv.Key).ToList())
                 {
-                    if (NonFinite(o[key])) o[key] = null;
-                    else FiniteOrNull(o[key]);
+                    if (NonFinite(o[key]))
+                        o[key] = null;
+                    else
+                        FiniteOrNull(o[key]);
                 }
                 break;
             case JsonArray a:
                 for (int i = 0; i < a.Count; i++)
                 {
-                    if (NonFinite(a[i])) a[i] = null;
-                    else FiniteOrNull(a[i]);
+                    if (NonFinite(a[i]))
+                        a[i] = null;
+                    else
+                        FiniteOrNull(a[i]);
                 }
                 break;
         }
         return node;
     }
 
-    static bool NonFinite(JsonNode? n) => n is JsonValue v
-        && (v.TryGetValue<double>(out var d) && !double.IsFinite(d) || v.TryGetValue<float>(out var f) && !float.IsFinite(f));
+    static bool NonFinite(JsonNode? n) =>
+        n is JsonValue v && (v.TryGetValue<double>(out var d) && !double.IsFinite(d) || v.TryGetValue<float>(out var f) && !float.IsFinite(f));
 
     /// <summary>One task: task, n, acc, acc_norm, their stderrs, and with <paramref name="perItem"/> every item's choices' log-likelihoods.</summary>
     public static JsonObject Mcq(McqResult r, string? model = null, string? data = null, string? labels = null, bool perItem = true)
     {
         ArgumentNullException.ThrowIfNull(r);
         var o = new JsonObject();
-        if (model is not null) o["model"] = Path.GetFullPath(model);
+        if (model is not null)
+            o["model"] = Path.GetFullPath(model);
         o["task"] = r.Task;
-        if (data is not null) o["data"] = Path.GetFullPath(data);
-        if (labels is not null) o["labels"] = Path.GetFullPath(labels);
+        if (data is not null)
+            o["data"] = Path.GetFullPath(data);
+        if (labels is not null)
+            o["labels"] = Path.GetFullPath(labels);
         o["n"] = r.N;
         o["acc"] = Num(r.Acc);
         o["acc_stderr"] = Num(r.AccStderr);
@@ -62,15 +70,21 @@ public static class EvalJson
         o["acc_norm_stderr"] = Num(r.AccNormStderr);
         if (perItem)
         {
-            o["per_item"] = new JsonArray(r.PerItem.Select(p => (JsonNode)new JsonObject
-            {
-                ["index"] = p.Index,
-                ["id"] = p.Id,
-                ["answer"] = p.Answer,
-                ["pred"] = p.Pred,
-                ["pred_norm"] = p.PredNorm,
-                ["loglikelihoods"] = new JsonArray(p.LogLikelihoods.Select(x => Num(x)).ToArray()),
-            }).ToArray());
+            o["per_item"] = new JsonArray(
+                r.PerItem.Select(p =>
+                        (JsonNode)
+                            new JsonObject
+                            {
+                                ["index"] = p.Index,
+                                ["id"] = p.Id,
+                                ["answer"] = p.Answer,
+                                ["pred"] = p.Pred,
+                                ["pred_norm"] = p.PredNorm,
+                                ["loglikelihoods"] = new JsonArray(p.LogLikelihoods.Select(x => Num(x)).ToArray()),
+                            }
+                    )
+                    .ToArray()
+            );
         }
         return o;
     }
@@ -80,7 +94,8 @@ public static class EvalJson
     {
         ArgumentNullException.ThrowIfNull(r);
         var o = new JsonObject();
-        if (data is not null) o["data"] = Path.GetFullPath(data);
+        if (data is not null)
+            o["data"] = Path.GetFullPath(data);
         o["documents"] = r.Documents;
         o["tokens"] = r.Tokens;
         o["nll_sum"] = Num(r.NllSum);
@@ -94,10 +109,19 @@ public static class EvalJson
         o["stride"] = r.Stride;
         if (perDocument)
         {
-            o["per_document"] = new JsonArray(r.PerDocument.Select(d => (JsonNode)new JsonObject
-            {
-                ["index"] = d.Index, ["tokens"] = d.Tokens, ["nll_sum"] = Num(d.NllSum), ["mean_nll"] = Num(d.MeanNll),
-            }).ToArray());
+            o["per_document"] = new JsonArray(
+                r.PerDocument.Select(d =>
+                        (JsonNode)
+                            new JsonObject
+                            {
+                                ["index"] = d.Index,
+                                ["tokens"] = d.Tokens,
+                                ["nll_sum"] = Num(d.NllSum),
+                                ["mean_nll"] = Num(d.MeanNll),
+                            }
+                    )
+                    .ToArray()
+            );
         }
         return o;
     }
@@ -121,7 +145,8 @@ public static class EvalJson
             tasks[t.Name] = node;
         }
         var o = new JsonObject();
-        if (model is not null) o["model"] = Path.GetFullPath(model);
+        if (model is not null)
+            o["model"] = Path.GetFullPath(model);
         o["limit"] = r.Limit;
         o["perplexity"] = ppl;
         o["tasks"] = tasks;

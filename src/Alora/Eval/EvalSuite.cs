@@ -16,15 +16,19 @@ public sealed record EvalSuiteSpec
 {
     public IReadOnlyList<SuiteCorpus> Corpora { get; init; } = [];
     public IReadOnlyList<SuiteTask> Tasks { get; init; } = [];
+
     /// <summary>Score only the first N documents of each corpus and the first N items of each task.</summary>
     public int? Limit { get; init; }
     public PerplexityOptions Perplexity { get; init; } = new();
+
     /// <summary>Rows per forward pass when scoring choices.</summary>
     public int McqBatchSize { get; init; } = 16;
 }
 
 public sealed record SuitePerplexity(string Name, string Path, PerplexityResult Result, double Seconds);
+
 public sealed record SuiteMcq(string Name, string Path, string? LabelsPath, McqResult Result, double Seconds);
+
 public sealed record EvalSuiteResult(IReadOnlyList<SuitePerplexity> Perplexity, IReadOnlyList<SuiteMcq> Tasks, int? Limit);
 
 /// <summary>Progress of one part of a suite (a corpus or a task, by its name).</summary>
@@ -41,7 +45,9 @@ public static class EvalSuite
         if (spec.Tasks.Count > 0 && tokenizer is null)
             throw new AloraException("multiple-choice tasks need the model's tokenizer (tokenizer.json or tokenizer.model)");
         // Read and tokenize every file first, so a bad path in the last part fails before minutes of scoring.
-        var corpora = spec.Corpora.Select(c => (Spec: c, Docs: Sequences(Take(TextCorpus.Read(c.Path), spec.Limit), tokenizer, model.VocabSize, c.Path))).ToList();
+        var corpora = spec
+            .Corpora.Select(c => (Spec: c, Docs: Sequences(Take(TextCorpus.Read(c.Path), spec.Limit), tokenizer, model.VocabSize, c.Path)))
+            .ToList();
         var tasks = spec.Tasks.Select(t => (Spec: t, Items: Take(McqDatasets.Read(t.Task, t.Path, t.LabelsPath), spec.Limit))).ToList();
 
         var ppl = new List<SuitePerplexity>();
@@ -81,14 +87,17 @@ public static class EvalSuite
             }
             return list;
         }
-        if (tokenizer is null) throw new AloraException($"{source}: text documents need the model's tokenizer (tokenizer.json or tokenizer.model)");
+        if (tokenizer is null)
+            throw new AloraException($"{source}: text documents need the model's tokenizer (tokenizer.json or tokenizer.model)");
         int? prefix = tokenizer.BosId ?? tokenizer.EosId;
         for (int i = 0; i < docs.Count; i++)
         {
             var ids = tokenizer.Encode(docs[i].Text!);
             // a tokenizer larger than the model's embedding would fail deep inside the forward pass
             if (ids.Any(t => t < 0 || t >= vocab) || prefix is < 0 || prefix >= vocab)
-                throw new AloraException($"{source}: document {i + 1} encodes to a token id outside the model's vocabulary [0, {vocab}): does the tokenizer belong to this model?");
+                throw new AloraException(
+                    $"{source}: document {i + 1} encodes to a token id outside the model's vocabulary [0, {vocab}): does the tokenizer belong to this model?"
+                );
             list.Add(Perplexity.FromText(docs[i].Text!, ids, prefix));
         }
         return list;
@@ -96,12 +105,16 @@ public static class EvalSuite
 
     static void Validate(EvalSuiteSpec spec)
     {
-        if (spec.Corpora.Count == 0 && spec.Tasks.Count == 0) throw new AloraException("nothing to evaluate: give at least one corpus (--ppl) or task (--task)");
-        if (spec.Limit is < 1) throw new AloraException($"--limit must be at least 1 (got {spec.Limit})");
+        if (spec.Corpora.Count == 0 && spec.Tasks.Count == 0)
+            throw new AloraException("nothing to evaluate: give at least one corpus (--ppl) or task (--task)");
+        if (spec.Limit is < 1)
+            throw new AloraException($"--limit must be at least 1 (got {spec.Limit})");
         if (spec.Perplexity.BatchSize < 1 || spec.McqBatchSize < 1)
             throw new AloraException($"--batch-size must be at least 1 (got {Math.Min(spec.Perplexity.BatchSize, spec.McqBatchSize)})");
-        if (spec.Perplexity.MaxLength is < 1) throw new AloraException($"--max-length must be at least 1 (got {spec.Perplexity.MaxLength})");
-        if (spec.Perplexity.Stride is < 1) throw new AloraException($"--stride must be at least 1 (got {spec.Perplexity.Stride})");
+        if (spec.Perplexity.MaxLength is < 1)
+            throw new AloraException($"--max-length must be at least 1 (got {spec.Perplexity.MaxLength})");
+        if (spec.Perplexity.Stride is < 1)
+            throw new AloraException($"--stride must be at least 1 (got {spec.Perplexity.Stride})");
         foreach (var dup in spec.Corpora.GroupBy(c => c.Name).Where(g => g.Count() > 1))
             throw new AloraException($"two corpora are named '{dup.Key}': name them (--ppl NAME=FILE)");
         foreach (var dup in spec.Tasks.GroupBy(t => t.Name).Where(g => g.Count() > 1))

@@ -24,7 +24,15 @@ public sealed record McqItemScore(int Index, string? Id, int Answer, int Pred, i
 }
 
 /// <summary>Accuracy by log-likelihood (lm-evaluation-harness's multiple_choice output type); stderrs are NaN when N &lt; 2.</summary>
-public sealed record McqResult(string Task, int N, double Acc, double AccNorm, double AccStderr, double AccNormStderr, IReadOnlyList<McqItemScore> PerItem);
+public sealed record McqResult(
+    string Task,
+    int N,
+    double Acc,
+    double AccNorm,
+    double AccStderr,
+    double AccNormStderr,
+    IReadOnlyList<McqItemScore> PerItem
+);
 
 /// <summary>
 /// Multiple-choice evaluation as lm-evaluation-harness does it (api/task.py, output_type multiple_choice):
@@ -34,15 +42,23 @@ public sealed record McqResult(string Task, int N, double Acc, double AccNorm, d
 public static class MultipleChoice
 {
     /// <summary>Scores every item's choices with <paramref name="scorer"/> and aggregates.</summary>
-    public static McqResult Evaluate(string task, IReadOnlyList<McqItem> items, TextTokenizer tokenizer, ILogLikelihoodScorer scorer, IProgress<EvalProgress>? progress = null)
+    public static McqResult Evaluate(
+        string task,
+        IReadOnlyList<McqItem> items,
+        TextTokenizer tokenizer,
+        ILogLikelihoodScorer scorer,
+        IProgress<EvalProgress>? progress = null
+    )
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(scorer);
-        if (items.Count == 0) throw new AloraException($"{task}: no items to score");
+        if (items.Count == 0)
+            throw new AloraException($"{task}: no items to score");
         var requests = new List<LoglikelihoodRequest>();
         foreach (var item in items)
         {
-            if (item.Choices.Count == 0) throw new AloraException($"{task}: item {item.Id ?? "?"} has no choices");
+            if (item.Choices.Count == 0)
+                throw new AloraException($"{task}: item {item.Id ?? "?"} has no choices");
             foreach (var choice in item.Choices)
             {
                 var r = EncodePair(tokenizer, item.Prompt, " " + choice);
@@ -52,7 +68,8 @@ public static class MultipleChoice
             }
         }
         var lls = scorer.Score(requests, progress);
-        if (lls.Length != requests.Count) throw new InvalidOperationException($"the scorer returned {lls.Length} scores for {requests.Count} requests");
+        if (lls.Length != requests.Count)
+            throw new InvalidOperationException($"the scorer returned {lls.Length} scores for {requests.Count} requests");
         return Aggregate(task, items, lls);
     }
 
@@ -71,7 +88,10 @@ public static class MultipleChoice
         ArgumentNullException.ThrowIfNull(continuation);
         int? prefix = tokenizer.BosId ?? tokenizer.EosId;
         if (context.Length == 0)
-            return new LoglikelihoodRequest(prefix is { } p ? [p] : throw new AloraException("an empty context needs a bos or eos token"), tokenizer.Encode(continuation));
+            return new LoglikelihoodRequest(
+                prefix is { } p ? [p] : throw new AloraException("an empty context needs a bos or eos token"),
+                tokenizer.Encode(continuation)
+            );
         int keep = PyRStripLength(context);
         if (keep < context.Length)
         {
@@ -83,7 +103,8 @@ public static class MultipleChoice
         var continuationEnc = whole[Math.Min(contextEnc.Length, whole.Length)..];
         int[] bos = tokenizer.AddBos && tokenizer.BosId is { } b ? [b] : [];
         // A whitespace-only context leaves nothing to condition on; lm-eval asserts there, we fall back to its prefix token.
-        if (bos.Length == 0 && contextEnc.Length == 0 && prefix is { } q) bos = [q];
+        if (bos.Length == 0 && contextEnc.Length == 0 && prefix is { } q)
+            bos = [q];
         return new LoglikelihoodRequest([.. bos, .. contextEnc], continuationEnc);
     }
 
@@ -93,7 +114,8 @@ public static class MultipleChoice
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(logLikelihoods);
         int expected = items.Sum(i => i.Choices.Count);
-        if (logLikelihoods.Count != expected) throw new ArgumentException($"{logLikelihoods.Count} log-likelihoods for {expected} choices", nameof(logLikelihoods));
+        if (logLikelihoods.Count != expected)
+            throw new ArgumentException($"{logLikelihoods.Count} log-likelihoods for {expected} choices", nameof(logLikelihoods));
         var per = new List<McqItemScore>(items.Count);
         int at = 0;
         for (int i = 0; i < items.Count; i++)
@@ -108,7 +130,8 @@ public static class MultipleChoice
             }
             per.Add(new McqItemScore(i, item.Id, item.Answer, ArgMax(lls), ArgMax(normed), lls));
         }
-        double acc = per.Average(p => p.Correct ? 1.0 : 0.0), accNorm = per.Average(p => p.CorrectNorm ? 1.0 : 0.0);
+        double acc = per.Average(p => p.Correct ? 1.0 : 0.0),
+            accNorm = per.Average(p => p.CorrectNorm ? 1.0 : 0.0);
         return new McqResult(task, per.Count, acc, accNorm, MeanStderr(acc, per.Count), MeanStderr(accNorm, per.Count), per);
     }
 
@@ -121,7 +144,8 @@ public static class MultipleChoice
     {
         ArgumentNullException.ThrowIfNull(choice);
         int n = 0;
-        foreach (var _ in choice.EnumerateRunes()) n++;
+        foreach (var _ in choice.EnumerateRunes())
+            n++;
         return n;
     }
 
@@ -132,8 +156,10 @@ public static class MultipleChoice
         int best = 0;
         for (int i = 0; i < values.Count; i++)
         {
-            if (double.IsNaN(values[i])) return i;
-            if (values[i] > values[best]) best = i;
+            if (double.IsNaN(values[i]))
+                return i;
+            if (values[i] > values[best])
+                best = i;
         }
         return best;
     }
@@ -145,7 +171,8 @@ public static class MultipleChoice
     static int PyRStripLength(string s)
     {
         int n = s.Length;
-        while (n > 0 && (char.IsWhiteSpace(s[n - 1]) || s[n - 1] is >= '\u001C' and <= '\u001F')) n--;
+        while (n > 0 && (char.IsWhiteSpace(s[n - 1]) || s[n - 1] is >= '\u001C' and <= '\u001F'))
+            n--;
         return n;
     }
 }

@@ -13,8 +13,8 @@ public static class TokenNll
     public static Tensor PerPosition(Tensor logits, Tensor targets)
     {
         using var scope = NewDisposeScope();
-        var logp = logits.to_type(ScalarType.Float32).log_softmax(-1);                 // [B,T,V]
-        return (-logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)).MoveToOuterDisposeScope();  // [B,T]
+        var logp = logits.to_type(ScalarType.Float32).log_softmax(-1); // [B,T,V]
+        return (-logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)).MoveToOuterDisposeScope(); // [B,T]
     }
 
     /// <summary>
@@ -24,8 +24,8 @@ public static class TokenNll
     public static Tensor PerPosition(CausalLM model, Tensor ids, Tensor targets)
     {
         using var scope = NewDisposeScope();
-        var hidden = model.Hidden(ids);                                                  // [B,T,C]
-        var flat = hidden.reshape(-1, hidden.shape[2]);                                  // [B*T,C]
+        var hidden = model.Hidden(ids); // [B,T,C]
+        var flat = hidden.reshape(-1, hidden.shape[2]); // [B*T,C]
         return ChunkedHead(model, flat, targets.reshape(-1)).view(ids.shape[0], ids.shape[1]).MoveToOuterDisposeScope();
     }
 
@@ -37,8 +37,8 @@ public static class TokenNll
     public static Tensor AtPositions(CausalLM model, Tensor ids, Tensor positions, Tensor targets)
     {
         using var scope = NewDisposeScope();
-        var hidden = model.Hidden(ids);                                                  // [B,T,C]
-        var rows = hidden.reshape(-1, hidden.shape[2]).index_select(0, positions);       // [P,C]
+        var hidden = model.Hidden(ids); // [B,T,C]
+        var rows = hidden.reshape(-1, hidden.shape[2]).index_select(0, positions); // [P,C]
         return ChunkedHead(model, rows, targets).MoveToOuterDisposeScope();
     }
 
@@ -50,9 +50,9 @@ public static class TokenNll
         for (long r = 0; r < n; r += model.HeadChunkRows)
         {
             long m = Math.Min(model.HeadChunkRows, n - r);
-            var logits = model.Head(rows.narrow(0, r, m));                               // [m,V]
+            var logits = model.Head(rows.narrow(0, r, m)); // [m,V]
             parts.Add(nn.functional.cross_entropy(logits, targets.narrow(0, r, m), reduction: nn.Reduction.None));
         }
-        return cat(parts, 0);                                                            // [N]
+        return cat(parts, 0); // [N]
     }
 }

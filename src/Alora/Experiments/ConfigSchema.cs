@@ -27,23 +27,26 @@ public static class YamlJson
         return yaml.Documents.Count == 0 ? null : Convert(yaml.Documents[0].RootNode, path);
     }
 
-    static JsonNode? Convert(YamlNode node, string path) => node switch
-    {
-        YamlMappingNode map => Map(map, path),
-        YamlSequenceNode seq => new JsonArray(seq.Children.Select(c => Convert(c, path)).ToArray()),
-        YamlScalarNode s when s.Style is ScalarStyle.Plain => Scalar(s.Value),
-        YamlScalarNode s => JsonValue.Create(s.Value ?? ""),
-        _ => throw new AloraException($"{path}: line {node.Start.Line}: aliases and tags are not supported"),
-    };
+    static JsonNode? Convert(YamlNode node, string path) =>
+        node switch
+        {
+            YamlMappingNode map => Map(map, path),
+            YamlSequenceNode seq => new JsonArray(seq.Children.Select(c => Convert(c, path)).ToArray()),
+            YamlScalarNode s when s.Style is ScalarStyle.Plain => Scalar(s.Value),
+            YamlScalarNode s => JsonValue.Create(s.Value ?? ""),
+            _ => throw new AloraException($"{path}: line {node.Start.Line}: aliases and tags are not supported"),
+        };
 
     static JsonObject Map(YamlMappingNode map, string path)
     {
         var o = new JsonObject();
         foreach (var (k, v) in map.Children)
         {
-            if (k is not YamlScalarNode { Value: { } key }) throw new AloraException($"{path}: line {k.Start.Line}: a key must be a plain name");
+            if (k is not YamlScalarNode { Value: { } key })
+                throw new AloraException($"{path}: line {k.Start.Line}: a key must be a plain name");
             var name = key.Replace('_', '-');
-            if (o.ContainsKey(name)) throw new AloraException($"{path}: line {k.Start.Line}: key '{key}' is given twice");
+            if (o.ContainsKey(name))
+                throw new AloraException($"{path}: line {k.Start.Line}: key '{key}' is given twice");
             o[name] = Convert(v, path);
         }
         return o;
@@ -51,12 +54,17 @@ public static class YamlJson
 
     static JsonNode? Scalar(string? s)
     {
-        if (s is null or "" or "~" or "null" or "Null" or "NULL") return null;
-        if (s is "true" or "True" or "TRUE") return true;
-        if (s is "false" or "False" or "FALSE") return false;
-        if (long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l)) return l;
+        if (s is null or "" or "~" or "null" or "Null" or "NULL")
+            return null;
+        if (s is "true" or "True" or "TRUE")
+            return true;
+        if (s is "false" or "False" or "FALSE")
+            return false;
+        if (long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l))
+            return l;
         // NaN and infinities stay text: JSON cannot hold them, and ConfigSchema.Check refuses them where a number is expected
-        if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d)) return d;
+        if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d))
+            return d;
         return s;
     }
 
@@ -66,9 +74,11 @@ public static class YamlJson
     /// </summary>
     public static bool IsNonFiniteNumber(string? s)
     {
-        if (string.IsNullOrEmpty(s)) return false;
+        if (string.IsNullOrEmpty(s))
+            return false;
         var t = s.TrimStart('+', '-');
-        if (t is ".nan" or ".NaN" or ".NAN" or ".inf" or ".Inf" or ".INF") return true;
+        if (t is ".nan" or ".NaN" or ".NAN" or ".inf" or ".Inf" or ".INF")
+            return true;
         return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && !double.IsFinite(d);
     }
 }
@@ -83,16 +93,23 @@ internal static class ConfigSchema
 
     public static void Check(JsonNode? node, Type type, string path, string source)
     {
-        if (node is null) return;
+        if (node is null)
+            return;
         CheckFinite(node, type, path, source);
         var element = ListElement(type);
         if (element is not null)
         {
-            if (node is not JsonArray arr) throw new AloraException($"{source}: '{path}' must be a list");
+            if (node is not JsonArray arr)
+                throw new AloraException($"{source}: '{path}' must be a list");
             for (int i = 0; i < arr.Count; i++)
             {
-                if (arr[i] is { } item) CheckFinite(item, element, $"{path}[{i}]", source);
-                if (element == typeof(string) && arr[i] is JsonValue v && v.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
+                if (arr[i] is { } item)
+                    CheckFinite(item, element, $"{path}[{i}]", source);
+                if (
+                    element == typeof(string)
+                    && arr[i] is JsonValue v
+                    && v.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False
+                )
                     arr[i] = JsonValue.Create(v.ToJsonString());
                 Check(arr[i], element, $"{path}[{i}]", source);
             }
@@ -101,29 +118,44 @@ internal static class ConfigSchema
         if (type == typeof(JsonObject))
         {
             // the config's free-form sections (train, general-stage, domain-stage, overrides.M) hold FinetuneOptions keys
-            if (node is not JsonObject section) throw new AloraException($"{source}: '{path}' must be a mapping of keys to values");
+            if (node is not JsonObject section)
+                throw new AloraException($"{source}: '{path}' must be a mapping of keys to values");
             foreach (var (key, value) in section)
-                if (value is not null && TrainTypes.TryGetValue(key, out var t)) CheckFinite(value, t, Join(path, key), source);
+                if (value is not null && TrainTypes.TryGetValue(key, out var t))
+                    CheckFinite(value, t, Join(path, key), source);
             return;
         }
         if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>))
         {
-            if (node is not JsonObject map) throw new AloraException($"{source}: '{path}' must be a mapping");
-            foreach (var (k, v) in map) Check(v, type.GetGenericArguments()[1], Join(path, k), source);
+            if (node is not JsonObject map)
+                throw new AloraException($"{source}: '{path}' must be a mapping");
+            foreach (var (k, v) in map)
+                Check(v, type.GetGenericArguments()[1], Join(path, k), source);
             return;
         }
-        if (!type.IsClass || type == typeof(string)) return;
-        if (node is not JsonObject obj) throw new AloraException($"{source}: '{(path.Length == 0 ? "the file" : path)}' must be a mapping of keys to values");
-        var props = type.GetProperties().Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
+        if (!type.IsClass || type == typeof(string))
+            return;
+        if (node is not JsonObject obj)
+            throw new AloraException($"{source}: '{(path.Length == 0 ? "the file" : path)}' must be a mapping of keys to values");
+        var props = type.GetProperties()
+            .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
             .ToDictionary(p => Kebab.ConvertName(p.Name), StringComparer.Ordinal);
         foreach (var (key, value) in obj.ToList())
         {
             if (!props.TryGetValue(key, out var prop))
-                throw new AloraException($"{source}: unknown key '{Join(path, key)}' (known{(path.Length == 0 ? "" : " in " + path)}: {string.Join(", ", props.Keys)})");
-            if (value is not null) CheckFinite(value, prop.PropertyType, Join(path, key), source);
-            if (prop.PropertyType == typeof(string) && value is JsonValue v && v.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
+                throw new AloraException(
+                    $"{source}: unknown key '{Join(path, key)}' (known{(path.Length == 0 ? "" : " in " + path)}: {string.Join(", ", props.Keys)})"
+                );
+            if (value is not null)
+                CheckFinite(value, prop.PropertyType, Join(path, key), source);
+            if (
+                prop.PropertyType == typeof(string)
+                && value is JsonValue v
+                && v.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False
+            )
                 obj[key] = JsonValue.Create(v.ToJsonString());
-            else Check(value, prop.PropertyType, Join(path, key), source);
+            else
+                Check(value, prop.PropertyType, Join(path, key), source);
         }
     }
 
@@ -135,14 +167,17 @@ internal static class ConfigSchema
     /// </summary>
     static void CheckFinite(JsonNode node, Type type, string path, string source)
     {
-        if (node is not JsonValue v) return;
+        if (node is not JsonValue v)
+            return;
         var t = Nullable.GetUnderlyingType(type) ?? type;
         bool numeric = t == typeof(double) || t == typeof(float) || t == typeof(int) || t == typeof(long);
-        string? bad = v.TryGetValue<double>(out var d) && !double.IsFinite(d) ? d.ToString(CultureInfo.InvariantCulture)
+        string? bad =
+            v.TryGetValue<double>(out var d) && !double.IsFinite(d) ? d.ToString(CultureInfo.InvariantCulture)
             : v.TryGetValue<float>(out var f) && !float.IsFinite(f) ? f.ToString(CultureInfo.InvariantCulture)
             : numeric && v.TryGetValue<string>(out var s) && YamlJson.IsNonFiniteNumber(s) ? s
             : null;
-        if (bad is not null) throw new AloraException($"{source}: '{path}' is {bad}: expected a finite number");
+        if (bad is not null)
+            throw new AloraException($"{source}: '{path}' is {bad}: expected a finite number");
     }
 
     static string Join(string path, string key) => path.Length == 0 ? key : path + "." + key;

@@ -19,21 +19,29 @@ public sealed record ExperimentConfig
     public string Model { get; init; } = "";
     public string Device { get; init; } = "cpu";
     public ComputeDtype Dtype { get; init; } = ComputeDtype.Float32;
+
     /// <summary>General text: train (stage nu and the Fisher) and held-out (general perplexity).</summary>
     public GeneralDataConfig General { get; init; } = new();
+
     /// <summary>Domain tasks; every domain-stage run trains on one task's train file and is tested on its test file.</summary>
     public IReadOnlyList<DomainTaskConfig> Domain { get; init; } = [];
+
     /// <summary>Extra multiple-choice files every run is also tested on (e.g. a general knowledge probe).</summary>
     public IReadOnlyList<ProbeConfig> Probes { get; init; } = [];
+
     /// <summary>Any of <see cref="ExperimentMethods.All"/>.</summary>
     public IReadOnlyList<string> Methods { get; init; } = [];
     public IReadOnlyList<long> Seeds { get; init; } = [1, 2, 3];
+
     /// <summary>Hyper-parameters of both stages: keys of <see cref="FinetuneOptions"/> (rank, alpha, lr, batch-size, max-steps...).</summary>
     public JsonObject Train { get; init; } = [];
+
     /// <summary>Overrides for the general stage (stage nu) only, e.g. its own max-steps.</summary>
     public JsonObject GeneralStage { get; init; } = [];
+
     /// <summary>Overrides for every domain-stage run.</summary>
     public JsonObject DomainStage { get; init; } = [];
+
     /// <summary>Per method: overrides of its domain stage (phi, ewc-lambda, layer-weights, lr...); its SI and LoRA-shape keys also reach its general stage.</summary>
     public IReadOnlyDictionary<string, JsonObject> Overrides { get; init; } = new Dictionary<string, JsonObject>();
     public FisherConfig Fisher { get; init; } = new();
@@ -41,7 +49,8 @@ public sealed record ExperimentConfig
     public SweepConfig Sweeps { get; init; } = new();
 
     /// <summary>The YAML file this came from (for messages), or null.</summary>
-    [JsonIgnore] public string? Source { get; init; }
+    [JsonIgnore]
+    public string? Source { get; init; }
 
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -52,15 +61,31 @@ public sealed record ExperimentConfig
 
     /// <summary>Keys the experiment sets itself in every run: not allowed in train, general-stage, domain-stage or overrides.</summary>
     public static readonly string[] ReservedTrainKeys =
-        ["model", "data", "out", "method", "stage", "task", "resume", "init-adapter", "importance", "fisher", "seed", "device", "dtype", "prior-importance"];
-
+    [
+        "model",
+        "data",
+        "out",
+        "method",
+        "stage",
+        "task",
+        "resume",
+        "init-adapter",
+        "importance",
+        "fisher",
+        "seed",
+        "device",
+        "dtype",
+        "prior-importance",
+    ];
 
     /// <summary>Reads and checks a YAML file; paths in it become absolute.</summary>
     public static ExperimentConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new AloraException($"{path}: file not found");
+        if (!File.Exists(path))
+            throw new AloraException($"{path}: file not found");
         var node = YamlJson.Load(path) ?? throw new AloraException($"{path}: the file is empty");
-        if (node is not JsonObject root) throw new AloraException($"{path}: expected a mapping of keys (model, general, domain, methods...)");
+        if (node is not JsonObject root)
+            throw new AloraException($"{path}: expected a mapping of keys (model, general, domain, methods...)");
         return FromJson(root, path);
     }
 
@@ -112,45 +137,61 @@ public sealed record ExperimentConfig
     public void Validate()
     {
         AloraException Err(string m) => new($"{Where}: {m}");
-        if (string.IsNullOrWhiteSpace(Model)) throw Err("'model' is required (a HuggingFace model folder)");
-        if (!Directory.Exists(Model)) throw Err($"model folder {Model} not found");
-        if (Methods.Count == 0) throw Err($"'methods' is empty: list any of {string.Join(", ", ExperimentMethods.All)}");
+        if (string.IsNullOrWhiteSpace(Model))
+            throw Err("'model' is required (a HuggingFace model folder)");
+        if (!Directory.Exists(Model))
+            throw Err($"model folder {Model} not found");
+        if (Methods.Count == 0)
+            throw Err($"'methods' is empty: list any of {string.Join(", ", ExperimentMethods.All)}");
         foreach (var m in Methods.Where(m => !ExperimentMethods.All.Contains(m)))
             throw Err($"unknown method '{m}' in 'methods': expected any of {string.Join(", ", ExperimentMethods.All)}");
-        foreach (var g in Methods.GroupBy(m => m).Where(g => g.Count() > 1)) throw Err($"method '{g.Key}' is listed twice in 'methods'");
-        if (Seeds.Count == 0) throw Err("'seeds' is empty");
-        foreach (var g in Seeds.GroupBy(s => s).Where(g => g.Count() > 1)) throw Err($"seed {g.Key} is listed twice in 'seeds'");
+        foreach (var g in Methods.GroupBy(m => m).Where(g => g.Count() > 1))
+            throw Err($"method '{g.Key}' is listed twice in 'methods'");
+        if (Seeds.Count == 0)
+            throw Err("'seeds' is empty");
+        foreach (var g in Seeds.GroupBy(s => s).Where(g => g.Count() > 1))
+            throw Err($"seed {g.Key} is listed twice in 'seeds'");
 
         bool trains = Methods.Any(m => m != ExperimentMethods.Base);
         bool needsGeneral = Methods.Any(ExperimentMethods.NeedsGeneralData);
-        if (string.IsNullOrWhiteSpace(General.Heldout)) throw Err("'general.heldout' is required (held-out general text for perplexity)");
+        if (string.IsNullOrWhiteSpace(General.Heldout))
+            throw Err("'general.heldout' is required (held-out general text for perplexity)");
         RequireFile(General.Heldout, "general.heldout");
         if (needsGeneral)
         {
-            if (string.IsNullOrWhiteSpace(General.Train)) throw Err($"'general.train' is required by {string.Join(", ", Methods.Where(ExperimentMethods.NeedsGeneralData))} (general text for stage nu and the Fisher)");
+            if (string.IsNullOrWhiteSpace(General.Train))
+                throw Err(
+                    $"'general.train' is required by {string.Join(", ", Methods.Where(ExperimentMethods.NeedsGeneralData))} (general text for stage nu and the Fisher)"
+                );
             RequireFile(General.Train, "general.train");
         }
-        if (Domain.Count == 0) throw Err("'domain' lists no task: give at least one (name, task, train, test)");
+        if (Domain.Count == 0)
+            throw Err("'domain' lists no task: give at least one (name, task, train, test)");
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (d, i) in Domain.Select((d, i) => (d, i)))
         {
             string at = $"domain[{i}]";
             if (string.IsNullOrWhiteSpace(d.Task) || !McqDatasets.Tasks.Contains(d.Task))
                 throw Err($"{at}.task '{d.Task}' is not one of {string.Join(", ", McqDatasets.Tasks)}");
-            if (string.IsNullOrWhiteSpace(d.Name)) throw Err($"{at}.name is required");
+            if (string.IsNullOrWhiteSpace(d.Name))
+                throw Err($"{at}.name is required");
             CheckName(d.Name, $"{at}.name");
-            if (!names.Add(d.Name)) throw Err($"two tasks are named '{d.Name}'");
+            if (!names.Add(d.Name))
+                throw Err($"two tasks are named '{d.Name}'");
             RequireFile(d.Test, $"{at}.test");
-            if (trains) RequireFile(d.Train, $"{at}.train");
+            if (trains)
+                RequireFile(d.Train, $"{at}.train");
         }
         foreach (var (p, i) in Probes.Select((p, i) => (p, i)))
         {
             string at = $"probes[{i}]";
             if (string.IsNullOrWhiteSpace(p.Task) || !McqDatasets.Tasks.Contains(p.Task))
                 throw Err($"{at}.task '{p.Task}' is not one of {string.Join(", ", McqDatasets.Tasks)}");
-            if (string.IsNullOrWhiteSpace(p.Name)) throw Err($"{at}.name is required");
+            if (string.IsNullOrWhiteSpace(p.Name))
+                throw Err($"{at}.name is required");
             CheckName(p.Name, $"{at}.name");
-            if (!names.Add(p.Name)) throw Err($"the probe name '{p.Name}' is already used by a task or another probe");
+            if (!names.Add(p.Name))
+                throw Err($"the probe name '{p.Name}' is already used by a task or another probe");
             RequireFile(p.File, $"{at}.file");
         }
 
@@ -159,25 +200,38 @@ public sealed record ExperimentConfig
         CheckTrainKeys(DomainStage, "domain-stage");
         foreach (var (m, o) in Overrides)
         {
-            if (!ExperimentMethods.All.Contains(m)) throw Err($"overrides: unknown method '{m}': expected any of {string.Join(", ", ExperimentMethods.All)}");
-            if (m == ExperimentMethods.Base) throw Err("overrides: 'base' is not trained, so it has nothing to override");
+            if (!ExperimentMethods.All.Contains(m))
+                throw Err($"overrides: unknown method '{m}': expected any of {string.Join(", ", ExperimentMethods.All)}");
+            if (m == ExperimentMethods.Base)
+                throw Err("overrides: 'base' is not trained, so it has nothing to override");
             CheckTrainKeys(o, $"overrides.{m}");
         }
-        if (Fisher.Samples < 1) throw Err($"fisher.samples must be at least 1 (got {Fisher.Samples})");
-        if (Fisher.MaxLength is < 2) throw Err($"fisher.max-length must be at least 2 (got {Fisher.MaxLength})");
-        if (Eval.Limit is < 1) throw Err($"eval.limit must be at least 1 (got {Eval.Limit})");
-        if (Eval.BatchSize < 1) throw Err($"eval.batch-size must be at least 1 (got {Eval.BatchSize})");
+        if (Fisher.Samples < 1)
+            throw Err($"fisher.samples must be at least 1 (got {Fisher.Samples})");
+        if (Fisher.MaxLength is < 2)
+            throw Err($"fisher.max-length must be at least 2 (got {Fisher.MaxLength})");
+        if (Eval.Limit is < 1)
+            throw Err($"eval.limit must be at least 1 (got {Eval.Limit})");
+        if (Eval.BatchSize < 1)
+            throw Err($"eval.batch-size must be at least 1 (got {Eval.BatchSize})");
         // the evaluation comes after every run's training: a bad window must fail here, not an hour later
-        if (Eval.MaxLength is < 1) throw Err($"eval.max-length must be at least 1 (got {Eval.MaxLength})");
-        if (Eval.Stride is < 1) throw Err($"eval.stride must be at least 1 (got {Eval.Stride})");
-        if (Eval.Stride > Eval.MaxLength) throw Err($"eval.stride {Eval.Stride} must not exceed eval.max-length {Eval.MaxLength}");
+        if (Eval.MaxLength is < 1)
+            throw Err($"eval.max-length must be at least 1 (got {Eval.MaxLength})");
+        if (Eval.Stride is < 1)
+            throw Err($"eval.stride must be at least 1 (got {Eval.Stride})");
+        if (Eval.Stride > Eval.MaxLength)
+            throw Err($"eval.stride {Eval.Stride} must not exceed eval.max-length {Eval.MaxLength}");
 
         if (Sweeps.Any)
         {
-            if (!Methods.Contains(ExperimentMethods.Alora)) throw Err("sweeps apply to alora, which is not in 'methods'");
-            if (Sweeps.Phi.Any(v => !(v >= 0))) throw Err("sweeps.phi: every value must be >= 0");
-            if (Sweeps.Xi.Any(v => !(v > 0))) throw Err("sweeps.xi: every value must be > 0");
-            if (Sweeps.Rank.Any(v => v < 1)) throw Err("sweeps.rank: every value must be >= 1");
+            if (!Methods.Contains(ExperimentMethods.Alora))
+                throw Err("sweeps apply to alora, which is not in 'methods'");
+            if (Sweeps.Phi.Any(v => !(v >= 0)))
+                throw Err("sweeps.phi: every value must be >= 0");
+            if (Sweeps.Xi.Any(v => !(v > 0)))
+                throw Err("sweeps.xi: every value must be > 0");
+            if (Sweeps.Rank.Any(v => v < 1))
+                throw Err("sweeps.rank: every value must be >= 1");
         }
         // Every run's options must bind and validate now, not after an hour of training.
         foreach (var m in Methods.Where(m => m != ExperimentMethods.Base))
@@ -197,14 +251,18 @@ public sealed record ExperimentConfig
 
     void RequireFile(string path, string key)
     {
-        if (string.IsNullOrWhiteSpace(path)) throw new AloraException($"{Where}: '{key}' is required");
-        if (!File.Exists(path)) throw new AloraException($"{Where}: {key}: file {path} not found");
+        if (string.IsNullOrWhiteSpace(path))
+            throw new AloraException($"{Where}: '{key}' is required");
+        if (!File.Exists(path))
+            throw new AloraException($"{Where}: {key}: file {path} not found");
     }
 
     void CheckName(string name, string key)
     {
         if (name.Any(ch => !(char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' or '/')))
-            throw new AloraException($"{Where}: {key} '{name}' may hold only letters, digits, '-', '_', '.' and '/' (it names run folders and CSV rows)");
+            throw new AloraException(
+                $"{Where}: {key} '{name}' may hold only letters, digits, '-', '_', '.' and '/' (it names run folders and CSV rows)"
+            );
     }
 
     void CheckTrainKeys(JsonObject o, string section)
@@ -215,7 +273,9 @@ public sealed record ExperimentConfig
             if (ReservedTrainKeys.Contains(k))
                 throw new AloraException($"{Where}: {section}.{k}: '{k}' is set by the experiment for every run and cannot be given here");
             if (!known.Contains(k))
-                throw new AloraException($"{Where}: unknown key '{section}.{k}' (known: {string.Join(", ", known.Where(x => !ReservedTrainKeys.Contains(x)))})");
+                throw new AloraException(
+                    $"{Where}: unknown key '{section}.{k}' (known: {string.Join(", ", known.Where(x => !ReservedTrainKeys.Contains(x)))})"
+                );
         }
     }
 }
@@ -224,6 +284,7 @@ public sealed record GeneralDataConfig
 {
     /// <summary>General text for stage nu and for the Fisher (text, JSONL text/input_ids, Parquet).</summary>
     public string Train { get; init; } = "";
+
     /// <summary>Held-out general text for perplexity.</summary>
     public string Heldout { get; init; } = "";
 }
@@ -232,10 +293,12 @@ public sealed record DomainTaskConfig
 {
     /// <summary>Name in run folders, the CSV and the report.</summary>
     public string Name { get; init; } = "";
+
     /// <summary>sciq | piqa | medmcqa | mcq</summary>
     public string Task { get; init; } = "";
     public string Train { get; init; } = "";
     public string Test { get; init; } = "";
+
     /// <summary>PIQA labels of the test file, when its rows have no label (default: X-labels.lst beside X.jsonl; the train file always uses that default).</summary>
     public string? TestLabels { get; init; }
 }
@@ -253,6 +316,7 @@ public sealed record FisherConfig
     /// <summary>One Fisher per seed (its samples drawn with that seed), or one for all seeds (drawn with the first).</summary>
     public bool PerSeed { get; init; } = true;
     public int Samples { get; init; } = 256;
+
     /// <summary>Tokens per sequence; default: the train section's max-length.</summary>
     public int? MaxLength { get; init; }
 }
@@ -261,8 +325,10 @@ public sealed record EvalConfig
 {
     /// <summary>Score only the first N held-out documents and the first N items of each test file.</summary>
     public int? Limit { get; init; }
+
     /// <summary>Perplexity windows or choice sequences per forward pass.</summary>
     public int BatchSize { get; init; } = 8;
+
     /// <summary>Perplexity window (default: the model's context).</summary>
     public int? MaxLength { get; init; }
     public int? Stride { get; init; }
@@ -275,5 +341,6 @@ public sealed record SweepConfig
     public IReadOnlyList<double> Xi { get; init; } = [];
     public IReadOnlyList<int> Rank { get; init; } = [];
 
-    [JsonIgnore] public bool Any => Phi.Count + Xi.Count + Rank.Count > 0;
+    [JsonIgnore]
+    public bool Any => Phi.Count + Xi.Count + Rank.Count > 0;
 }

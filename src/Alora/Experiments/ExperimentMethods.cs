@@ -10,6 +10,7 @@ public static class ExperimentMethods
 {
     /// <summary>The untrained model, evaluated once.</summary>
     public const string Base = "base";
+
     /// <summary>The proposed method: the one sweeps vary and the report's ablation is about.</summary>
     public const string Alora = "alora";
 
@@ -18,7 +19,8 @@ public static class ExperimentMethods
     /// <summary>The registration of a trained method, or null for base and unknown names.</summary>
     public static ExperimentMethod? Find(string method) => MethodRegistry.ExperimentMethods.FirstOrDefault(m => m.Name == method);
 
-    static ExperimentMethod Get(string method) => Find(method) ?? throw new AloraException($"'{method}' is not a trained method (expected any of {string.Join(", ", All.Skip(1))})");
+    static ExperimentMethod Get(string method) =>
+        Find(method) ?? throw new AloraException($"'{method}' is not a trained method (expected any of {string.Join(", ", All.Skip(1))})");
 
     /// <summary>Names as the paper's tables print them.</summary>
     public static string Display(string method) => method == Base ? "Base" : Find(method)?.Display ?? method;

@@ -8,25 +8,37 @@ using Alora.Runtime;
 namespace Alora.Experiments;
 
 /// <summary>What a job does: a general-stage run (LoRA + SI recording), a Fisher pass, a domain-stage run (then its evaluation), or the base model's evaluation.</summary>
-public enum JobKind { General, Fisher, Domain, Base }
+public enum JobKind
+{
+    General,
+    Fisher,
+    Domain,
+    Base,
+}
 
 /// <summary>One node of the experiment's DAG; its folder is DIR/runs/<see cref="Name"/>.</summary>
 public sealed record ExperimentJob
 {
     public required string Name { get; init; }
     public required JobKind Kind { get; init; }
+
     /// <summary>The experiment method (domain and base jobs); null for shared general-stage runs and Fisher passes.</summary>
     public string? Method { get; init; }
     public long? Seed { get; init; }
+
     /// <summary>The domain task a domain job trains on.</summary>
     public string? Task { get; init; }
+
     /// <summary>The recipe's options (general and domain jobs); Out is the run folder.</summary>
     public FinetuneOptions? Train { get; init; }
     public FisherRequest? Fisher { get; init; }
+
     /// <summary>What the run is evaluated on (domain and base jobs).</summary>
     public EvalSuiteSpec? Eval { get; init; }
+
     /// <summary>Jobs whose outputs this one reads (the general-stage adapter, the Fisher).</summary>
     public IReadOnlyList<string> DependsOn { get; init; } = [];
+
     /// <summary>The job's identity: what it computes, without where. Two methods that need the same run share it; a rerun with another configuration is refused.</summary>
     public required JsonObject Identity { get; init; }
 }
@@ -41,18 +53,41 @@ public sealed record ExperimentPlan(string OutDir, IReadOnlyList<ExperimentJob> 
 
     public ExperimentJob Job(string name) => Jobs.First(j => j.Name == name);
 
-    public JsonObject ToJson() => new()
-    {
-        ["jobs"] = new JsonArray(Jobs.Select(j => (JsonNode)new JsonObject
+    public JsonObject ToJson() =>
+        new()
         {
-            ["name"] = j.Name, ["kind"] = j.Kind.ToString().ToLowerInvariant(), ["method"] = j.Method, ["seed"] = j.Seed, ["task"] = j.Task,
-            ["depends_on"] = new JsonArray(j.DependsOn.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray()),
-        }).ToArray()),
-        ["results"] = new JsonArray(Entries.Select(e => (JsonNode)new JsonObject
-        {
-            ["method"] = e.Method, ["seed"] = e.Seed, ["task"] = e.Task, ["run"] = e.Run, ["sweep"] = e.Sweep, ["sweep_value"] = e.SweepValue,
-        }).ToArray()),
-    };
+            ["jobs"] = new JsonArray(
+                Jobs.Select(j =>
+                        (JsonNode)
+                            new JsonObject
+                            {
+                                ["name"] = j.Name,
+                                ["kind"] = j.Kind.ToString().ToLowerInvariant(),
+                                ["method"] = j.Method,
+                                ["seed"] = j.Seed,
+                                ["task"] = j.Task,
+                                ["depends_on"] = new JsonArray(j.DependsOn.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray()),
+                            }
+                    )
+                    .ToArray()
+            ),
+            ["results"] = new JsonArray(
+                Entries
+                    .Select(e =>
+                        (JsonNode)
+                            new JsonObject
+                            {
+                                ["method"] = e.Method,
+                                ["seed"] = e.Seed,
+                                ["task"] = e.Task,
+                                ["run"] = e.Run,
+                                ["sweep"] = e.Sweep,
+                                ["sweep_value"] = e.SweepValue,
+                            }
+                    )
+                    .ToArray()
+            ),
+        };
 }
 
 /// <summary>
@@ -66,6 +101,7 @@ public static class ExperimentPlanner
 {
     /// <summary>Keys of alora's (or alora-no-layer's) overrides that shape the importance recording of the general stage.</summary>
     static readonly string[] SiKeys = ["xi", "si-variant", "clamp-omega", "omega-dtype"];
+
     /// <summary>Keys of a method's overrides that shape the adapter its general stage creates.</summary>
     static readonly string[] ShapeKeys = ["rank", "alpha", "target-modules", "rslora"];
 
@@ -78,13 +114,26 @@ public static class ExperimentPlanner
 
         if (c.Methods.Contains(ExperimentMethods.Base))
         {
-            var name = b.Add("base", new ExperimentJob
-            {
-                Name = "base", Kind = JobKind.Base, Method = ExperimentMethods.Base, Eval = EvalSpec(c, c.Domain),
-                Identity = new JsonObject { ["kind"] = "base", ["model"] = c.Model, ["device"] = c.Device, ["dtype"] = EnumNames<ComputeDtype>.Name(c.Dtype) },
-            });
+            var name = b.Add(
+                "base",
+                new ExperimentJob
+                {
+                    Name = "base",
+                    Kind = JobKind.Base,
+                    Method = ExperimentMethods.Base,
+                    Eval = EvalSpec(c, c.Domain),
+                    Identity = new JsonObject
+                    {
+                        ["kind"] = "base",
+                        ["model"] = c.Model,
+                        ["device"] = c.Device,
+                        ["dtype"] = EnumNames<ComputeDtype>.Name(c.Dtype),
+                    },
+                }
+            );
             foreach (var seed in c.Seeds)
-                foreach (var t in c.Domain) entries.Add(new ResultEntry(ExperimentMethods.Base, seed, t.Name, name));
+            foreach (var t in c.Domain)
+                entries.Add(new ResultEntry(ExperimentMethods.Base, seed, t.Name, name));
         }
 
         string? sharedFisher = null;
@@ -100,24 +149,77 @@ public static class ExperimentPlanner
                 // each sweep also holds the configured value (its run is the main alora run, shared)
                 if (c.Sweeps.Phi.Count > 0)
                     foreach (var v in WithConfigured(c.Sweeps.Phi, TrainOptions(c, ExperimentMethods.Alora, Stage.Domain, []).Phi))
-                        entries.Add(new ResultEntry(ExperimentMethods.Alora, seed, t.Name, Domain(c, b, ExperimentMethods.Alora, seed, t, [], new JsonObject { ["phi"] = v }, "phi" + Num(v)), "phi", v));
+                        entries.Add(
+                            new ResultEntry(
+                                ExperimentMethods.Alora,
+                                seed,
+                                t.Name,
+                                Domain(c, b, ExperimentMethods.Alora, seed, t, [], new JsonObject { ["phi"] = v }, "phi" + Num(v)),
+                                "phi",
+                                v
+                            )
+                        );
                 if (c.Sweeps.Xi.Count > 0)
-                    foreach (var v in WithConfigured(c.Sweeps.Xi, GeneralSetting(c, "xi") ?? TrainOptions(c, ExperimentMethods.Alora, Stage.General, []).Xi))
-                        entries.Add(new ResultEntry(ExperimentMethods.Alora, seed, t.Name, Domain(c, b, ExperimentMethods.Alora, seed, t, new JsonObject { ["xi"] = v }, [], "xi" + Num(v)), "xi", v));
+                    foreach (
+                        var v in WithConfigured(
+                            c.Sweeps.Xi,
+                            GeneralSetting(c, "xi") ?? TrainOptions(c, ExperimentMethods.Alora, Stage.General, []).Xi
+                        )
+                    )
+                        entries.Add(
+                            new ResultEntry(
+                                ExperimentMethods.Alora,
+                                seed,
+                                t.Name,
+                                Domain(c, b, ExperimentMethods.Alora, seed, t, new JsonObject { ["xi"] = v }, [], "xi" + Num(v)),
+                                "xi",
+                                v
+                            )
+                        );
                 if (c.Sweeps.Rank.Count > 0)
-                    foreach (var v in WithConfigured(c.Sweeps.Rank.Select(r => (double)r).ToList(), GeneralSetting(c, "rank") ?? TrainOptions(c, ExperimentMethods.Alora, Stage.General, []).Rank))
-                        entries.Add(new ResultEntry(ExperimentMethods.Alora, seed, t.Name, Domain(c, b, ExperimentMethods.Alora, seed, t, new JsonObject { ["rank"] = (int)v }, [], "r" + Num(v)), "rank", v));
+                    foreach (
+                        var v in WithConfigured(
+                            c.Sweeps.Rank.Select(r => (double)r).ToList(),
+                            GeneralSetting(c, "rank") ?? TrainOptions(c, ExperimentMethods.Alora, Stage.General, []).Rank
+                        )
+                    )
+                        entries.Add(
+                            new ResultEntry(
+                                ExperimentMethods.Alora,
+                                seed,
+                                t.Name,
+                                Domain(c, b, ExperimentMethods.Alora, seed, t, new JsonObject { ["rank"] = (int)v }, [], "r" + Num(v)),
+                                "rank",
+                                v
+                            )
+                        );
             }
         }
         return new ExperimentPlan(outDir, b.Jobs, entries);
 
-        string Domain(ExperimentConfig c, Builder b, string method, long seed, DomainTaskConfig task, JsonObject generalExtra, JsonObject domainExtra, string tag)
+        string Domain(
+            ExperimentConfig c,
+            Builder b,
+            string method,
+            long seed,
+            DomainTaskConfig task,
+            JsonObject generalExtra,
+            JsonObject domainExtra,
+            string tag
+        )
         {
             var deps = new List<string>();
             var o = TrainOptions(c, method, Stage.Domain, domainExtra) with
             {
-                Model = c.Model, Device = c.Device, Dtype = c.Dtype, Seed = seed, Resume = true,
-                Method = ExperimentMethods.RecipeMethod(method), Stage = Stage.Domain, Data = task.Train, Task = task.Task,
+                Model = c.Model,
+                Device = c.Device,
+                Dtype = c.Dtype,
+                Seed = seed,
+                Resume = true,
+                Method = ExperimentMethods.RecipeMethod(method),
+                Stage = Stage.Domain,
+                Data = task.Train,
+                Task = task.Task,
             };
             if (ExperimentMethods.ContinuesGeneral(method))
             {
@@ -137,19 +239,31 @@ public static class ExperimentPlanner
             }
             var name = $"{method}-{task.Name.Replace('/', '-')}-s{seed}" + (tag.Length > 0 ? "-" + tag : "");
             var identity = Identity("domain", o, deps);
-            return b.Add(name, new ExperimentJob
-            {
-                Name = name, Kind = JobKind.Domain, Method = method, Seed = seed, Task = task.Name, DependsOn = deps,
-                Train = o, Eval = EvalSpec(c, [task]), Identity = identity,
-            });
+            return b.Add(
+                name,
+                new ExperimentJob
+                {
+                    Name = name,
+                    Kind = JobKind.Domain,
+                    Method = method,
+                    Seed = seed,
+                    Task = task.Name,
+                    DependsOn = deps,
+                    Train = o,
+                    Eval = EvalSpec(c, [task]),
+                    Identity = identity,
+                }
+            );
         }
 
         string General(ExperimentConfig c, Builder b, string method, long seed, JsonObject extra, string tag)
         {
             // A method that continues the general run without recording (lora-nu-mu) takes the SI settings of a method that
             // records, so that it shares that method's run: the last registered one the config lists (alora before alora-no-layer).
-            var si = ExperimentMethods.Find(method)?.RecordsImportance == true ? method
-                : MethodRegistry.ExperimentMethods.LastOrDefault(m => m.RecordsImportance && c.Methods.Contains(m.Name))?.Name;
+            var si =
+                ExperimentMethods.Find(method)?.RecordsImportance == true
+                    ? method
+                    : MethodRegistry.ExperimentMethods.LastOrDefault(m => m.RecordsImportance && c.Methods.Contains(m.Name))?.Name;
             var keys = new JsonObject();
             if (si is not null && c.Overrides.TryGetValue(si, out var siOverrides))
                 foreach (var k in SiKeys.Where(siOverrides.ContainsKey))
@@ -157,18 +271,36 @@ public static class ExperimentPlanner
             if (c.Overrides.TryGetValue(method, out var own))
                 foreach (var k in ShapeKeys.Where(own.ContainsKey))
                     keys[k] = own[k]?.DeepClone();
-            foreach (var (k, v) in extra) keys[k] = v?.DeepClone();
+            foreach (var (k, v) in extra)
+                keys[k] = v?.DeepClone();
             // the shared run records importance (ALoRA's general stage); methods that only continue it ignore the file
             var o = TrainOptions(c, ExperimentMethods.Alora, Stage.General, keys) with
             {
-                Model = c.Model, Device = c.Device, Dtype = c.Dtype, Seed = seed, Resume = true,
-                Method = FinetuneMethod.Alora, Stage = Stage.General, Data = c.General.Train, Task = null,
+                Model = c.Model,
+                Device = c.Device,
+                Dtype = c.Dtype,
+                Seed = seed,
+                Resume = true,
+                Method = FinetuneMethod.Alora,
+                Stage = Stage.General,
+                Data = c.General.Train,
+                Task = null,
             };
             var identity = Identity("general", o, []);
             var baseName = $"general-s{seed}";
             // the first general run of a seed is general-sN; variants are named by the sweep or the method that asked
             var name = b.Has(baseName, identity) || !b.Taken(baseName) ? baseName : baseName + "-" + (tag.Length > 0 ? tag : method);
-            return b.Add(name, new ExperimentJob { Name = name, Kind = JobKind.General, Seed = seed, Train = o, Identity = identity });
+            return b.Add(
+                name,
+                new ExperimentJob
+                {
+                    Name = name,
+                    Kind = JobKind.General,
+                    Seed = seed,
+                    Train = o,
+                    Identity = identity,
+                }
+            );
         }
 
         string Fisher(ExperimentConfig c, Builder b, string method, long seed, FinetuneOptions domain)
@@ -177,14 +309,32 @@ public static class ExperimentPlanner
             var general = TrainOptions(c, method, Stage.General, []);
             var request = new FisherRequest
             {
-                Model = c.Model, Data = c.General.Train, Samples = c.Fisher.Samples, MaxLength = c.Fisher.MaxLength ?? general.MaxLength,
-                Seed = fisherSeed, TargetModules = domain.TargetModules, Device = c.Device, Dtype = c.Dtype,
+                Model = c.Model,
+                Data = c.General.Train,
+                Samples = c.Fisher.Samples,
+                MaxLength = c.Fisher.MaxLength ?? general.MaxLength,
+                Seed = fisherSeed,
+                TargetModules = domain.TargetModules,
+                Device = c.Device,
+                Dtype = c.Dtype,
             };
             var identity = new JsonObject { ["kind"] = "fisher", ["request"] = JsonSerializer.SerializeToNode(request, ExperimentConfig.Json) };
             var name = c.Fisher.PerSeed ? $"fisher-s{seed}" : "fisher";
-            if (!c.Fisher.PerSeed && sharedFisher is not null) return sharedFisher;
-            name = b.Add(name, new ExperimentJob { Name = name, Kind = JobKind.Fisher, Seed = fisherSeed, Fisher = request, Identity = identity });
-            if (!c.Fisher.PerSeed) sharedFisher = name;
+            if (!c.Fisher.PerSeed && sharedFisher is not null)
+                return sharedFisher;
+            name = b.Add(
+                name,
+                new ExperimentJob
+                {
+                    Name = name,
+                    Kind = JobKind.Fisher,
+                    Seed = fisherSeed,
+                    Fisher = request,
+                    Identity = identity,
+                }
+            );
+            if (!c.Fisher.PerSeed)
+                sharedFisher = name;
             return name;
         }
     }
@@ -206,7 +356,8 @@ public static class ExperimentPlanner
         var j = OptionCatalog.Defaults();
         Merge(j, c.Train);
         Merge(j, stage == Stage.General ? c.GeneralStage : c.DomainStage);
-        if (stage == Stage.Domain && c.Overrides.TryGetValue(method, out var o)) Merge(j, o);
+        if (stage == Stage.Domain && c.Overrides.TryGetValue(method, out var o))
+            Merge(j, o);
         Merge(j, extra);
         var sections = stage == Stage.General ? "train, general-stage" : $"train, domain-stage, overrides.{method}";
         return OptionCatalog.Bind(j, $"{c.Source ?? "experiment"}: the settings of {method} ({sections})");
@@ -214,17 +365,28 @@ public static class ExperimentPlanner
 
     static void Merge(JsonObject into, JsonObject from)
     {
-        foreach (var (k, v) in from) into[k] = v?.DeepClone();
+        foreach (var (k, v) in from)
+            into[k] = v?.DeepClone();
     }
 
-    static EvalSuiteSpec EvalSpec(ExperimentConfig c, IEnumerable<DomainTaskConfig> tasks) => new()
-    {
-        Corpora = [new SuiteCorpus("general", c.General.Heldout)],
-        Tasks = [.. tasks.Select(t => new SuiteTask(t.Name, t.Task, t.Test, t.TestLabels)), .. c.Probes.Select(p => new SuiteTask(p.Name, p.Task, p.File, p.Labels))],
-        Limit = c.Eval.Limit,
-        Perplexity = new PerplexityOptions { MaxLength = c.Eval.MaxLength, Stride = c.Eval.Stride, BatchSize = c.Eval.BatchSize },
-        McqBatchSize = c.Eval.BatchSize,
-    };
+    static EvalSuiteSpec EvalSpec(ExperimentConfig c, IEnumerable<DomainTaskConfig> tasks) =>
+        new()
+        {
+            Corpora = [new SuiteCorpus("general", c.General.Heldout)],
+            Tasks =
+            [
+                .. tasks.Select(t => new SuiteTask(t.Name, t.Task, t.Test, t.TestLabels)),
+                .. c.Probes.Select(p => new SuiteTask(p.Name, p.Task, p.File, p.Labels)),
+            ],
+            Limit = c.Eval.Limit,
+            Perplexity = new PerplexityOptions
+            {
+                MaxLength = c.Eval.MaxLength,
+                Stride = c.Eval.Stride,
+                BatchSize = c.Eval.BatchSize,
+            },
+            McqBatchSize = c.Eval.BatchSize,
+        };
 
     /// <summary>What a training job computes, without where its files go: the options with the paths of other runs replaced by their names.</summary>
     static JsonObject Identity(string kind, FinetuneOptions o, IReadOnlyList<string> deps)
@@ -232,7 +394,8 @@ public static class ExperimentPlanner
         var opts = (o with { Out = "", Resume = false, InitAdapter = null, Fisher = null, Importance = null }).ToJson();
         return new JsonObject
         {
-            ["kind"] = kind, ["options"] = opts,
+            ["kind"] = kind,
+            ["options"] = opts,
             ["depends_on"] = new JsonArray(deps.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray()),
         };
     }
@@ -255,9 +418,11 @@ public static class ExperimentPlanner
         public string Add(string name, ExperimentJob job)
         {
             var key = job.Identity.ToJsonString();
-            if (_byIdentity.TryGetValue(key, out var existing)) return existing;
+            if (_byIdentity.TryGetValue(key, out var existing))
+                return existing;
             var unique = name;
-            for (int i = 2; Taken(unique); i++) unique = $"{name}-{i}";
+            for (int i = 2; Taken(unique); i++)
+                unique = $"{name}-{i}";
             var train = job.Train is null ? null : job.Train with { Out = RunDir(unique) };
             Jobs.Add(job with { Name = unique, Train = train });
             _byIdentity[key] = unique;

@@ -3,7 +3,14 @@ using System.Diagnostics;
 namespace Alora.Experiments;
 
 /// <summary>Failed: a job run by a worker (<see cref="ExperimentRunOptions.LaunchJob"/>) failed; the experiment stops after the running ones.</summary>
-public enum ProgressEvent { Started, Step, Finished, Skipped, Failed }
+public enum ProgressEvent
+{
+    Started,
+    Step,
+    Finished,
+    Skipped,
+    Failed,
+}
 
 /// <summary>
 /// Where a long experiment is: job <see cref="Job"/> of <see cref="Jobs"/> (run <see cref="Run"/>), its stage
@@ -13,8 +20,18 @@ public enum ProgressEvent { Started, Step, Finished, Skipped, Failed }
 /// reports only Started and Finished (or Failed), its stage naming all it still had to do ("domain stage + eval").
 /// </summary>
 public sealed record ExperimentProgress(
-    ProgressEvent Event, int Job, int Jobs, string Run, string Stage, long Step, long TotalSteps, double? Loss,
-    TimeSpan StageElapsed, TimeSpan? StageRemaining, TimeSpan? ExperimentRemaining)
+    ProgressEvent Event,
+    int Job,
+    int Jobs,
+    string Run,
+    string Stage,
+    long Step,
+    long TotalSteps,
+    double? Loss,
+    TimeSpan StageElapsed,
+    TimeSpan? StageRemaining,
+    TimeSpan? ExperimentRemaining
+)
 {
     /// <summary>Jobs finished (or found finished) so far.</summary>
     public int JobsDone { get; init; }
@@ -40,15 +57,18 @@ internal sealed class EtaEstimator
     {
         _current = stage;
         int i = _pending.IndexOf(stage);
-        if (i >= 0) _pending.RemoveAt(i);
+        if (i >= 0)
+            _pending.RemoveAt(i);
         _firstStep = -1;
         _clock.Restart();
     }
 
     public void Finish()
     {
-        if (_current is null) return;
-        if (!_done.TryGetValue(_current, out var list)) _done[_current] = list = [];
+        if (_current is null)
+            return;
+        if (!_done.TryGetValue(_current, out var list))
+            _done[_current] = list = [];
         list.Add(_clock.Elapsed.TotalSeconds);
         _current = null;
         _clock.Stop();
@@ -58,13 +78,16 @@ internal sealed class EtaEstimator
     public void Drop(string stage)
     {
         int i = _pending.IndexOf(stage);
-        if (i >= 0) _pending.RemoveAt(i);
+        if (i >= 0)
+            _pending.RemoveAt(i);
     }
 
     public (TimeSpan? Stage, TimeSpan? Experiment) Remaining(long step, long total)
     {
-        if (_firstStep < 0) _firstStep = Math.Max(0, step - 1);
-        double? stageLeft = null, projected = null;
+        if (_firstStep < 0)
+            _firstStep = Math.Max(0, step - 1);
+        double? stageLeft = null,
+            projected = null;
         long done = step - _firstStep;
         if (done > 0 && total > 0)
         {
@@ -75,10 +98,13 @@ internal sealed class EtaEstimator
         double rest = 0;
         foreach (var kind in _pending)
         {
-            double? est = _done.TryGetValue(kind, out var l) && l.Count > 0 ? l.Average()
+            double? est =
+                _done.TryGetValue(kind, out var l) && l.Count > 0 ? l.Average()
                 : kind == _current ? projected
-                : _done.Count > 0 ? _done.Values.SelectMany(x => x).Average() : projected;
-            if (est is null) return (Span(stageLeft), null);
+                : _done.Count > 0 ? _done.Values.SelectMany(x => x).Average()
+                : projected;
+            if (est is null)
+                return (Span(stageLeft), null);
             rest += est.Value;
         }
         return (Span(stageLeft), stageLeft is null ? null : Span(stageLeft + rest));

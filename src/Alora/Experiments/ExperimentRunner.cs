@@ -16,11 +16,14 @@ namespace Alora.Experiments;
 public sealed record ExperimentRunOptions
 {
     public IProgress<ExperimentProgress>? Progress { get; init; }
+
     /// <summary>Stops between training steps or jobs (an interrupted experiment resumes on the next call).</summary>
     public CancellationToken Cancel { get; init; }
     public IFisherStep Fisher { get; init; } = FisherStep.Default;
+
     /// <summary>How many jobs run at once through <see cref="LaunchJob"/>; 1 (or no launcher) runs them one after another in this process.</summary>
     public int Workers { get; init; } = 1;
+
     /// <summary>
     /// Runs the named job elsewhere to completion (a child process that calls <see cref="Experiment.Run"/> with
     /// <see cref="OnlyJob"/>) and throws when it fails. Elsewhere, because libtorch's random generator is one per
@@ -28,14 +31,25 @@ public sealed record ExperimentRunOptions
     /// exactly what it computes here.
     /// </summary>
     public Func<string, CancellationToken, Task>? LaunchJob { get; init; }
+
     /// <summary>Runs only this job of the plan (a worker's part), without experiment.json, plan.json, results or report.</summary>
     public string? OnlyJob { get; init; }
 }
 
 /// <summary>What one call did: jobs trained from scratch, resumed, found finished; evaluations and Fisher passes run; where the results are (empty and none for <see cref="ExperimentRunOptions.OnlyJob"/>).</summary>
 public sealed record ExperimentOutcome(
-    string OutDir, int Jobs, int Trained, int Resumed, int Skipped, int Evaluated, int FisherPasses, double Seconds,
-    string ResultsCsv, string Report, IReadOnlyList<ResultRow> Rows);
+    string OutDir,
+    int Jobs,
+    int Trained,
+    int Resumed,
+    int Skipped,
+    int Evaluated,
+    int FisherPasses,
+    double Seconds,
+    string ResultsCsv,
+    string Report,
+    IReadOnlyList<ResultRow> Rows
+);
 
 /// <summary>
 /// Runs an experiment into DIR: every job of the plan in order (training through <see cref="FinetuneRecipe"/>,
@@ -60,18 +74,25 @@ public static partial class Experiment
 
     sealed partial class Runner(ExperimentConfig c, ExperimentPlan plan, ExperimentRunOptions opt)
     {
-        int _trained, _resumed, _skipped, _evaluated, _fisher;
-        int _index, _jobsDone;
+        int _trained,
+            _resumed,
+            _skipped,
+            _evaluated,
+            _fisher;
+        int _index,
+            _jobsDone;
         EtaEstimator _eta = new([]);
 
         public ExperimentOutcome Run()
         {
-            if (opt.OnlyJob is { } only) return RunOnly(only);
+            if (opt.OnlyJob is { } only)
+                return RunOnly(only);
             var clock = Stopwatch.StartNew();
             Directory.CreateDirectory(Path.Combine(plan.OutDir, "runs"));
             AtomicFile.WriteAllText(Path.Combine(plan.OutDir, "experiment.json"), JsonSerializer.Serialize(c, ExperimentConfig.Json) + "\n");
             AtomicFile.WriteAllText(Path.Combine(plan.OutDir, "plan.json"), plan.ToJson().ToJsonString(Indented) + "\n");
-            foreach (var job in plan.Jobs) CheckIdentity(job);
+            foreach (var job in plan.Jobs)
+                CheckIdentity(job);
             _eta = new EtaEstimator(plan.Jobs.SelectMany(Pending));
             if (opt.Workers > 1 && opt.LaunchJob is { } launch)
                 new Workers(this, plan, opt, launch).Run();
@@ -83,13 +104,25 @@ public static partial class Experiment
                     RunJob(job);
                     _jobsDone++;
                 }
-            foreach (var job in plan.Jobs) ExperimentResults.WriteRunResult(plan, job);
+            foreach (var job in plan.Jobs)
+                ExperimentResults.WriteRunResult(plan, job);
             var rows = ExperimentResults.Collect(plan);
             var csv = Path.Combine(plan.OutDir, "results.csv");
             ExperimentResults.WriteCsv(csv, rows, c.Probes.Select(p => p.Name).ToList());
             var report = ExperimentReport.Write(plan.OutDir, c, ExperimentResults.ReadCsv(csv));
-            return new ExperimentOutcome(plan.OutDir, plan.Jobs.Count, _trained, _resumed, _skipped, _evaluated, _fisher,
-                clock.Elapsed.TotalSeconds, csv, report, rows);
+            return new ExperimentOutcome(
+                plan.OutDir,
+                plan.Jobs.Count,
+                _trained,
+                _resumed,
+                _skipped,
+                _evaluated,
+                _fisher,
+                clock.Elapsed.TotalSeconds,
+                csv,
+                report,
+                rows
+            );
         }
 
         static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
@@ -101,7 +134,8 @@ public static partial class Experiment
             var job = plan.Jobs.FirstOrDefault(j => j.Name == name)
                 ?? throw new AloraException($"no job '{name}' in the plan of {c.Source ?? "the experiment"} (see --dry-run)");
             var missing = job.DependsOn.Where(d => !Done(plan.Job(d))).ToList();
-            if (missing.Count > 0) throw new AloraException($"{name} needs {string.Join(", ", missing)} finished first");
+            if (missing.Count > 0)
+                throw new AloraException($"{name} needs {string.Join(", ", missing)} finished first");
             CheckIdentity(job);
             _eta = new EtaEstimator(Pending(job));
             _index = plan.Jobs.ToList().IndexOf(job) + 1;
@@ -116,15 +150,22 @@ public static partial class Experiment
         IEnumerable<string> Pending(ExperimentJob job)
         {
             var dir = plan.RunDir(job.Name);
-            if (job.Kind is JobKind.General or JobKind.Domain && !File.Exists(Path.Combine(dir, "summary.json"))) yield return Stage(job);
-            if (job.Kind == JobKind.Fisher && !File.Exists(Path.Combine(dir, "fisher.json"))) yield return "fisher";
-            if (job.Kind is JobKind.Domain or JobKind.Base && !EvalDone(job)) yield return "eval";
+            if (job.Kind is JobKind.General or JobKind.Domain && !File.Exists(Path.Combine(dir, "summary.json")))
+                yield return Stage(job);
+            if (job.Kind == JobKind.Fisher && !File.Exists(Path.Combine(dir, "fisher.json")))
+                yield return "fisher";
+            if (job.Kind is JobKind.Domain or JobKind.Base && !EvalDone(job))
+                yield return "eval";
         }
 
-        static string Stage(ExperimentJob job) => job.Kind switch
-        {
-            JobKind.General => "general stage", JobKind.Domain => "domain stage", JobKind.Fisher => "fisher", _ => "eval",
-        };
+        static string Stage(ExperimentJob job) =>
+            job.Kind switch
+            {
+                JobKind.General => "general stage",
+                JobKind.Domain => "domain stage",
+                JobKind.Fisher => "fisher",
+                _ => "eval",
+            };
 
         /// <summary>job.json holds what the run computes; a folder made by another configuration is refused rather than silently reused.</summary>
         void CheckIdentity(ExperimentJob job)
@@ -138,10 +179,13 @@ public static partial class Experiment
                 return;
             }
             var old = JsonNode.Parse(File.ReadAllText(path));
-            if (JsonNode.DeepEquals(old, job.Identity)) return;
+            if (JsonNode.DeepEquals(old, job.Identity))
+                return;
             var diff = Differences(old, job.Identity, "").Take(6).ToList();
-            throw new AloraException($"{dir} was made by another configuration (differs in {string.Join(", ", diff)}): "
-                + "use another --out, or delete that run folder to recompute it");
+            throw new AloraException(
+                $"{dir} was made by another configuration (differs in {string.Join(", ", diff)}): "
+                    + "use another --out, or delete that run folder to recompute it"
+            );
         }
 
         static IEnumerable<string> Differences(JsonNode? a, JsonNode? b, string path)
@@ -149,9 +193,11 @@ public static partial class Experiment
             if (a is JsonObject oa && b is JsonObject ob)
             {
                 foreach (var k in oa.Select(kv => kv.Key).Union(ob.Select(kv => kv.Key)))
-                    foreach (var d in Differences(oa[k], ob[k], path.Length == 0 ? k : path + "." + k)) yield return d;
+                foreach (var d in Differences(oa[k], ob[k], path.Length == 0 ? k : path + "." + k))
+                    yield return d;
             }
-            else if (!JsonNode.DeepEquals(a, b)) yield return path.Length == 0 ? "(all)" : path;
+            else if (!JsonNode.DeepEquals(a, b))
+                yield return path.Length == 0 ? "(all)" : path;
         }
 
         void RunJob(ExperimentJob job)
@@ -176,9 +222,15 @@ public static partial class Experiment
 
         void Report(ProgressEvent e, ExperimentJob job, string stage, long step = 0, long total = 0, double? loss = null)
         {
-            if (opt.Progress is null) return;
+            if (opt.Progress is null)
+                return;
             var (stageLeft, left) = e == ProgressEvent.Step ? _eta.Remaining(step, total) : (null, null);
-            opt.Progress.Report(new ExperimentProgress(e, _index, plan.Jobs.Count, job.Name, stage, step, total, loss, _eta.Elapsed, stageLeft, left) { JobsDone = _jobsDone });
+            opt.Progress.Report(
+                new ExperimentProgress(e, _index, plan.Jobs.Count, job.Name, stage, step, total, loss, _eta.Elapsed, stageLeft, left)
+                {
+                    JobsDone = _jobsDone,
+                }
+            );
         }
 
         void Train(ExperimentJob job)
@@ -193,14 +245,19 @@ public static partial class Experiment
                 return;
             }
             bool resume = HasCheckpoint(dir);
-            if (!resume) Clean(dir); // a run killed before its first checkpoint starts over (its metrics.jsonl would otherwise be appended to)
+            if (!resume)
+                Clean(dir); // a run killed before its first checkpoint starts over (its metrics.jsonl would otherwise be appended to)
             _eta.Start(stage);
             Report(ProgressEvent.Started, job, stage);
             PeakMemory.Reset();
             var progress = new SyncProgress<TrainProgress>(p => Report(ProgressEvent.Step, job, stage, p.Step, p.TotalSteps, p.Loss));
             var result = FinetuneRecipe.Run(job.Train!, progress, null, opt.Cancel);
-            if (!File.Exists(Path.Combine(dir, "summary.json"))) throw new OperationCanceledException($"{job.Name} stopped at step {result.Steps}");
-            if (resume) _resumed++; else _trained++;
+            if (!File.Exists(Path.Combine(dir, "summary.json")))
+                throw new OperationCanceledException($"{job.Name} stopped at step {result.Steps}");
+            if (resume)
+                _resumed++;
+            else
+                _trained++;
             _eta.Finish();
             Report(ProgressEvent.Finished, job, stage, result.Steps, result.Steps, result.FinalLoss);
         }
@@ -214,15 +271,19 @@ public static partial class Experiment
         /// <summary>Removes what an unfinished run without a checkpoint left, keeping job.json and the log its worker is writing.</summary>
         static void Clean(string dir)
         {
-            if (!Directory.Exists(dir)) return;
-            foreach (var f in Directory.GetFiles(dir).Where(f => Path.GetFileName(f) is not ("job.json" or WorkerLog))) File.Delete(f);
-            foreach (var d in Directory.GetDirectories(dir)) Directory.Delete(d, true);
+            if (!Directory.Exists(dir))
+                return;
+            foreach (var f in Directory.GetFiles(dir).Where(f => Path.GetFileName(f) is not ("job.json" or WorkerLog)))
+                File.Delete(f);
+            foreach (var d in Directory.GetDirectories(dir))
+                Directory.Delete(d, true);
         }
 
         bool EvalDone(ExperimentJob job)
         {
             var path = Path.Combine(plan.RunDir(job.Name), "eval.json");
-            if (!File.Exists(path)) return false;
+            if (!File.Exists(path))
+                return false;
             try
             {
                 return JsonNode.DeepEquals(JsonNode.Parse(File.ReadAllText(path))?["spec"], SpecJson(job.Eval!));
@@ -234,13 +295,27 @@ public static partial class Experiment
         }
 
         /// <summary>What an evaluation measures, as stored in eval.json: a changed spec (a probe added, another limit) re-evaluates.</summary>
-        internal static JsonObject SpecJson(EvalSuiteSpec spec) => new JsonObject
-        {
-            ["corpora"] = new JsonArray(spec.Corpora.Select(x => (JsonNode)new JsonObject { ["name"] = x.Name, ["path"] = x.Path }).ToArray()),
-            ["tasks"] = new JsonArray(spec.Tasks.Select(x => (JsonNode)new JsonObject { ["name"] = x.Name, ["task"] = x.Task, ["path"] = x.Path, ["labels"] = x.LabelsPath }).ToArray()),
-            ["limit"] = spec.Limit,
-            ["max_length"] = spec.Perplexity.MaxLength, ["stride"] = spec.Perplexity.Stride,
-        };
+        internal static JsonObject SpecJson(EvalSuiteSpec spec) =>
+            new JsonObject
+            {
+                ["corpora"] = new JsonArray(spec.Corpora.Select(x => (JsonNode)new JsonObject { ["name"] = x.Name, ["path"] = x.Path }).ToArray()),
+                ["tasks"] = new JsonArray(
+                    spec.Tasks.Select(x =>
+                            (JsonNode)
+                                new JsonObject
+                                {
+                                    ["name"] = x.Name,
+                                    ["task"] = x.Task,
+                                    ["path"] = x.Path,
+                                    ["labels"] = x.LabelsPath,
+                                }
+                        )
+                        .ToArray()
+                ),
+                ["limit"] = spec.Limit,
+                ["max_length"] = spec.Perplexity.MaxLength,
+                ["stride"] = spec.Perplexity.Stride,
+            };
 
         void Evaluate(ExperimentJob job, string? adapter)
         {
@@ -256,9 +331,13 @@ public static partial class Experiment
             var clock = Stopwatch.StartNew();
             PeakMemory.Reset();
             using var model = ModelLoader.Load(c.Model, TorchRuntime.ParseDevice(c.Device), c.Dtype.ToScalarType());
-            if (adapter is not null) PeftAdapter.Apply(model, adapter);
+            if (adapter is not null)
+                PeftAdapter.Apply(model, adapter);
             model.eval();
-            using var tok = File.Exists(Path.Combine(c.Model, "tokenizer.json")) || File.Exists(Path.Combine(c.Model, "tokenizer.model")) ? TextTokenizer.Load(c.Model) : null;
+            using var tok =
+                File.Exists(Path.Combine(c.Model, "tokenizer.json")) || File.Exists(Path.Combine(c.Model, "tokenizer.model"))
+                    ? TextTokenizer.Load(c.Model)
+                    : null;
             var progress = new SyncProgress<SuiteProgress>(p => Report(ProgressEvent.Step, job, "eval " + p.Part, p.Progress.Done, p.Progress.Total));
             var result = EvalSuite.Run(model, tok, job.Eval!, progress);
             var json = EvalJson.Suite(result, c.Model);
@@ -290,7 +369,11 @@ public static partial class Experiment
             var r = opt.Fisher.Estimate(job.Fisher!, Path.Combine(dir, "fisher.safetensors"), progress, opt.Cancel);
             var o = new JsonObject
             {
-                ["seconds"] = r.Seconds, ["bytes"] = r.Bytes, ["samples"] = r.Samples, ["tokens"] = r.Tokens, ["mean"] = r.Mean,
+                ["seconds"] = r.Seconds,
+                ["bytes"] = r.Bytes,
+                ["samples"] = r.Samples,
+                ["tokens"] = r.Tokens,
+                ["mean"] = r.Mean,
                 ["peak_memory_bytes"] = PeakMemory.Bytes(),
                 ["request"] = JsonSerializer.SerializeToNode(job.Fisher, ExperimentConfig.Json),
             };

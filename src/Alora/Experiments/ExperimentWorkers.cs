@@ -7,7 +7,16 @@ public static partial class Experiment
     sealed partial class Runner
     {
         /// <summary>A job handed to the launcher, with what its folder held before (the counters compare it with after).</summary>
-        sealed record Launched(ExperimentJob Job, int Ordinal, string Stage, Task Task, Stopwatch Clock, bool HadSummary, bool HadCheckpoint, bool HadEval);
+        sealed record Launched(
+            ExperimentJob Job,
+            int Ordinal,
+            string Stage,
+            Task Task,
+            Stopwatch Clock,
+            bool HadSummary,
+            bool HadCheckpoint,
+            bool HadEval
+        );
 
         /// <summary>
         /// Runs the plan through the launcher: a job starts once the jobs it reads have finished, at most Workers at
@@ -30,7 +39,8 @@ public static partial class Experiment
                 while (true)
                 {
                     StartReady();
-                    if (_running.Count == 0) break;
+                    if (_running.Count == 0)
+                        break;
                     int i = Task.WaitAny([.. _running.Select(l => l.Task)]);
                     var done = _running[i];
                     _running.RemoveAt(i);
@@ -43,12 +53,13 @@ public static partial class Experiment
                     var others = _failures.Count > 1 ? $" (and {string.Join(", ", _failures.Skip(1).Select(f => f.Job))})" : "";
                     throw new AloraException($"{job} failed{others}: {error.Message}", error);
                 }
-                if (_waiting.Count > 0) throw new InvalidOperationException($"jobs never ready: {string.Join(", ", _waiting.Select(j => j.Name))}");
+                if (_waiting.Count > 0)
+                    throw new InvalidOperationException($"jobs never ready: {string.Join(", ", _waiting.Select(j => j.Name))}");
             }
 
             void StartReady()
             {
-                for (bool again = true; again && _failures.Count == 0 && !opt.Cancel.IsCancellationRequested;)
+                for (bool again = true; again && _failures.Count == 0 && !opt.Cancel.IsCancellationRequested; )
                 {
                     again = false;
                     foreach (var job in _waiting.Where(j => j.DependsOn.All(_finished.Contains)).ToList())
@@ -74,7 +85,8 @@ public static partial class Experiment
             {
                 var dir = plan.RunDir(job.Name);
                 var stage = string.Join(" + ", r.Pending(job));
-                bool hadSummary = File.Exists(Path.Combine(dir, "summary.json")), hadCheckpoint = HasCheckpoint(dir);
+                bool hadSummary = File.Exists(Path.Combine(dir, "summary.json")),
+                    hadCheckpoint = HasCheckpoint(dir);
                 bool hadEval = job.Kind is JobKind.Domain or JobKind.Base && r.EvalDone(job);
                 // Task.Run: a launcher that works before its first await must not hold up this loop
                 var task = Task.Run(() => launch(job.Name, opt.Cancel));
@@ -85,23 +97,33 @@ public static partial class Experiment
 
             void Complete(Launched l)
             {
-                if (opt.Cancel.IsCancellationRequested && !l.Task.IsCompletedSuccessfully) return;
+                if (opt.Cancel.IsCancellationRequested && !l.Task.IsCompletedSuccessfully)
+                    return;
                 if (!l.Task.IsCompletedSuccessfully || !r.Done(l.Job))
                 {
                     var error = l.Task.Exception?.InnerException
-                        ?? (l.Task.IsCanceled ? new OperationCanceledException("the launcher cancelled it") : new AloraException("its worker returned without finishing it"));
+                        ?? (
+                            l.Task.IsCanceled
+                                ? new OperationCanceledException("the launcher cancelled it")
+                                : new AloraException("its worker returned without finishing it")
+                        );
                     _failures.Add((l.Job.Name, error));
                     Report(ProgressEvent.Failed, l);
                     return;
                 }
                 if (l.Job.Kind is JobKind.General or JobKind.Domain)
                 {
-                    if (l.HadSummary) r._skipped++;
-                    else if (l.HadCheckpoint) r._resumed++;
-                    else r._trained++;
+                    if (l.HadSummary)
+                        r._skipped++;
+                    else if (l.HadCheckpoint)
+                        r._resumed++;
+                    else
+                        r._trained++;
                 }
-                if (l.Job.Kind is JobKind.Domain or JobKind.Base && !l.HadEval) r._evaluated++;
-                if (l.Job.Kind == JobKind.Fisher) r._fisher++;
+                if (l.Job.Kind is JobKind.Domain or JobKind.Base && !l.HadEval)
+                    r._evaluated++;
+                if (l.Job.Kind == JobKind.Fisher)
+                    r._fisher++;
                 _seconds.Add(l.Clock.Elapsed.TotalSeconds);
                 Finish(l.Job);
                 Report(ProgressEvent.Finished, l);
@@ -117,17 +139,21 @@ public static partial class Experiment
 
             void Report(ProgressEvent e, Launched l)
             {
-                if (opt.Progress is null) return;
-                opt.Progress.Report(new ExperimentProgress(e, l.Ordinal, plan.Jobs.Count, l.Job.Name, l.Stage, 0, 0, null, l.Clock.Elapsed, null, Remaining())
-                {
-                    JobsDone = r._jobsDone,
-                });
+                if (opt.Progress is null)
+                    return;
+                opt.Progress.Report(
+                    new ExperimentProgress(e, l.Ordinal, plan.Jobs.Count, l.Job.Name, l.Stage, 0, 0, null, l.Clock.Elapsed, null, Remaining())
+                    {
+                        JobsDone = r._jobsDone,
+                    }
+                );
             }
 
             /// <summary>The launched jobs left times their mean duration so far, less what the running ones have done, shared by the workers.</summary>
             TimeSpan? Remaining()
             {
-                if (_seconds.Count == 0) return null;
+                if (_seconds.Count == 0)
+                    return null;
                 double mean = _seconds.Average();
                 int left = _toLaunch - _seconds.Count;
                 double work = mean * left - _running.Sum(l => Math.Min(mean, l.Clock.Elapsed.TotalSeconds));

@@ -21,7 +21,8 @@ public static class ExperimentYaml
         var defaults = JsonSerializer.SerializeToNode(new ExperimentConfig(), ExperimentConfig.Json)!.AsObject();
         LeaveOutDefaults(tree, defaults);
         var sb = new StringBuilder();
-        foreach (var line in header) sb.Append("# ").Append(line).Append('\n');
+        foreach (var line in header)
+            sb.Append("# ").Append(line).Append('\n');
         Mapping(sb, tree, 0);
         return sb.ToString();
     }
@@ -31,17 +32,21 @@ public static class ExperimentYaml
     {
         foreach (var (key, value) in tree.ToList())
         {
-            if (!defaults.TryGetPropertyValue(key, out var d)) continue;
+            if (!defaults.TryGetPropertyValue(key, out var d))
+                continue;
             if (value is JsonObject o && d is JsonObject od && od.Count > 0)
             {
                 LeaveOutDefaults(o, od);
-                if (o.Count == 0) tree.Remove(key);
+                if (o.Count == 0)
+                    tree.Remove(key);
             }
-            else if (JsonNode.DeepEquals(value, d)) tree.Remove(key);
+            else if (JsonNode.DeepEquals(value, d))
+                tree.Remove(key);
             else if (value is JsonArray items)
                 // the optional keys of list items (a task's test-labels) are null when not given
                 foreach (var item in items.OfType<JsonObject>())
-                    foreach (var (k, _) in item.Where(p => p.Value is null).ToList()) item.Remove(k);
+                foreach (var (k, _) in item.Where(p => p.Value is null).ToList())
+                    item.Remove(k);
         }
     }
 
@@ -73,7 +78,8 @@ public static class ExperimentYaml
                 sb.Append('\n');
                 foreach (var item in a)
                 {
-                    if (item is not JsonObject o) throw new ArgumentException("a list mixes mappings and scalars", nameof(value));
+                    if (item is not JsonObject o)
+                        throw new ArgumentException("a list mixes mappings and scalars", nameof(value));
                     var nested = new StringBuilder();
                     Mapping(nested, o, indent + 4);
                     // the first key goes on the dash's line: "  - name: x"
@@ -86,14 +92,19 @@ public static class ExperimentYaml
         }
     }
 
-    static string Scalar(JsonNode? value) => value switch
-    {
-        null => "null",
-        JsonValue v when v.GetValueKind() is JsonValueKind.String => "'" + v.GetValue<string>().Replace("'", "''", StringComparison.Ordinal) + "'",
-        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValueKind() is JsonValueKind.True ? "true" : "false",
-        JsonValue v => v.ToJsonString(),
-        _ => throw new ArgumentException($"not a scalar: {value.ToJsonString()}", nameof(value)),
-    };
+    static string Scalar(JsonNode? value) =>
+        value switch
+        {
+            null => "null",
+            JsonValue v when v.GetValueKind() is JsonValueKind.String => "'"
+                + v.GetValue<string>().Replace("'", "''", StringComparison.Ordinal)
+                + "'",
+            JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValueKind() is JsonValueKind.True
+                ? "true"
+                : "false",
+            JsonValue v => v.ToJsonString(),
+            _ => throw new ArgumentException($"not a scalar: {value.ToJsonString()}", nameof(value)),
+        };
 
     /// <summary>Writes the YAML to <paramref name="path"/> through a temporary file, so a reader never sees half of it.</summary>
     public static void Save(ExperimentConfig config, string path, params string[] header) => AtomicFile.WriteAllText(path, Write(config, header));

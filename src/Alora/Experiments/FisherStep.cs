@@ -1,5 +1,5 @@
-using Alora.Runtime;
 using Alora.Eval;
+using Alora.Runtime;
 
 namespace Alora.Experiments;
 
@@ -34,8 +34,23 @@ public static class FisherStep
     {
         public FisherOutcome Estimate(FisherRequest request, string outPath, IProgress<EvalProgress>? progress, CancellationToken cancel)
         {
-            var o = new Methods.FisherOptions { Samples = request.Samples, MaxLength = request.MaxLength, Seed = request.Seed, TargetModules = request.TargetModules };
-            var r = Methods.FisherEstimator.EstimateToFile(request.Model, request.Data, outPath, o, TorchRuntime.ParseDevice(request.Device), request.Dtype.ToScalarType(), progress, cancel);
+            var o = new Methods.FisherOptions
+            {
+                Samples = request.Samples,
+                MaxLength = request.MaxLength,
+                Seed = request.Seed,
+                TargetModules = request.TargetModules,
+            };
+            var r = Methods.FisherEstimator.EstimateToFile(
+                request.Model,
+                request.Data,
+                outPath,
+                o,
+                TorchRuntime.ParseDevice(request.Device),
+                request.Dtype.ToScalarType(),
+                progress,
+                cancel
+            );
             return new FisherOutcome(r.Seconds, r.Bytes, r.Samples, r.Tokens, r.Mean);
         }
     }

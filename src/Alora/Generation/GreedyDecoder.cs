@@ -18,16 +18,22 @@ public static class GreedyDecoder
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(promptIds);
-        if (promptIds.Count == 0) throw new AloraException("the prompt is empty: give at least one token (for example the bos token)");
-        if (maxNewTokens < 1) throw new AloraException($"--max-new-tokens must be at least 1 (got {maxNewTokens})");
+        if (promptIds.Count == 0)
+            throw new AloraException("the prompt is empty: give at least one token (for example the bos token)");
+        if (maxNewTokens < 1)
+            throw new AloraException($"--max-new-tokens must be at least 1 (got {maxNewTokens})");
         if (promptIds.Any(i => i < 0 || i >= model.VocabSize))
-            throw new AloraException($"prompt ids must lie in the model's vocabulary [0, {model.VocabSize}): got {string.Join(",", promptIds.Where(i => i < 0 || i >= model.VocabSize).Take(5))}");
+            throw new AloraException(
+                $"prompt ids must lie in the model's vocabulary [0, {model.VocabSize}): got {string.Join(",", promptIds.Where(i => i < 0 || i >= model.VocabSize).Take(5))}"
+            );
         int ctx = model.ContextLength;
         if ((long)promptIds.Count + maxNewTokens - 1 > ctx)
-            throw new AloraException(promptIds.Count > ctx
-                ? $"the prompt has {promptIds.Count} tokens, more than the model's context length {ctx}"
-                : $"a prompt of {promptIds.Count} tokens and --max-new-tokens {maxNewTokens} need {promptIds.Count + maxNewTokens - 1} positions, "
-                  + $"more than the model's context length {ctx}: at most {ctx - promptIds.Count + 1} new tokens fit after this prompt");
+            throw new AloraException(
+                promptIds.Count > ctx
+                    ? $"the prompt has {promptIds.Count} tokens, more than the model's context length {ctx}"
+                    : $"a prompt of {promptIds.Count} tokens and --max-new-tokens {maxNewTokens} need {promptIds.Count + maxNewTokens - 1} positions, "
+                        + $"more than the model's context length {ctx}: at most {ctx - promptIds.Count + 1} new tokens fit after this prompt"
+            );
         var device = model.parameters().First().device;
         var ids = promptIds.Select(i => (long)i).ToList();
         var generated = new List<int>();
@@ -35,12 +41,13 @@ public static class GreedyDecoder
         for (int step = 0; step < maxNewTokens; step++)
         {
             using var scope = NewDisposeScope();
-            var input = tensor(ids.ToArray(), device: device).unsqueeze(0);  // [1,T], T <= context length
-            var logits = model.forward(input);                              // [1,T,V]
+            var input = tensor(ids.ToArray(), device: device).unsqueeze(0); // [1,T], T <= context length
+            var logits = model.forward(input); // [1,T,V]
             int next = (int)logits[0, -1].argmax().item<long>();
             generated.Add(next);
             ids.Add(next);
-            if (stopIds is not null && stopIds.Contains(next)) break;
+            if (stopIds is not null && stopIds.Contains(next))
+                break;
         }
         return generated;
     }

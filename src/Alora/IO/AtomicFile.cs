@@ -22,11 +22,19 @@ public static class AtomicFile
         }
         catch
         {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            try
+            {
+                File.Delete(tmp);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
             throw;
         }
     }
 
-    public static void WriteAllText(string path, string text) =>
-        Write(path, fs => { var b = Encoding.UTF8.GetBytes(text); fs.Write(b); });
+    public static void WriteAllText(string path, string text) => Write(path, fs =>
+        {
+            var b = Encoding.UTF8.GetBytes(text);
+            fs.Write(b);
+        });
 }

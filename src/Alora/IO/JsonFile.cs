@@ -14,12 +14,19 @@ public static class JsonFile
     /// </summary>
     public static JsonObject Read(string path)
     {
-        if (!File.Exists(path)) throw new AloraException($"{path}: file not found");
+        if (!File.Exists(path))
+            throw new AloraException($"{path}: file not found");
         var bytes = File.ReadAllBytes(path);
         var bom = Utf8Text.BomLength(path, bytes);
         var json = bytes.AsSpan(bom);
-        if (Utf8Text.FirstInvalid(json) is var invalid and >= 0) throw Utf8Text.InvalidAt(path, bytes, bom + invalid);
-        var options = new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, AllowDuplicateProperties = false };
+        if (Utf8Text.FirstInvalid(json) is var invalid and >= 0)
+            throw Utf8Text.InvalidAt(path, bytes, bom + invalid);
+        var options = new JsonDocumentOptions
+        {
+            CommentHandling = JsonCommentHandling.Skip,
+            AllowTrailingCommas = true,
+            AllowDuplicateProperties = false,
+        };
         try
         {
             var node = JsonNode.Parse(json, documentOptions: options) as JsonObject ?? throw new AloraException($"{path}: not a JSON object");
@@ -41,18 +48,28 @@ public static class JsonFile
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = options.CommentHandling, AllowTrailingCommas = true });
         while (reader.Read())
         {
-            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName) || !reader.ValueIsEscaped) continue;
+            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName) || !reader.ValueIsEscaped)
+                continue;
             try
             {
                 _ = reader.GetString();
             }
             catch (InvalidOperationException e)
             {
-                throw new AloraException(string.Create(CultureInfo.InvariantCulture,
-                    $"{path}: the string at byte offset {bom + reader.TokenStartIndex} holds an escape that is not valid Unicode (an unpaired surrogate such as \\ud800)"), e);
+                throw new AloraException(
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"{path}: the string at byte offset {bom + reader.TokenStartIndex} holds an escape that is not valid Unicode (an unpaired surrogate such as \\ud800)"
+                    ),
+                    e
+                );
             }
         }
     }
 
-    static string FirstSentence(string s) { var i = s.IndexOf(". ", StringComparison.Ordinal); return i > 0 ? s[..i] : s; }
+    static string FirstSentence(string s)
+    {
+        var i = s.IndexOf(". ", StringComparison.Ordinal);
+        return i > 0 ? s[..i] : s;
+    }
 }

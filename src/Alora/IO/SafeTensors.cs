@@ -32,9 +32,26 @@ public sealed class SafeTensorsFile
     /// <summary>Bits per element of every dtype the reference implementation knows (F4 and F6 pack below a byte).</summary>
     static readonly Dictionary<string, int> ElementBits = new(StringComparer.Ordinal)
     {
-        ["BOOL"] = 8, ["F4"] = 4, ["F6_E2M3"] = 6, ["F6_E3M2"] = 6, ["U8"] = 8, ["I8"] = 8, ["F8_E5M2"] = 8,
-        ["F8_E4M3"] = 8, ["F8_E8M0"] = 8, ["I16"] = 16, ["U16"] = 16, ["F16"] = 16, ["BF16"] = 16, ["I32"] = 32,
-        ["U32"] = 32, ["F32"] = 32, ["C64"] = 64, ["F64"] = 64, ["I64"] = 64, ["U64"] = 64,
+        ["BOOL"] = 8,
+        ["F4"] = 4,
+        ["F6_E2M3"] = 6,
+        ["F6_E3M2"] = 6,
+        ["U8"] = 8,
+        ["I8"] = 8,
+        ["F8_E5M2"] = 8,
+        ["F8_E4M3"] = 8,
+        ["F8_E8M0"] = 8,
+        ["I16"] = 16,
+        ["U16"] = 16,
+        ["F16"] = 16,
+        ["BF16"] = 16,
+        ["I32"] = 32,
+        ["U32"] = 32,
+        ["F32"] = 32,
+        ["C64"] = 64,
+        ["F64"] = 64,
+        ["I64"] = 64,
+        ["U64"] = 64,
     };
 
     public string Path { get; }
@@ -44,22 +61,31 @@ public sealed class SafeTensorsFile
 
     SafeTensorsFile(string path, Dictionary<string, SafeTensorEntry> entries, Dictionary<string, string> metadata, long dataStart)
     {
-        Path = path; Entries = entries; Metadata = metadata; _dataStart = dataStart;
+        Path = path;
+        Entries = entries;
+        Metadata = metadata;
+        _dataStart = dataStart;
     }
 
     public static SafeTensorsFile Open(string path)
     {
-        if (!File.Exists(path)) throw new AloraException($"{path}: file not found");
+        if (!File.Exists(path))
+            throw new AloraException($"{path}: file not found");
         long fileLength = new FileInfo(path).Length;
-        if (fileLength < 8) throw new AloraException($"{path}: not a safetensors file (only {fileLength} bytes, the header length alone needs 8)");
+        if (fileLength < 8)
+            throw new AloraException($"{path}: not a safetensors file (only {fileLength} bytes, the header length alone needs 8)");
         using var fs = File.OpenRead(path);
         Span<byte> lenBytes = stackalloc byte[8];
         fs.ReadExactly(lenBytes);
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lenBytes);
         if (headerLength > (ulong)(fileLength - 8))
-            throw new AloraException($"{path}: safetensors header length {headerLength} runs past the end of the file ({fileLength} bytes): the file is truncated or not safetensors");
+            throw new AloraException(
+                $"{path}: safetensors header length {headerLength} runs past the end of the file ({fileLength} bytes): the file is truncated or not safetensors"
+            );
         if (headerLength > MaxHeaderLength)
-            throw new AloraException($"{path}: safetensors header length {headerLength} is over the format's limit of {MaxHeaderLength} bytes: the file is corrupt or not safetensors");
+            throw new AloraException(
+                $"{path}: safetensors header length {headerLength} is over the format's limit of {MaxHeaderLength} bytes: the file is corrupt or not safetensors"
+            );
         var headerBytes = new byte[headerLength];
         fs.ReadExactly(headerBytes);
         long dataStart = 8 + (long)headerLength;
@@ -75,7 +101,8 @@ public sealed class SafeTensorsFile
     /// <summary>Reads one tensor and converts it to <paramref name="dtype"/> (F16/BF16/F32/F64 upcast exactly).</summary>
     public Tensor Load(string name, ScalarType? dtype = null, Device? device = null)
     {
-        if (!Entries.TryGetValue(name, out var e)) throw new AloraException($"{Path}: no tensor '{name}'");
+        if (!Entries.TryGetValue(name, out var e))
+            throw new AloraException($"{Path}: no tensor '{name}'");
         var bytes = new byte[e.End - e.Begin];
         try
         {
@@ -99,17 +126,30 @@ public sealed class SafeTensorsFile
             "I8" => tensor(MemoryMarshal.Cast<byte, sbyte>(bytes).ToArray(), e.Shape),
             "U8" => tensor(bytes, e.Shape),
             "BOOL" => tensor(bytes.Select(b => b != 0).ToArray(), e.Shape),
-            _ => throw new AloraException($"{Path}: tensor '{name}' has dtype {e.DType}, which Alora does not load (F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)"),
+            _ => throw new AloraException(
+                $"{Path}: tensor '{name}' has dtype {e.DType}, which Alora does not load (F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)"
+            ),
         };
-        if (dtype is { } d && t.dtype != d) { var c = t.to_type(d); t.Dispose(); t = c; }
-        if (device is { } dev && dev.type != DeviceType.CPU) { var c = t.to(dev); t.Dispose(); t = c; }
+        if (dtype is { } d && t.dtype != d)
+        {
+            var c = t.to_type(d);
+            t.Dispose();
+            t = c;
+        }
+        if (device is { } dev && dev.type != DeviceType.CPU)
+        {
+            var c = t.to(dev);
+            t.Dispose();
+            t = c;
+        }
         return t;
     }
 
     static Tensor FromRaw(byte[] bytes, long[] shape, ScalarType type)
     {
         var t = empty(shape, type);
-        if (bytes.Length > 0) t.bytes = bytes;
+        if (bytes.Length > 0)
+            t.bytes = bytes;
         return t;
     }
 }
@@ -124,9 +164,12 @@ static class SafeTensorsHeader
     public static (Dictionary<string, SafeTensorEntry>, Dictionary<string, string>) Parse(string path, byte[] header, long dataLength)
     {
         int invalid = Utf8Text.FirstInvalid(header);
-        if (invalid >= 0) throw new AloraException($"{path}: safetensors header is not valid UTF-8 (byte offset {8 + invalid} of the file)");
+        if (invalid >= 0)
+            throw new AloraException($"{path}: safetensors header is not valid UTF-8 (byte offset {8 + invalid} of the file)");
         if (header.Length == 0 || header[0] != (byte)'{')
-            throw new AloraException($"{path}: safetensors header does not start with '{{' (the format requires the JSON object to begin right after the 8-byte length)");
+            throw new AloraException(
+                $"{path}: safetensors header does not start with '{{' (the format requires the JSON object to begin right after the 8-byte length)"
+            );
         JsonDocument doc;
         try
         {
@@ -146,8 +189,10 @@ static class SafeTensorsHeader
                 string name = Name(path, p);
                 if (entries.ContainsKey(name) || (name == "__metadata__" && metadata is not null))
                     throw new AloraException($"{path}: safetensors header names '{name}' twice");
-                if (name == "__metadata__") metadata = ReadMetadata(path, p.Value);
-                else entries[name] = ReadEntry(path, name, p.Value, dataLength);
+                if (name == "__metadata__")
+                    metadata = ReadMetadata(path, p.Value);
+                else
+                    entries[name] = ReadEntry(path, name, p.Value, dataLength);
             }
             CheckLayout(path, entries.Values, dataLength);
             return (entries, metadata ?? new Dictionary<string, string>(StringComparer.Ordinal));
@@ -158,7 +203,8 @@ static class SafeTensorsHeader
     static Dictionary<string, string> ReadMetadata(string path, JsonElement node)
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (node.ValueKind == JsonValueKind.Null) return metadata;
+        if (node.ValueKind == JsonValueKind.Null)
+            return metadata;
         if (node.ValueKind != JsonValueKind.Object)
             throw new AloraException($"{path}: safetensors __metadata__ must be an object of strings, got {Kind(node)}");
         foreach (var p in node.EnumerateObject())
@@ -175,35 +221,52 @@ static class SafeTensorsHeader
     static SafeTensorEntry ReadEntry(string path, string name, JsonElement node, long dataLength)
     {
         AloraException Bad(string why) => new($"{path}: tensor '{name}': {why}");
-        if (node.ValueKind != JsonValueKind.Object) throw Bad($"entry is {Kind(node)}, expected an object with dtype, shape and data_offsets");
-        JsonElement? dtypeNode = null, shapeNode = null, offsetsNode = null;
+        if (node.ValueKind != JsonValueKind.Object)
+            throw Bad($"entry is {Kind(node)}, expected an object with dtype, shape and data_offsets");
+        JsonElement? dtypeNode = null,
+            shapeNode = null,
+            offsetsNode = null;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var p in node.EnumerateObject())
         {
             string field = Name(path, p);
-            if (!seen.Add(field)) throw Bad($"field '{field}' is given twice");
+            if (!seen.Add(field))
+                throw Bad($"field '{field}' is given twice");
             switch (field)
             {
-                case "dtype": dtypeNode = p.Value; break;
-                case "shape": shapeNode = p.Value; break;
-                case "data_offsets": offsetsNode = p.Value; break;
-                default: break; // the reference ignores other fields
+                case "dtype":
+                    dtypeNode = p.Value;
+                    break;
+                case "shape":
+                    shapeNode = p.Value;
+                    break;
+                case "data_offsets":
+                    offsetsNode = p.Value;
+                    break;
+                default:
+                    break; // the reference ignores other fields
             }
         }
-        if (dtypeNode is not { ValueKind: JsonValueKind.String } d) throw Bad(dtypeNode is null ? "no dtype" : $"dtype must be a string, got {Kind(dtypeNode.Value)}");
+        if (dtypeNode is not { ValueKind: JsonValueKind.String } d)
+            throw Bad(dtypeNode is null ? "no dtype" : $"dtype must be a string, got {Kind(dtypeNode.Value)}");
         string dtype = Str(path, d);
         int bits = SafeTensorsFile.BitsOf(dtype) ?? throw Bad($"unknown dtype '{dtype}'");
         long[] shape = Integers(shapeNode, "shape", Bad);
         long[] offsets = Integers(offsetsNode, "data_offsets", Bad);
-        if (offsets.Length != 2) throw Bad($"data_offsets must hold two numbers [begin, end], got {offsets.Length}");
-        long begin = offsets[0], end = offsets[1];
-        if (end < begin) throw Bad($"data_offsets [{begin}, {end}] end before they begin");
-        if (end > dataLength) throw Bad($"data_offsets [{begin}, {end}) run past the end of the data ({dataLength} bytes): the file is truncated");
+        if (offsets.Length != 2)
+            throw Bad($"data_offsets must hold two numbers [begin, end], got {offsets.Length}");
+        long begin = offsets[0],
+            end = offsets[1];
+        if (end < begin)
+            throw Bad($"data_offsets [{begin}, {end}] end before they begin");
+        if (end > dataLength)
+            throw Bad($"data_offsets [{begin}, {end}) run past the end of the data ({dataLength} bytes): the file is truncated");
         long bytes;
         try
         {
             long bitCount = checked(shape.Aggregate(1L, (a, b) => a * b) * bits);
-            if (bitCount % 8 != 0) throw Bad($"{dtype} {SafeTensorsFile.Fmt(shape)} is not a whole number of bytes");
+            if (bitCount % 8 != 0)
+                throw Bad($"{dtype} {SafeTensorsFile.Fmt(shape)} is not a whole number of bytes");
             bytes = bitCount / 8;
         }
         catch (OverflowException)
@@ -245,16 +308,20 @@ static class SafeTensorsHeader
             if (e.Begin < cursor)
                 throw new AloraException($"{path}: tensors '{prev!.Name}' {Range(prev)} and '{e.Name}' {Range(e)} overlap: {Rule}");
             if (e.Begin > cursor)
-                throw new AloraException(prev is null
-                    ? $"{path}: data bytes [0, {e.Begin}) before tensor '{e.Name}' {Range(e)} belong to no tensor: {Rule}"
-                    : $"{path}: data bytes [{cursor}, {e.Begin}) between tensors '{prev.Name}' {Range(prev)} and '{e.Name}' {Range(e)} belong to no tensor: {Rule}");
+                throw new AloraException(
+                    prev is null
+                        ? $"{path}: data bytes [0, {e.Begin}) before tensor '{e.Name}' {Range(e)} belong to no tensor: {Rule}"
+                        : $"{path}: data bytes [{cursor}, {e.Begin}) between tensors '{prev.Name}' {Range(prev)} and '{e.Name}' {Range(e)} belong to no tensor: {Rule}"
+                );
             cursor = e.End;
             prev = e;
         }
         if (cursor < dataLength)
-            throw new AloraException(prev is null
-                ? $"{path}: {dataLength} data bytes follow the header but it lists no tensors: {Rule}"
-                : $"{path}: data bytes [{cursor}, {dataLength}) after the last tensor '{prev.Name}' {Range(prev)} belong to no tensor: {Rule}");
+            throw new AloraException(
+                prev is null
+                    ? $"{path}: {dataLength} data bytes follow the header but it lists no tensors: {Rule}"
+                    : $"{path}: data bytes [{cursor}, {dataLength}) after the last tensor '{prev.Name}' {Range(prev)} belong to no tensor: {Rule}"
+            );
     }
 
     static string Range(SafeTensorEntry e) => $"[{e.Begin}, {e.End})";
@@ -262,32 +329,49 @@ static class SafeTensorsHeader
     /// <summary>JSON escapes can spell an unpaired surrogate, which has no UTF-8 form (the reference rejects it too).</summary>
     static string Str(string path, JsonElement e)
     {
-        try { return e.GetString()!; }
-        catch (InvalidOperationException ex) { throw NotUnicode(path, ex); }
+        try
+        {
+            return e.GetString()!;
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw NotUnicode(path, ex);
+        }
     }
 
     static string Name(string path, JsonProperty p)
     {
-        try { return p.Name; }
-        catch (InvalidOperationException ex) { throw NotUnicode(path, ex); }
+        try
+        {
+            return p.Name;
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw NotUnicode(path, ex);
+        }
     }
 
     static AloraException NotUnicode(string path, Exception inner) =>
         new($"{path}: safetensors header holds a string escape that is not valid Unicode (an unpaired surrogate such as \\ud800)", inner);
 
-    static string Kind(JsonElement e) => e.ValueKind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => $"a number ({Short(e.GetRawText())})",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        _ => "null",
-    };
+    static string Kind(JsonElement e) =>
+        e.ValueKind switch
+        {
+            JsonValueKind.Object => "an object",
+            JsonValueKind.Array => "an array",
+            JsonValueKind.String => "a string",
+            JsonValueKind.Number => $"a number ({Short(e.GetRawText())})",
+            JsonValueKind.True or JsonValueKind.False => "a boolean",
+            _ => "null",
+        };
 
     static string Short(string s) => s.Length <= 40 ? s : s[..40] + "...";
 
-    static string FirstSentence(string s) { var i = s.IndexOf(". ", StringComparison.Ordinal); return i > 0 ? s[..i] : s; }
+    static string FirstSentence(string s)
+    {
+        var i = s.IndexOf(". ", StringComparison.Ordinal);
+        return i > 0 ? s[..i] : s;
+    }
 }
 
 /// <summary>Writer of safetensors files, atomically (temporary file, then rename).</summary>
@@ -302,14 +386,20 @@ public static class SafeTensorsWriter
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
-        var items = tensors.Select(kv =>
-        {
-            CheckName(kv.Key, "tensor name");
-            if (kv.Key == "__metadata__") throw new ArgumentException("'__metadata__' is the safetensors format's own key and cannot name a tensor", nameof(tensors));
-            if (!names.Add(kv.Key)) throw new ArgumentException($"tensor '{kv.Key}' is given twice", nameof(tensors));
-            var (dtype, size) = DType(kv.Key, kv.Value.dtype);
-            return (Name: kv.Key, Tensor: kv.Value, DType: dtype, Size: size);
-        }).OrderByDescending(x => x.Size).ThenBy(x => x.Name, StringComparer.Ordinal).ToList();
+        var items = tensors
+            .Select(kv =>
+            {
+                CheckName(kv.Key, "tensor name");
+                if (kv.Key == "__metadata__")
+                    throw new ArgumentException("'__metadata__' is the safetensors format's own key and cannot name a tensor", nameof(tensors));
+                if (!names.Add(kv.Key))
+                    throw new ArgumentException($"tensor '{kv.Key}' is given twice", nameof(tensors));
+                var (dtype, size) = DType(kv.Key, kv.Value.dtype);
+                return (Name: kv.Key, Tensor: kv.Value, DType: dtype, Size: size);
+            })
+            .OrderByDescending(x => x.Size)
+            .ThenBy(x => x.Name, StringComparer.Ordinal)
+            .ToList();
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
         {
@@ -346,19 +436,28 @@ public static class SafeTensorsWriter
             BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)(headerBytes.Length + pad));
             fs.Write(len);
             fs.Write(headerBytes);
-            for (int i = 0; i < pad; i++) fs.WriteByte((byte)' ');
-            foreach (var b in blobs) fs.Write(b);
+            for (int i = 0; i < pad; i++)
+                fs.WriteByte((byte)' ');
+            foreach (var b in blobs)
+                fs.Write(b);
         });
     }
 
-    static (string DType, int Size) DType(string name, ScalarType type) => type switch
-    {
-        ScalarType.Float64 => ("F64", 8), ScalarType.Int64 => ("I64", 8),
-        ScalarType.Float32 => ("F32", 4), ScalarType.Int32 => ("I32", 4),
-        ScalarType.Float16 => ("F16", 2), ScalarType.BFloat16 => ("BF16", 2), ScalarType.Int16 => ("I16", 2),
-        ScalarType.Int8 => ("I8", 1), ScalarType.Byte => ("U8", 1), ScalarType.Bool => ("BOOL", 1),
-        _ => throw new AloraException($"cannot write tensor '{name}' of type {type} to safetensors"),
-    };
+    static (string DType, int Size) DType(string name, ScalarType type) =>
+        type switch
+        {
+            ScalarType.Float64 => ("F64", 8),
+            ScalarType.Int64 => ("I64", 8),
+            ScalarType.Float32 => ("F32", 4),
+            ScalarType.Int32 => ("I32", 4),
+            ScalarType.Float16 => ("F16", 2),
+            ScalarType.BFloat16 => ("BF16", 2),
+            ScalarType.Int16 => ("I16", 2),
+            ScalarType.Int8 => ("I8", 1),
+            ScalarType.Byte => ("U8", 1),
+            ScalarType.Bool => ("BOOL", 1),
+            _ => throw new AloraException($"cannot write tensor '{name}' of type {type} to safetensors"),
+        };
 
     /// <summary>A string with an unpaired surrogate has no UTF-8 form: the header would hold an escape readers reject.</summary>
     static void CheckName(string s, string what)

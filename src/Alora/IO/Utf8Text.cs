@@ -25,8 +25,12 @@ internal static class Utf8Text
             return Bom.Length;
         // FF FE is also the start of UTF-32 LE's mark; both are "not UTF-8" all the same.
         if (bytes.Length >= 2 && ((bytes[0] == 0xFF && bytes[1] == 0xFE) || (bytes[0] == 0xFE && bytes[1] == 0xFF)))
-            throw new AloraException(string.Create(CultureInfo.InvariantCulture,
-                $"{path}: is UTF-16 or UTF-32 text (byte order mark {bytes[0]:X2} {bytes[1]:X2} at byte offset 0); save it as UTF-8"));
+            throw new AloraException(
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"{path}: is UTF-16 or UTF-32 text (byte order mark {bytes[0]:X2} {bytes[1]:X2} at byte offset 0); save it as UTF-8"
+                )
+            );
         return 0;
     }
 
@@ -87,7 +91,8 @@ internal static class Utf8Text
         var chars = ArrayPool<char>.Shared.Rent(Size);
         try
         {
-            long offset = 0, lines = 0; // file offset of buffer[0]; newlines before it
+            long offset = 0,
+                lines = 0; // file offset of buffer[0]; newlines before it
             var carried = 0;
             for (var first = true; ; first = false)
             {
@@ -123,7 +128,7 @@ internal static class Utf8Text
         var chars = ArrayPool<char>.Shared.Rent(1 << 16);
         try
         {
-            for (var pos = 0; ;)
+            for (var pos = 0; ; )
             {
                 // DestinationTooSmall only means "more to decode": every byte yields at most one char.
                 var status = Utf8.ToUtf16(bytes[pos..], chars, out var read, out _, replaceInvalidSequences: false);
@@ -148,8 +153,10 @@ internal static class Utf8Text
     {
         var shown = Convert.ToHexString(rest[..Math.Min(rest.Length, 4)]);
         var hex = string.Join(' ', Enumerable.Range(0, shown.Length / 2).Select(i => shown.Substring(2 * i, 2)));
-        var message = string.Create(CultureInfo.InvariantCulture,
-            $"{path}: not valid UTF-8 at byte offset {offset} (line {line}; bytes {hex}); save the file as UTF-8");
+        var message = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{path}: not valid UTF-8 at byte offset {offset} (line {line}; bytes {hex}); save the file as UTF-8"
+        );
         return inner is null ? new AloraException(message) : new AloraException(message, inner);
     }
 }

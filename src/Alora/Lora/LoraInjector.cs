@@ -19,11 +19,14 @@ public static class LoraInjector
         var seenNames = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (path, module) in model.named_modules())
         {
-            if (path.Length == 0) continue;
+            if (path.Length == 0)
+                continue;
             var last = path[(path.LastIndexOf('.') + 1)..];
             seenNames.Add(last);
-            if (!targets.Contains(last)) continue;
-            if (module is LoraLinear) throw new AloraException($"{path} already has a LoRA adapter");
+            if (!targets.Contains(last))
+                continue;
+            if (module is LoraLinear)
+                throw new AloraException($"{path} already has a LoRA adapter");
             if (module is not (Models.Linear or Conv1D))
                 throw new AloraException($"target module '{last}' at {path} is a {module.GetType().Name}, not a linear layer");
             var parentPath = path.Contains('.') ? path[..path.LastIndexOf('.')] : "";
@@ -32,13 +35,21 @@ public static class LoraInjector
         }
         var unknown = targets.Where(t => !found.Any(f => f.Field == t)).ToList();
         if (unknown.Count > 0)
-            throw new AloraException($"target module(s) {string.Join(", ", unknown)} not found in {model.Architecture}; its linear layers are: {string.Join(", ", LinearNames(model))}");
+            throw new AloraException(
+                $"target module(s) {string.Join(", ", unknown)} not found in {model.Architecture}; its linear layers are: {string.Join(", ", LinearNames(model))}"
+            );
 
-        foreach (var p in model.parameters()) p.requires_grad = false;
+        foreach (var p in model.parameters())
+            p.requires_grad = false;
         var adapted = new List<AdaptedModule>();
         foreach (var (path, parent, field, layer) in found)
         {
-            var (fanIn, fanOut) = layer switch { Models.Linear l => (l.InFeatures, l.OutFeatures), Conv1D c => (c.InFeatures, c.OutFeatures), _ => (0L, 0L) };
+            var (fanIn, fanOut) = layer switch
+            {
+                Models.Linear l => (l.InFeatures, l.OutFeatures),
+                Conv1D c => (c.InFeatures, c.OutFeatures),
+                _ => (0L, 0L),
+            };
             if (config.R > Math.Min(fanIn, fanOut))
                 throw new AloraException($"--rank {config.R} is larger than {path} ({fanOut} x {fanIn}) allows (at most {Math.Min(fanIn, fanOut)})");
             var lora = new LoraLinear(layer, config.R, config.Scaling, config.Dropout);
@@ -50,8 +61,7 @@ public static class LoraInjector
 
     /// <summary>Distinct last names of the linear layers of a model, for error messages.</summary>
     public static IEnumerable<string> LinearNames(CausalLM model) =>
-        model.named_modules().Where(m => m.module is Models.Linear or Conv1D)
-            .Select(m => m.name[(m.name.LastIndexOf('.') + 1)..]).Distinct();
+        model.named_modules().Where(m => m.module is Models.Linear or Conv1D).Select(m => m.name[(m.name.LastIndexOf('.') + 1)..]).Distinct();
 
     /// <summary>Swaps a child module: the field the parent's forward reads, and the registration that names its parameters.</summary>
     static void Replace(nn.Module parent, string field, nn.Module replacement)

@@ -26,6 +26,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public int Rank { get; }
     public long InFeatures { get; }
     public long OutFeatures { get; }
+
     /// <summary>True when the base weight is stored (in x out), as GPT-2's Conv1D.</summary>
     public bool FanInFanOut { get; }
     public bool Merged { get; private set; }
@@ -36,7 +37,8 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     /// </summary>
     public Tensor? GradientProbe { get; private set; }
 
-    public LoraLinear(nn.Module<Tensor, Tensor> baseLayer, int rank, double scaling, double dropout) : base("LoraLinear")
+    public LoraLinear(nn.Module<Tensor, Tensor> baseLayer, int rank, double scaling, double dropout)
+        : base("LoraLinear")
     {
         (InFeatures, OutFeatures, FanInFanOut) = baseLayer switch
         {
@@ -45,17 +47,32 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
             _ => throw new AloraException($"LoRA can wrap Linear or Conv1D layers, not {baseLayer.GetType().Name}"),
         };
         base_layer = baseLayer;
-        Rank = rank; Scaling = scaling; _dropout = dropout;
+        Rank = rank;
+        Scaling = scaling;
+        _dropout = dropout;
         var device = BaseWeight.device;
         lora_A = new Models.Linear(InFeatures, rank, false);
         lora_B = new Models.Linear(rank, OutFeatures, false);
-        lora_A.to(device); lora_B.to(device);
+        lora_A.to(device);
+        lora_B.to(device);
         ResetParameters();
         RegisterComponents();
     }
 
-    public Parameter BaseWeight => base_layer switch { Models.Linear l => l.weight, Conv1D c => c.weight, _ => throw new InvalidOperationException() };
-    Tensor? BaseBias => base_layer switch { Models.Linear l => l.bias, Conv1D c => c.bias, _ => null };
+    public Parameter BaseWeight =>
+        base_layer switch
+        {
+            Models.Linear l => l.weight,
+            Conv1D c => c.weight,
+            _ => throw new InvalidOperationException(),
+        };
+    Tensor? BaseBias =>
+        base_layer switch
+        {
+            Models.Linear l => l.bias,
+            Conv1D c => c.bias,
+            _ => null,
+        };
 
     /// <summary>A: kaiming_uniform_(a = sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)); B: zeros (PEFT's init_lora_weights=True).</summary>
     public void ResetParameters()
@@ -75,14 +92,16 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
             var w = FanInFanOut ? BaseWeight.t() : (Tensor)BaseWeight;
             result = nn.functional.linear(x, w.Plus(probe), BaseBias);
         }
-        else result = base_layer.forward(x);
-        if (Merged) return result.MoveToOuterDisposeScope();
+        else
+            result = base_layer.forward(x);
+        if (Merged)
+            return result.MoveToOuterDisposeScope();
         var h = training && _dropout > 0 ? nn.functional.dropout(x, _dropout, true) : x;
         var factors = lora_A.weight.dtype;
         if (x.dtype == factors)
             return result.Plus(lora_B.forward(lora_A.forward(h)).Times(Scaling)).MoveToOuterDisposeScope();
         // a bfloat16/float16 model: the branch runs in the factors' float32 and the sum is rounded once, as PEFT does
-        var branch = lora_B.forward(lora_A.forward(h.to_type(factors))).Times(Scaling);              // [..., out] float32
+        var branch = lora_B.forward(lora_A.forward(h.to_type(factors))).Times(Scaling); // [..., out] float32
         return result.Plus(branch).to_type(x.dtype).MoveToOuterDisposeScope();
     }
 
@@ -96,7 +115,8 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     /// <summary>W0 += D (stored layout), after which forward skips the LoRA branch.</summary>
     public void Merge()
     {
-        if (Merged) return;
+        if (Merged)
+            return;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var d = DeltaWeight();
@@ -107,7 +127,8 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     /// <summary>W0 -= D: restores the original weight (up to float rounding).</summary>
     public void Unmerge()
     {
-        if (!Merged) return;
+        if (!Merged)
+            return;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var d = DeltaWeight();
@@ -128,7 +149,8 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) DisableGradientProbe();
+        if (disposing)
+            DisableGradientProbe();
         base.Dispose(disposing);
     }
 }

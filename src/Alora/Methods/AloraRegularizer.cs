@@ -1,6 +1,6 @@
-using System.Text.Json.Serialization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Alora.IO;
 using Alora.Lora;
 using Alora.Runtime;
@@ -17,10 +17,13 @@ public enum LayerWeighting
 {
     /// <summary>The paper's rule: w = softmax(n). Saturates to nearly one module when norms differ by a few units.</summary>
     Softmax,
+
     /// <summary>w = softmax(n / mean(n)): the same ordering, independent of Omega's overall scale.</summary>
     SoftmaxNormalized,
+
     /// <summary>w = softmax(log n) = n / sum(n): proportional to the norms.</summary>
     SoftmaxLog,
+
     /// <summary>The "-layer" ablation: w = 1/M.</summary>
     Uniform,
 }
@@ -36,23 +39,36 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
 {
     readonly IReadOnlyList<AdaptedModule> _adapters;
     readonly Tensor[] _omega;
+
     // Per module [out,2r] = [B, -B_nu] and [2r,in] = [A; A_nu]: the stage-nu halves are set once, B and A copied in each step.
-    readonly Tensor[] _left, _right;
+    readonly Tensor[] _left,
+        _right;
+
     // D - D_nu and Omega (D - D_nu) of one module at a time: flat buffers of the largest out*in, shared by the modules.
-    readonly Tensor _diffScratch, _weightedScratch;
+    readonly Tensor _diffScratch,
+        _weightedScratch;
     readonly double _phi;
 
     public double[] Norms { get; }
     public double[] Weights { get; }
     public LayerWeighting Weighting { get; }
 
-    public AloraRegularizer(IReadOnlyList<AdaptedModule> adapters, ImportanceFile importance, string importancePath, double phi, LayerWeighting weighting)
+    public AloraRegularizer(
+        IReadOnlyList<AdaptedModule> adapters,
+        ImportanceFile importance,
+        string importancePath,
+        double phi,
+        LayerWeighting weighting
+    )
     {
-        if (phi < 0 || double.IsNaN(phi)) throw new AloraException($"--phi must be non-negative (got {phi})");
+        if (phi < 0 || double.IsNaN(phi))
+            throw new AloraException($"--phi must be non-negative (got {phi})");
         importance.Validate(adapters, importancePath);
-        _adapters = adapters; _phi = phi; Weighting = weighting;
+        _adapters = adapters;
+        _phi = phi;
+        Weighting = weighting;
         var device = adapters[0].Layer.BaseWeight.device;
-        using (NewDisposeScope())   // temporaries go; the detached state stays, owned by this object
+        using (NewDisposeScope()) // temporaries go; the detached state stays, owned by this object
         using (no_grad())
         {
             using (NewDisposeScope())
@@ -73,7 +89,8 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
     public static double[] LayerWeights(double[] norms, LayerWeighting weighting)
     {
         int m = norms.Length;
-        if (m == 0) return [];
+        if (m == 0)
+            return [];
         double[] logits = weighting switch
         {
             LayerWeighting.Softmax => norms,
@@ -81,33 +98,38 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
             LayerWeighting.SoftmaxLog => norms.Select(n => n > 0 ? Math.Log(n) : double.NegativeInfinity).ToArray(),
             _ => new double[m],
         };
-        if (logits.All(double.IsNegativeInfinity)) return Enumerable.Repeat(1.0 / m, m).ToArray();
+        if (logits.All(double.IsNegativeInfinity))
+            return Enumerable.Repeat(1.0 / m, m).ToArray();
         double max = logits.Max();
-        var e = logits.Select(l => Math.Exp(l - max)).ToArray();   // stable: the largest term is exp(0) = 1
+        var e = logits.Select(l => Math.Exp(l - max)).ToArray(); // stable: the largest term is exp(0) = 1
         double sum = e.Sum();
         return e.Select(x => x / sum).ToArray();
     }
 
-    public static LayerWeighting ParseWeighting(string s) => s.ToLowerInvariant() switch
-    {
-        "softmax" => LayerWeighting.Softmax,
-        "softmax-normalized" => LayerWeighting.SoftmaxNormalized,
-        "softmax-log" => LayerWeighting.SoftmaxLog,
-        "uniform" => LayerWeighting.Uniform,
-        _ => throw new AloraException($"--layer-weights '{s}' is not one of softmax, softmax-normalized, softmax-log, uniform"),
-    };
+    public static LayerWeighting ParseWeighting(string s) =>
+        s.ToLowerInvariant() switch
+        {
+            "softmax" => LayerWeighting.Softmax,
+            "softmax-normalized" => LayerWeighting.SoftmaxNormalized,
+            "softmax-log" => LayerWeighting.SoftmaxLog,
+            "uniform" => LayerWeighting.Uniform,
+            _ => throw new AloraException($"--layer-weights '{s}' is not one of softmax, softmax-normalized, softmax-log, uniform"),
+        };
 
     /// <summary>sum_i Omega_i (D_i - D_nu_i)^2 for one module, with its gradient in A and B (first order: no double backward).</summary>
     public static Tensor ModulePenalty(Tensor a, Tensor b, Tensor aNu, Tensor bNu, Tensor omega, double scaling)
     {
         using var scope = NewDisposeScope();
-        Tensor left, right, diff, weighted;
+        Tensor left,
+            right,
+            diff,
+            weighted;
         using (no_grad())
         {
             left = BNuHalf(bNu);
             right = ANuHalf(aNu);
-            diff = empty_like(omega);                                                     // [out,in]
-            weighted = empty_like(omega);                                                 // [out,in]
+            diff = empty_like(omega); // [out,in]
+            weighted = empty_like(omega); // [out,in]
         }
         var (value, surrogate) = Terms(a, b, left, right, omega, scaling, diff, weighted, 1.0);
         return (surrogate - surrogate.detach()).Plus(value).MoveToOuterDisposeScope();
@@ -115,6 +137,7 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
 
     // [out,2r] = [0, -B_nu] and [2r,in] = [0; A_nu]: the left halves receive B and A at each step
     static Tensor BNuHalf(Tensor bNu) => cat([zeros_like(bNu), -bNu], 1);
+
     static Tensor ANuHalf(Tensor aNu) => cat([zeros_like(aNu), aNu], 0);
 
     /// <summary>
@@ -125,20 +148,31 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
     /// G_B = 2 s E A^T [out,r] and G_A = 2 s B^T E [r,in]; surrogate = &lt;G_A, A&gt; + &lt;G_B, B&gt; is a small
     /// graph whose gradient is exactly (G_A, G_B). The caller adds surrogate - surrogate.detach() to the value.
     /// </summary>
-    static (Tensor Value, Tensor Surrogate) Terms(Tensor a, Tensor b, Tensor left, Tensor right, Tensor omega, double scaling,
-        Tensor diff, Tensor weighted, double weight)
+    static (Tensor Value, Tensor Surrogate) Terms(
+        Tensor a,
+        Tensor b,
+        Tensor left,
+        Tensor right,
+        Tensor omega,
+        double scaling,
+        Tensor diff,
+        Tensor weighted,
+        double weight
+    )
     {
         long r = a.shape[0];
-        Tensor value, gA, gB;
+        Tensor value,
+            gA,
+            gB;
         using (no_grad())
         {
             left.narrow(1, 0, r).copy_(b);
             right.narrow(0, 0, r).copy_(a);
-            diff.addmm_(left, right, beta: 0, alpha: (float)scaling);                  // [out,in] = D - D_nu
-            weighted.copy_(omega).mul_(diff);                                           // [out,in] = E = Omega (D - D_nu)
-            value = weighted.flatten().dot(diff.flatten()).Times_(weight);              // weight * sum Omega (D - D_nu)^2
-            gB = weighted.matmul(a.t()).Times_(2 * scaling * weight);                  // [out,r] = dP/dB
-            gA = b.t().matmul(weighted).Times_(2 * scaling * weight);                  // [r,in]  = dP/dA
+            diff.addmm_(left, right, beta: 0, alpha: (float)scaling); // [out,in] = D - D_nu
+            weighted.copy_(omega).mul_(diff); // [out,in] = E = Omega (D - D_nu)
+            value = weighted.flatten().dot(diff.flatten()).Times_(weight); // weight * sum Omega (D - D_nu)^2
+            gB = weighted.matmul(a.t()).Times_(2 * scaling * weight); // [out,r] = dP/dB
+            gA = b.t().matmul(weighted).Times_(2 * scaling * weight); // [r,in]  = dP/dA
         }
         var surrogate = (gA * a).sum().Plus((gB * b).sum());
         return (value, surrogate);
@@ -146,22 +180,34 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
 
     public Tensor? Penalty(StepContext ctx)
     {
-        if (_phi == 0) return null;
+        if (_phi == 0)
+            return null;
         using var scope = NewDisposeScope();
-        Tensor? value = null, surrogate = null;
+        Tensor? value = null,
+            surrogate = null;
         for (int i = 0; i < _adapters.Count; i++)
         {
-            if (Weights[i] == 0) continue; // an underflowed softmax weight: the term is exactly 0
+            if (Weights[i] == 0)
+                continue; // an underflowed softmax weight: the term is exactly 0
             var l = _adapters[i].Layer;
             long n = l.OutFeatures * l.InFeatures;
-            var (v, g) = Terms(l.lora_A.weight, l.lora_B.weight, _left[i], _right[i], _omega[i], l.Scaling,
-                _diffScratch.narrow(0, 0, n).view(l.OutFeatures, l.InFeatures), _weightedScratch.narrow(0, 0, n).view(l.OutFeatures, l.InFeatures),
-                _phi * Weights[i]);
+            var (v, g) = Terms(
+                l.lora_A.weight,
+                l.lora_B.weight,
+                _left[i],
+                _right[i],
+                _omega[i],
+                l.Scaling,
+                _diffScratch.narrow(0, 0, n).view(l.OutFeatures, l.InFeatures),
+                _weightedScratch.narrow(0, 0, n).view(l.OutFeatures, l.InFeatures),
+                _phi * Weights[i]
+            );
             value = value is null ? v : value.Plus_(v);
             surrogate = surrogate is null ? g : surrogate.Plus(g);
         }
-        if (value is null || surrogate is null) return null;
-        return (surrogate - surrogate.detach()).Plus(value).MoveToOuterDisposeScope();   // value: the penalty; gradient: the surrogate's
+        if (value is null || surrogate is null)
+            return null;
+        return (surrogate - surrogate.detach()).Plus(value).MoveToOuterDisposeScope(); // value: the penalty; gradient: the surrogate's
     }
 
     /// <summary>layer_weights.json: per module its norm and weight, so a nearly one-hot softmax is visible.</summary>
@@ -172,17 +218,31 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
             ["weighting"] = JsonNamingPolicy.KebabCaseLower.ConvertName(Weighting.ToString()),
             ["phi"] = _phi,
             ["max_weight"] = Weights.Max(),
-            ["modules"] = new JsonArray(_adapters.Select((a, i) => (JsonNode)new JsonObject
-            {
-                ["module"] = a.Path, ["omega_norm"] = Norms[i], ["weight"] = Weights[i],
-            }).ToArray()),
+            ["modules"] = new JsonArray(
+                _adapters
+                    .Select(
+                        (a, i) =>
+                            (JsonNode)
+                                new JsonObject
+                                {
+                                    ["module"] = a.Path,
+                                    ["omega_norm"] = Norms[i],
+                                    ["weight"] = Weights[i],
+                                }
+                    )
+                    .ToArray()
+            ),
         };
-        AtomicFile.WriteAllText(Path.Combine(runDir, "layer_weights.json"), o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(
+            Path.Combine(runDir, "layer_weights.json"),
+            o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n"
+        );
     }
 
     public void Dispose()
     {
-        foreach (var t in _omega.Concat(_left).Concat(_right)) t.Dispose();
+        foreach (var t in _omega.Concat(_left).Concat(_right))
+            t.Dispose();
         _diffScratch.Dispose();
         _weightedScratch.Dispose();
     }

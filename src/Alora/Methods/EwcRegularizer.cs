@@ -33,28 +33,39 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
     public EwcRegularizer(DiagonalFisher fisher, IReadOnlyList<AdaptedModule> adapters, double lambda)
     {
         var src = fisher.Source ?? "the Fisher";
-        if (!double.IsFinite(lambda) || lambda < 0) throw new AloraException($"--ewc-lambda must be a finite number >= 0 (got {lambda})");
-        if (adapters.Count == 0) throw new AloraException("EWC-LoRA needs at least one adapted module");
-        Lambda = lambda; _info = fisher.Info; _source = fisher.Source;
+        if (!double.IsFinite(lambda) || lambda < 0)
+            throw new AloraException($"--ewc-lambda must be a finite number >= 0 (got {lambda})");
+        if (adapters.Count == 0)
+            throw new AloraException("EWC-LoRA needs at least one adapted module");
+        Lambda = lambda;
+        _info = fisher.Info;
+        _source = fisher.Source;
         try
         {
             foreach (var a in adapters)
             {
                 if (!fisher.Values.TryGetValue(a.Path, out var f))
-                    throw new AloraException($"{src}: no Fisher for module {a.Path} (the file has {Names(fisher.Values.Keys)}): " +
-                        "compute it with the --target-modules the adapter uses");
+                    throw new AloraException(
+                        $"{src}: no Fisher for module {a.Path} (the file has {Names(fisher.Values.Keys)}): "
+                            + "compute it with the --target-modules the adapter uses"
+                    );
                 long[] want = [a.Layer.OutFeatures, a.Layer.InFeatures];
                 if (!f.shape.SequenceEqual(want))
-                    throw new AloraException($"{src}: module {a.Path} has a Fisher of shape {SafeTensorsFile.Fmt(f.shape)} but the model's weight is {SafeTensorsFile.Fmt(want)} (out x in): the file was computed for another model");
+                    throw new AloraException(
+                        $"{src}: module {a.Path} has a Fisher of shape {SafeTensorsFile.Fmt(f.shape)} but the model's weight is {SafeTensorsFile.Fmt(want)} (out x in): the file was computed for another model"
+                    );
                 using (NewDisposeScope())
                 {
-                    if (!isfinite(f).all().item<bool>()) throw new AloraException($"{src}: module {a.Path}: the Fisher contains NaN or Inf");
-                    if (f.LessThan(0).any().item<bool>()) throw new AloraException($"{src}: module {a.Path}: the Fisher has negative values (it is a mean of squares)");
+                    if (!isfinite(f).all().item<bool>())
+                        throw new AloraException($"{src}: module {a.Path}: the Fisher contains NaN or Inf");
+                    if (f.LessThan(0).any().item<bool>())
+                        throw new AloraException($"{src}: module {a.Path}: the Fisher has negative values (it is a mean of squares)");
                 }
                 var weight = a.Layer.lora_A.weight;
                 var dtype = weight.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-                var mine = f.to(dtype, weight.device);                                    // a copy when dtype or device differ
-                if (ReferenceEquals(mine, f)) mine = f.detach();                            // else our own handle on the same storage
+                var mine = f.to(dtype, weight.device); // a copy when dtype or device differ
+                if (ReferenceEquals(mine, f))
+                    mine = f.detach(); // else our own handle on the same storage
                 _terms.Add((a, mine.DetachFromDisposeScope()));
             }
         }
@@ -69,7 +80,8 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
     public static EwcRegularizer FromFile(string path, CausalLM model, IReadOnlyList<AdaptedModule> adapters, double lambda)
     {
         ArgumentNullException.ThrowIfNull(adapters);
-        if (!File.Exists(path)) throw new AloraException($"{path}: Fisher file not found (--fisher)");
+        if (!File.Exists(path))
+            throw new AloraException($"{path}: Fisher file not found (--fisher)");
         using var fisher = DiagonalFisher.Load(path, adapters.Count > 0 ? adapters[0].Layer.lora_A.weight.device : null);
         CheckModel(fisher, model);
         return new EwcRegularizer(fisher, adapters, lambda);
@@ -83,8 +95,10 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
         bool archDiffers = i.Architecture.Length > 0 && i.Architecture != model.Architecture;
         bool dimsDiffer = (i.HiddenSize > 0 && i.HiddenSize != hidden) || (i.NumHiddenLayers > 0 && i.NumHiddenLayers != layers);
         if (archDiffers || dimsDiffer)
-            throw new AloraException($"{fisher.Source ?? "the Fisher"}: computed for {i.Architecture} (hidden size {i.HiddenSize}, {i.NumHiddenLayers} layers) " +
-                $"but the model is {model.Architecture} (hidden size {hidden}, {layers} layers): compute the Fisher on this model");
+            throw new AloraException(
+                $"{fisher.Source ?? "the Fisher"}: computed for {i.Architecture} (hidden size {i.HiddenSize}, {i.NumHiddenLayers} layers) "
+                    + $"but the model is {model.Architecture} (hidden size {hidden}, {layers} layers): compute the Fisher on this model"
+            );
     }
 
     /// <summary>lambda * sum_m sum_i F_{m,i} D_{m,i}^2, a differentiable scalar.</summary>
@@ -94,8 +108,8 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
         Tensor? total = null;
         foreach (var (m, f) in _terms)
         {
-            var d = m.Layer.DeltaWeight().to_type(f.dtype);                                 // [out,in] = s * [out,r] @ [r,in]
-            var term = (f * d).view(-1).dot(d.view(-1));                                    // sum_i F_i D_i^2
+            var d = m.Layer.DeltaWeight().to_type(f.dtype); // [out,in] = s * [out,r] @ [r,in]
+            var term = (f * d).view(-1).dot(d.view(-1)); // sum_i F_i D_i^2
             total = total is null ? term : total.Plus(term);
         }
         return total!.Times(Lambda).MoveToOuterDisposeScope();
@@ -121,9 +135,13 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
         var means = FisherMeans();
         var j = new JsonObject
         {
-            ["method"] = "ewc-lora", ["lambda"] = Lambda, ["fisher"] = _source,
+            ["method"] = "ewc-lora",
+            ["lambda"] = Lambda,
+            ["fisher"] = _source,
             ["fisher_bytes"] = _source is not null && File.Exists(_source) ? new FileInfo(_source).Length : null,
-            ["fisher_samples"] = _info?.Samples, ["fisher_max_length"] = _info?.MaxLength, ["fisher_seconds"] = _info?.Seconds,
+            ["fisher_samples"] = _info?.Samples,
+            ["fisher_max_length"] = _info?.MaxLength,
+            ["fisher_seconds"] = _info?.Seconds,
             ["fisher_mean"] = _terms.Sum(t => means[t.Module.Path] * t.F.numel()) / _terms.Sum(t => t.F.numel()),
             ["fisher_mean_per_module"] = new JsonObject(means.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             ["last_penalty"] = double.IsFinite(_lastPenalty) ? _lastPenalty : null,
@@ -134,12 +152,15 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
     static string Names(IEnumerable<string> keys)
     {
         var list = keys.Order(StringComparer.Ordinal).ToList();
-        return list.Count == 0 ? "no tensors" : string.Join(", ", list.Take(6)) + (list.Count > 6 ? string.Create(CultureInfo.InvariantCulture, $", ... ({list.Count} in all)") : "");
+        return list.Count == 0
+            ? "no tensors"
+            : string.Join(", ", list.Take(6)) + (list.Count > 6 ? string.Create(CultureInfo.InvariantCulture, $", ... ({list.Count} in all)") : "");
     }
 
     public void Dispose()
     {
-        foreach (var (_, f) in _terms) f.Dispose();
+        foreach (var (_, f) in _terms)
+            f.Dispose();
         _terms.Clear();
     }
 }

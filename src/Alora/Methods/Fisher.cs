@@ -1,5 +1,5 @@
-using Alora.Data;
 using System.Diagnostics;
+using Alora.Data;
 using Alora.Eval;
 using Alora.Lora;
 using Alora.Models;
@@ -16,17 +16,22 @@ public sealed record FisherOptions
 {
     /// <summary>Sequences used, one per gradient (fewer when the data has fewer).</summary>
     public int Samples { get; init; } = 256;
+
     /// <summary>Tokens per sequence (general text is packed into sequences of this length).</summary>
     public int MaxLength { get; init; } = 256;
+
     /// <summary>Seed of which sequences are drawn.</summary>
     public long Seed { get; init; } = 42;
     public IReadOnlyList<string> TargetModules { get; init; } = ["q_proj", "v_proj"];
 
     public void Validate()
     {
-        if (Samples < 1) throw new AloraException($"--samples must be at least 1 (got {Samples})");
-        if (MaxLength < 2) throw new AloraException($"--max-length must be at least 2 (got {MaxLength})");
-        if (TargetModules.Count == 0) throw new AloraException("--target-modules is empty");
+        if (Samples < 1)
+            throw new AloraException($"--samples must be at least 1 (got {Samples})");
+        if (MaxLength < 2)
+            throw new AloraException($"--max-length must be at least 2 (got {MaxLength})");
+        if (TargetModules.Count == 0)
+            throw new AloraException("--target-modules is empty");
     }
 }
 
@@ -44,13 +49,19 @@ public static class FisherEstimator
     /// Runs the pass on <paramref name="model"/> (the base model, or one whose LoRA adapters still have
     /// B = 0: the gradient w.r.t. W0 is the same). The model's parameters and mode are restored after.
     /// </summary>
-    public static DiagonalFisher Estimate(CausalLM model, IReadOnlyList<TrainingExample> data, FisherOptions o,
-        IProgress<EvalProgress>? progress = null, CancellationToken cancel = default)
+    public static DiagonalFisher Estimate(
+        CausalLM model,
+        IReadOnlyList<TrainingExample> data,
+        FisherOptions o,
+        IProgress<EvalProgress>? progress = null,
+        CancellationToken cancel = default
+    )
     {
         o.Validate();
         var targets = Targets(model, o.TargetModules);
         var usable = data.Where(d => d.TargetCount > 0).ToList();
-        if (usable.Count == 0) throw new AloraException("the Fisher data has no sequence with a target token");
+        if (usable.Count == 0)
+            throw new AloraException("the Fisher data has no sequence with a target token");
         var perm = Trainer.Permutation(usable.Count, o.Seed, 0);
         var samples = perm.Take(Math.Min(o.Samples, usable.Count)).Select(i => usable[i]).ToList();
 
@@ -62,8 +73,10 @@ public static class FisherEstimator
         long tokens = 0;
         try
         {
-            foreach (var (p, _) in frozen) p.requires_grad = false;
-            foreach (var t in targets) t.Weight.requires_grad = true;
+            foreach (var (p, _) in frozen)
+                p.requires_grad = false;
+            foreach (var t in targets)
+                t.Weight.requires_grad = true;
             model.eval(); // no dropout: the Fisher of the deterministic model
             using var grad = enable_grad();
             for (int n = 0; n < samples.Count; n++)
@@ -74,25 +87,39 @@ public static class FisherEstimator
                 progress?.Report(new EvalProgress(n + 1, samples.Count, "samples"));
             }
             using (no_grad())
-                foreach (var s in sums) s.DividedBy_(samples.Count);                              // F = sum / N
+                foreach (var s in sums)
+                    s.DividedBy_(samples.Count); // F = sum / N
         }
         catch
         {
-            foreach (var s in sums) s.Dispose();
+            foreach (var s in sums)
+                s.Dispose();
             throw;
         }
         finally
         {
-            foreach (var (p, req) in frozen) p.requires_grad = req;
-            if (wasTraining) model.train();
+            foreach (var (p, req) in frozen)
+                p.requires_grad = req;
+            if (wasTraining)
+                model.train();
         }
         var (hidden, layers) = Dimensions(model.Config);
         var values = targets.Select((t, i) => (t.Path, sums[i])).ToDictionary(x => x.Path, x => x.Item2, StringComparer.Ordinal);
-        return new DiagonalFisher(values, new FisherInfo
-        {
-            Samples = samples.Count, MaxLength = o.MaxLength, Seed = o.Seed, Tokens = tokens, Seconds = clock.Elapsed.TotalSeconds,
-            TargetModules = o.TargetModules, Architecture = model.Architecture, HiddenSize = hidden, NumHiddenLayers = layers,
-        });
+        return new DiagonalFisher(
+            values,
+            new FisherInfo
+            {
+                Samples = samples.Count,
+                MaxLength = o.MaxLength,
+                Seed = o.Seed,
+                Tokens = tokens,
+                Seconds = clock.Elapsed.TotalSeconds,
+                TargetModules = o.TargetModules,
+                Architecture = model.Architecture,
+                HiddenSize = hidden,
+                NumHiddenLayers = layers,
+            }
+        );
     }
 
     /// <summary>
@@ -105,28 +132,30 @@ public static class FisherEstimator
         using var scope = NewDisposeScope();
         int len = ex.Ids.Length;
         var labelIds = new long[len];
-        for (int j = 0; j < len; j++) labelIds[j] = j + 1 < len && ex.Targets[j + 1] ? ex.Ids[j + 1] : -100; // shifted labels
-        var input = tensor(ex.Ids.Select(t => (long)t).ToArray(), [1, len], device: device);            // [1,T]
-        var labels = tensor(labelIds, [len], device: device);                                            // [T]
-        var hidden = model.Hidden(input);                                                                // [1,T,C]
+        for (int j = 0; j < len; j++)
+            labelIds[j] = j + 1 < len && ex.Targets[j + 1] ? ex.Ids[j + 1] : -100; // shifted labels
+        var input = tensor(ex.Ids.Select(t => (long)t).ToArray(), [1, len], device: device); // [1,T]
+        var labels = tensor(labelIds, [len], device: device); // [T]
+        var hidden = model.Hidden(input); // [1,T,C]
         var detached = hidden.detach().requires_grad_(true);
-        var flat = detached.view(len, hidden.shape[2]);                                                  // [T,C]
+        var flat = detached.view(len, hidden.shape[2]); // [T,C]
         double count = ex.TargetCount;
         for (long r = 0; r < len; r += model.HeadChunkRows)
         {
             using var chunk = NewDisposeScope();
             long n = Math.Min(model.HeadChunkRows, len - r);
-            var logits = model.Head(flat.narrow(0, r, n));                                               // [n,V]
+            var logits = model.Head(flat.narrow(0, r, n)); // [n,V]
             var ce = nn.functional.cross_entropy(logits, labels.narrow(0, r, n), ignore_index: -100, reduction: nn.Reduction.Sum);
-            ce.DividedBy(count).backward();                                                              // L_n = mean CE over targets
+            ce.DividedBy(count).backward(); // L_n = mean CE over targets
         }
         var grads = autograd.grad([hidden], targets.Select(t => (Tensor)t.Weight).ToList(), [detached.grad!]); // each W0's layout
         using var _ = no_grad();
         for (int i = 0; i < targets.Count; i++)
         {
             var g = grads[i].to_type(ScalarType.Float32);
-            if (targets[i].Transposed) g = g.t();                                                        // Conv1D (in,out) -> [out,in]
-            sums[i].Addcmul_(g, g, 1);                                                                     // sums += g^2
+            if (targets[i].Transposed)
+                g = g.t(); // Conv1D (in,out) -> [out,in]
+            sums[i].Addcmul_(g, g, 1); // sums += g^2
         }
     }
 
@@ -142,18 +171,23 @@ public static class FisherEstimator
         var found = new List<Target>();
         foreach (var (path, module) in model.named_modules())
         {
-            if (path.Length == 0 || !wanted.Contains(path[(path.LastIndexOf('.') + 1)..])) continue;
-            found.Add(module switch
-            {
-                Models.Linear l => new Target(path, l.weight, false),
-                Conv1D c => new Target(path, c.weight, true),
-                LoraLinear lora => FromLora(path, lora),
-                _ => throw new AloraException($"target module at {path} is a {module.GetType().Name}, not a linear layer"),
-            });
+            if (path.Length == 0 || !wanted.Contains(path[(path.LastIndexOf('.') + 1)..]))
+                continue;
+            found.Add(
+                module switch
+                {
+                    Models.Linear l => new Target(path, l.weight, false),
+                    Conv1D c => new Target(path, c.weight, true),
+                    LoraLinear lora => FromLora(path, lora),
+                    _ => throw new AloraException($"target module at {path} is a {module.GetType().Name}, not a linear layer"),
+                }
+            );
         }
         var missing = names.Where(n => !found.Any(f => f.Path.EndsWith("." + n, StringComparison.Ordinal) || f.Path == n)).ToList();
         if (missing.Count > 0)
-            throw new AloraException($"target module(s) {string.Join(", ", missing)} not found in {model.Architecture}; its linear layers are: {string.Join(", ", LoraInjector.LinearNames(model))}");
+            throw new AloraException(
+                $"target module(s) {string.Join(", ", missing)} not found in {model.Architecture}; its linear layers are: {string.Join(", ", LoraInjector.LinearNames(model))}"
+            );
         return found;
     }
 
@@ -167,20 +201,29 @@ public static class FisherEstimator
     }
 
     /// <summary>Hidden size and layer count from any supported config (for validating a Fisher file against a model).</summary>
-    public static (int Hidden, int Layers) Dimensions(HfConfig c) => c switch
-    {
-        LlamaConfig l => (l.HiddenSize, l.NumHiddenLayers),
-        GptJConfig j => (j.NEmbd, j.NLayer),
-        Gpt2Config g => (g.NEmbd, g.NLayer),
-        _ => (0, 0),
-    };
+    public static (int Hidden, int Layers) Dimensions(HfConfig c) =>
+        c switch
+        {
+            LlamaConfig l => (l.HiddenSize, l.NumHiddenLayers),
+            GptJConfig j => (j.NEmbd, j.NLayer),
+            Gpt2Config g => (g.NEmbd, g.NLayer),
+            _ => (0, 0),
+        };
 
     /// <summary>
     /// The whole pass from files: load the model, read the general data as training does (text packed
     /// into sequences of <see cref="FisherOptions.MaxLength"/> tokens), estimate, and write the file atomically.
     /// </summary>
-    public static FisherReport EstimateToFile(string modelDir, string dataPath, string outPath, FisherOptions o,
-        Device? device = null, ScalarType dtype = ScalarType.Float32, IProgress<EvalProgress>? progress = null, CancellationToken cancel = default)
+    public static FisherReport EstimateToFile(
+        string modelDir,
+        string dataPath,
+        string outPath,
+        FisherOptions o,
+        Device? device = null,
+        ScalarType dtype = ScalarType.Float32,
+        IProgress<EvalProgress>? progress = null,
+        CancellationToken cancel = default
+    )
     {
         o.Validate();
         if (!outPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
@@ -191,6 +234,14 @@ public static class FisherEstimator
             throw new AloraException($"{dataPath}: a token id lies outside the model's vocabulary [0, {model.VocabSize})");
         using var fisher = Estimate(model, data, o, progress, cancel);
         long bytes = fisher.Save(outPath);
-        return new FisherReport(Path.GetFullPath(outPath), fisher.Info.Samples, fisher.Info.Tokens, fisher.Info.Seconds, bytes, fisher.Mean(), [.. fisher.Values.Keys]);
+        return new FisherReport(
+            Path.GetFullPath(outPath),
+            fisher.Info.Samples,
+            fisher.Info.Tokens,
+            fisher.Info.Seconds,
+            bytes,
+            fisher.Mean(),
+            [.. fisher.Values.Keys]
+        );
     }
 }

@@ -10,8 +10,10 @@ public sealed record FisherInfo
     public int Samples { get; init; }
     public int MaxLength { get; init; }
     public long Seed { get; init; }
+
     /// <summary>Target tokens over all samples.</summary>
     public long Tokens { get; init; }
+
     /// <summary>Compute time of the pass (model loading and data reading excluded).</summary>
     public double Seconds { get; init; }
     public IReadOnlyList<string> TargetModules { get; init; } = [];
@@ -34,22 +36,31 @@ public sealed class DiagonalFisher : IDisposable
 
     public IReadOnlyDictionary<string, Tensor> Values { get; }
     public FisherInfo Info { get; }
+
     /// <summary>The file it was read from, for error messages; null when made in memory.</summary>
     public string? Source { get; }
 
     /// <summary>Takes ownership of <paramref name="values"/> (one [out, in] tensor per module path).</summary>
     public DiagonalFisher(IReadOnlyDictionary<string, Tensor> values, FisherInfo info, string? source = null)
     {
-        foreach (var t in values.Values) t.DetachFromDisposeScope(); // owned here, whatever scope the caller is in
-        Values = values; Info = info; Source = source;
+        foreach (var t in values.Values)
+            t.DetachFromDisposeScope(); // owned here, whatever scope the caller is in
+        Values = values;
+        Info = info;
+        Source = source;
     }
 
     /// <summary>Mean of all Fisher elements (the scale that --ewc-lambda multiplies).</summary>
     public double Mean()
     {
         using var scope = NewDisposeScope();
-        double sum = 0; long count = 0;
-        foreach (var f in Values.Values) { sum += f.to_type(ScalarType.Float64).sum().item<double>(); count += f.numel(); }
+        double sum = 0;
+        long count = 0;
+        foreach (var f in Values.Values)
+        {
+            sum += f.to_type(ScalarType.Float64).sum().item<double>();
+            count += f.numel();
+        }
         return count == 0 ? 0 : sum / count;
     }
 
@@ -59,10 +70,18 @@ public sealed class DiagonalFisher : IDisposable
         var inv = CultureInfo.InvariantCulture;
         var meta = new Dictionary<string, string>
         {
-            ["format"] = "pt", ["alora_kind"] = Kind, ["samples"] = Info.Samples.ToString(inv), ["max_length"] = Info.MaxLength.ToString(inv),
-            ["seed"] = Info.Seed.ToString(inv), ["tokens"] = Info.Tokens.ToString(inv), ["seconds"] = Info.Seconds.ToString("R", inv),
-            ["dtype"] = "float32", ["target_modules"] = string.Join(",", Info.TargetModules), ["architecture"] = Info.Architecture,
-            ["hidden_size"] = Info.HiddenSize.ToString(inv), ["num_hidden_layers"] = Info.NumHiddenLayers.ToString(inv),
+            ["format"] = "pt",
+            ["alora_kind"] = Kind,
+            ["samples"] = Info.Samples.ToString(inv),
+            ["max_length"] = Info.MaxLength.ToString(inv),
+            ["seed"] = Info.Seed.ToString(inv),
+            ["tokens"] = Info.Tokens.ToString(inv),
+            ["seconds"] = Info.Seconds.ToString("R", inv),
+            ["dtype"] = "float32",
+            ["target_modules"] = string.Join(",", Info.TargetModules),
+            ["architecture"] = Info.Architecture,
+            ["hidden_size"] = Info.HiddenSize.ToString(inv),
+            ["num_hidden_layers"] = Info.NumHiddenLayers.ToString(inv),
         };
         SafeTensorsWriter.Write(path, Values.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value)), meta);
         return new FileInfo(path).Length;
@@ -87,23 +106,30 @@ public sealed class DiagonalFisher : IDisposable
         }
         catch
         {
-            foreach (var t in values.Values) t.Dispose();
+            foreach (var t in values.Values)
+                t.Dispose();
             throw;
         }
         int Int(string k) => m.TryGetValue(k, out var v) && int.TryParse(v, CultureInfo.InvariantCulture, out var i) ? i : 0;
         long Long(string k) => m.TryGetValue(k, out var v) && long.TryParse(v, CultureInfo.InvariantCulture, out var i) ? i : 0;
         var info = new FisherInfo
         {
-            Samples = Int("samples"), MaxLength = Int("max_length"), Seed = Long("seed"), Tokens = Long("tokens"),
+            Samples = Int("samples"),
+            MaxLength = Int("max_length"),
+            Seed = Long("seed"),
+            Tokens = Long("tokens"),
             Seconds = m.TryGetValue("seconds", out var s) && double.TryParse(s, CultureInfo.InvariantCulture, out var d) ? d : 0,
             TargetModules = m.TryGetValue("target_modules", out var tm) ? tm.Split(',', StringSplitOptions.RemoveEmptyEntries) : [],
-            Architecture = m.GetValueOrDefault("architecture", ""), HiddenSize = Int("hidden_size"), NumHiddenLayers = Int("num_hidden_layers"),
+            Architecture = m.GetValueOrDefault("architecture", ""),
+            HiddenSize = Int("hidden_size"),
+            NumHiddenLayers = Int("num_hidden_layers"),
         };
         return new DiagonalFisher(values, info, Path.GetFullPath(path));
     }
 
     public void Dispose()
     {
-        foreach (var t in Values.Values) t.Dispose();
+        foreach (var t in Values.Values)
+            t.Dispose();
     }
 }

@@ -18,6 +18,7 @@ public sealed class ImportanceFile : IDisposable
     public const string Format = "alora-importance/1";
 
     public required IReadOnlyList<string> Modules { get; init; }
+
     /// <summary>Omega_m (out x in), float32 in memory whatever the stored dtype.</summary>
     public required IReadOnlyDictionary<string, Tensor> Omega { get; init; }
     public required IReadOnlyDictionary<string, Tensor> A { get; init; }
@@ -57,7 +58,12 @@ public sealed class ImportanceFile : IDisposable
         var meta = new Dictionary<string, string>(Metadata)
         {
             ["format"] = Format,
-            ["dtype"] = omegaDtype switch { ScalarType.Float16 => "float16", ScalarType.BFloat16 => "bfloat16", _ => "float32" },
+            ["dtype"] = omegaDtype switch
+            {
+                ScalarType.Float16 => "float16",
+                ScalarType.BFloat16 => "bfloat16",
+                _ => "float32",
+            },
             ["scaling"] = Scaling.ToString("R", CultureInfo.InvariantCulture),
             ["modules"] = string.Join(",", Modules),
         };
@@ -77,7 +83,8 @@ public sealed class ImportanceFile : IDisposable
         }
         finally
         {
-            foreach (var t in temps) t.Dispose();
+            foreach (var t in temps)
+                t.Dispose();
         }
     }
 
@@ -85,15 +92,19 @@ public sealed class ImportanceFile : IDisposable
     {
         var f = SafeTensorsFile.Open(path);
         if (f.Metadata.GetValueOrDefault("format") != Format)
-            throw new AloraException($"{path}: not an Alora importance file (metadata format is '{f.Metadata.GetValueOrDefault("format")}', expected {Format})");
+            throw new AloraException(
+                $"{path}: not an Alora importance file (metadata format is '{f.Metadata.GetValueOrDefault("format")}', expected {Format})"
+            );
         var modules = f.Metadata.GetValueOrDefault("modules", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
-        if (modules.Length == 0) throw new AloraException($"{path}: the importance file lists no module");
+        if (modules.Length == 0)
+            throw new AloraException($"{path}: the importance file lists no module");
         var omega = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var a = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var b = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var m in modules)
-            foreach (var key in new[] { m, m + ".lora_A.weight", m + ".lora_B.weight" })
-                if (!f.Entries.ContainsKey(key)) throw new AloraException($"{path}: tensor '{key}' is missing");
+        foreach (var key in new[] { m, m + ".lora_A.weight", m + ".lora_B.weight" })
+            if (!f.Entries.ContainsKey(key))
+                throw new AloraException($"{path}: tensor '{key}' is missing");
         foreach (var m in modules)
         {
             var o = f.Load(m, ScalarType.Float32).DetachFromDisposeScope();
@@ -102,12 +113,29 @@ public sealed class ImportanceFile : IDisposable
             omega[m] = o;
             a[m] = f.Load(m + ".lora_A.weight", ScalarType.Float32).DetachFromDisposeScope();
             b[m] = f.Load(m + ".lora_B.weight", ScalarType.Float32).DetachFromDisposeScope();
-            if (o.dim() != 2 || a[m].dim() != 2 || b[m].dim() != 2 || o.shape[0] != b[m].shape[0] || o.shape[1] != a[m].shape[1] || a[m].shape[0] != b[m].shape[1])
-                throw new AloraException($"{path}: shapes of {m} do not fit: Omega {SafeTensorsFile.Fmt(o.shape)}, A {SafeTensorsFile.Fmt(a[m].shape)}, B {SafeTensorsFile.Fmt(b[m].shape)}");
+            if (
+                o.dim() != 2
+                || a[m].dim() != 2
+                || b[m].dim() != 2
+                || o.shape[0] != b[m].shape[0]
+                || o.shape[1] != a[m].shape[1]
+                || a[m].shape[0] != b[m].shape[1]
+            )
+                throw new AloraException(
+                    $"{path}: shapes of {m} do not fit: Omega {SafeTensorsFile.Fmt(o.shape)}, A {SafeTensorsFile.Fmt(a[m].shape)}, B {SafeTensorsFile.Fmt(b[m].shape)}"
+                );
         }
         if (!double.TryParse(f.Metadata.GetValueOrDefault("scaling"), NumberStyles.Float, CultureInfo.InvariantCulture, out var scaling))
             throw new AloraException($"{path}: metadata 'scaling' is missing");
-        return new ImportanceFile { Modules = modules, Omega = omega, A = a, B = b, Scaling = scaling, Metadata = f.Metadata };
+        return new ImportanceFile
+        {
+            Modules = modules,
+            Omega = omega,
+            A = a,
+            B = b,
+            Scaling = scaling,
+            Metadata = f.Metadata,
+        };
     }
 
     /// <summary>The importance must describe exactly the adapted modules of this run (same paths and shapes).</summary>
@@ -117,22 +145,29 @@ public sealed class ImportanceFile : IDisposable
         var missing = adapters.Where(x => !Omega.ContainsKey(x.Path)).Select(x => x.Path).ToList();
         var extra = Modules.Where(m => !have.Contains(m)).ToList();
         if (missing.Count + extra.Count > 0)
-            throw new AloraException($"{path}: the importance was recorded for other modules (another model or other target modules): "
-                + (missing.Count > 0 ? $"no Omega for {string.Join(", ", missing.Take(6))}" : "")
-                + (missing.Count > 0 && extra.Count > 0 ? "; " : "")
-                + (extra.Count > 0 ? $"Omega for modules this run does not adapt: {string.Join(", ", extra.Take(6))}" : ""));
+            throw new AloraException(
+                $"{path}: the importance was recorded for other modules (another model or other target modules): "
+                    + (missing.Count > 0 ? $"no Omega for {string.Join(", ", missing.Take(6))}" : "")
+                    + (missing.Count > 0 && extra.Count > 0 ? "; " : "")
+                    + (extra.Count > 0 ? $"Omega for modules this run does not adapt: {string.Join(", ", extra.Take(6))}" : "")
+            );
         foreach (var x in adapters)
         {
             if (!Omega[x.Path].shape.SequenceEqual([x.Layer.OutFeatures, x.Layer.InFeatures]) || A[x.Path].shape[0] != x.Layer.Rank)
-                throw new AloraException($"{path}: {x.Path} has Omega {SafeTensorsFile.Fmt(Omega[x.Path].shape)} and rank {A[x.Path].shape[0]}, "
-                    + $"but this run's layer is {x.Layer.OutFeatures} x {x.Layer.InFeatures} with rank {x.Layer.Rank}: the importance comes from another model or adapter");
+                throw new AloraException(
+                    $"{path}: {x.Path} has Omega {SafeTensorsFile.Fmt(Omega[x.Path].shape)} and rank {A[x.Path].shape[0]}, "
+                        + $"but this run's layer is {x.Layer.OutFeatures} x {x.Layer.InFeatures} with rank {x.Layer.Rank}: the importance comes from another model or adapter"
+                );
         }
         if (Math.Abs(Scaling - adapters[0].Layer.Scaling) > 1e-9 * Math.Abs(Scaling))
-            throw new AloraException($"{path}: recorded with scaling {Scaling} but this adapter has {adapters[0].Layer.Scaling} (alpha, rank or rsLoRA differ)");
+            throw new AloraException(
+                $"{path}: recorded with scaling {Scaling} but this adapter has {adapters[0].Layer.Scaling} (alpha, rank or rsLoRA differ)"
+            );
     }
 
     public void Dispose()
     {
-        foreach (var t in Omega.Values.Concat(A.Values).Concat(B.Values)) t.Dispose();
+        foreach (var t in Omega.Values.Concat(A.Values).Concat(B.Values))
+            t.Dispose();
     }
 }

@@ -11,10 +11,12 @@ namespace Alora.Models;
 /// </summary>
 public abstract class CausalLM : nn.Module<Tensor, Tensor>
 {
-    protected CausalLM(string name) : base(name) { }
+    protected CausalLM(string name)
+        : base(name) { }
 
     public abstract HfConfig Config { get; }
     public abstract string Architecture { get; }
+
     /// <summary>Longest sequence the model was trained on (max_position_embeddings / n_positions).</summary>
     public abstract int ContextLength { get; }
     public int VocabSize => Config.VocabSize;
@@ -48,8 +50,11 @@ public abstract class CausalLM : nn.Module<Tensor, Tensor>
         using var _ = no_grad();
         foreach (var (name, p) in named_parameters())
         {
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal) || name.Contains("ln_", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal)
-                || name.EndsWith("layernorm.weight", StringComparison.Ordinal))
+            if (
+                name.EndsWith("norm.weight", StringComparison.Ordinal)
+                || name.Contains("ln_", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal)
+                || name.EndsWith("layernorm.weight", StringComparison.Ordinal)
+            )
                 p.Fill_(1.0);
             else if (name.EndsWith(".bias", StringComparison.Ordinal))
                 p.zero_();
@@ -66,20 +71,28 @@ public static class Rope
     public static double[] InverseFrequencies(int dim, double theta, RopeScaling? scaling)
     {
         var inv = new double[dim / 2];
-        for (int i = 0; i < inv.Length; i++) inv[i] = 1.0 / Math.Pow(theta, 2.0 * i / dim);
-        if (scaling is null) return inv;
+        for (int i = 0; i < inv.Length; i++)
+            inv[i] = 1.0 / Math.Pow(theta, 2.0 * i / dim);
+        if (scaling is null)
+            return inv;
         switch (scaling.Kind)
         {
             case "llama3":
                 double oldCtx = scaling.OriginalMaxPositionEmbeddings;
-                double lowWavelen = oldCtx / scaling.LowFreqFactor, highWavelen = oldCtx / scaling.HighFreqFactor;
+                double lowWavelen = oldCtx / scaling.LowFreqFactor,
+                    highWavelen = oldCtx / scaling.HighFreqFactor;
                 for (int i = 0; i < inv.Length; i++)
                 {
                     double wavelen = 2 * Math.PI / inv[i];
-                    if (wavelen < highWavelen) continue;                                   // high frequency: kept
-                    if (wavelen > lowWavelen) { inv[i] /= scaling.Factor; continue; }     // low frequency: divided by factor
+                    if (wavelen < highWavelen)
+                        continue; // high frequency: kept
+                    if (wavelen > lowWavelen)
+                    {
+                        inv[i] /= scaling.Factor;
+                        continue;
+                    } // low frequency: divided by factor
                     double smooth = (oldCtx / wavelen - scaling.LowFreqFactor) / (scaling.HighFreqFactor - scaling.LowFreqFactor);
-                    inv[i] = (1 - smooth) * inv[i] / scaling.Factor + smooth * inv[i];      // medium band: interpolated
+                    inv[i] = (1 - smooth) * inv[i] / scaling.Factor + smooth * inv[i]; // medium band: interpolated
                 }
                 return inv;
             case "linear":
@@ -93,8 +106,8 @@ public static class Rope
     public static Tensor Angles(long seqLen, double[] invFreq, Device device)
     {
         using var scope = NewDisposeScope();
-        var pos = ScalarOps.Arange(seqLen, ScalarType.Float32, device);                         // [T]
-        var inv = tensor(invFreq.Select(f => (float)f).ToArray(), device: device);            // [dim/2]
-        return outer(pos, inv).MoveToOuterDisposeScope();                                     // [T, dim/2]
+        var pos = ScalarOps.Arange(seqLen, ScalarType.Float32, device); // [T]
+        var inv = tensor(invFreq.Select(f => (float)f).ToArray(), device: device); // [dim/2]
+        return outer(pos, inv).MoveToOuterDisposeScope(); // [T, dim/2]
     }
 }

@@ -11,13 +11,17 @@ namespace Alora.Models;
 
 public sealed class Gpt2Attention : nn.Module<Tensor, Tensor>
 {
-    public nn.Module<Tensor, Tensor> c_attn, c_proj;
-    readonly int _heads, _headDim;
+    public nn.Module<Tensor, Tensor> c_attn,
+        c_proj;
+    readonly int _heads,
+        _headDim;
     readonly double _qScale;
 
-    public Gpt2Attention(Gpt2Config c, int layerIdx) : base("GPT2Attention")
+    public Gpt2Attention(Gpt2Config c, int layerIdx)
+        : base("GPT2Attention")
     {
-        _heads = c.NHead; _headDim = c.NEmbd / c.NHead;
+        _heads = c.NHead;
+        _headDim = c.NEmbd / c.NHead;
         c_attn = new Conv1D(c.NEmbd, 3L * c.NEmbd);
         c_proj = new Conv1D(c.NEmbd, c.NEmbd);
         // SDPA divides by sqrt(D); undo it when scale_attn_weights is off, and add 1/(layer+1) when asked.
@@ -28,12 +32,15 @@ public sealed class Gpt2Attention : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1], c = x.shape[2];
-        var qkv = c_attn.forward(x).split(c, 2);                                      // 3 x [B,T,C]
-        var q = qkv[0].view(b, t, _heads, _headDim).transpose(1, 2);                  // [B,H,T,D]
+        long b = x.shape[0],
+            t = x.shape[1],
+            c = x.shape[2];
+        var qkv = c_attn.forward(x).split(c, 2); // 3 x [B,T,C]
+        var q = qkv[0].view(b, t, _heads, _headDim).transpose(1, 2); // [B,H,T,D]
         var k = qkv[1].view(b, t, _heads, _headDim).transpose(1, 2);
         var v = qkv[2].view(b, t, _heads, _headDim).transpose(1, 2);
-        if (_qScale != 1.0) q = q.Times(_qScale);
+        if (_qScale != 1.0)
+            q = q.Times(_qScale);
         var y = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
         return c_proj.forward(y.transpose(1, 2).reshape(b, t, c)).MoveToOuterDisposeScope();
     }
@@ -41,10 +48,12 @@ public sealed class Gpt2Attention : nn.Module<Tensor, Tensor>
 
 public sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
 {
-    public nn.Module<Tensor, Tensor> c_fc, c_proj;
+    public nn.Module<Tensor, Tensor> c_fc,
+        c_proj;
     readonly string _act;
 
-    public Gpt2Mlp(Gpt2Config c) : base("GPT2MLP")
+    public Gpt2Mlp(Gpt2Config c)
+        : base("GPT2MLP")
     {
         _act = c.ActivationFunction;
         long inner = c.NInner ?? 4L * c.NEmbd;
@@ -62,11 +71,13 @@ public sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
 
 public sealed class Gpt2Block : nn.Module<Tensor, Tensor>
 {
-    public readonly LayerNorm ln_1, ln_2;
+    public readonly LayerNorm ln_1,
+        ln_2;
     public readonly Gpt2Attention attn;
     public readonly Gpt2Mlp mlp;
 
-    public Gpt2Block(Gpt2Config c, int layerIdx) : base("GPT2Block")
+    public Gpt2Block(Gpt2Config c, int layerIdx)
+        : base("GPT2Block")
     {
         ln_1 = new LayerNorm(c.NEmbd, c.LayerNormEpsilon);
         attn = new Gpt2Attention(c, layerIdx);
@@ -85,11 +96,13 @@ public sealed class Gpt2Block : nn.Module<Tensor, Tensor>
 
 public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
 {
-    public readonly Embedding wte, wpe;
+    public readonly Embedding wte,
+        wpe;
     public readonly ModuleList<Gpt2Block> h;
     public readonly LayerNorm ln_f;
 
-    public Gpt2Model(Gpt2Config c) : base("GPT2Model")
+    public Gpt2Model(Gpt2Config c)
+        : base("GPT2Model")
     {
         wte = new Embedding(c.VocabSize, c.NEmbd);
         wpe = new Embedding(c.NPositions, c.NEmbd);
@@ -101,9 +114,10 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor ids)
     {
         using var scope = NewDisposeScope();
-        var pos = ScalarOps.Arange(ids.shape[1], ScalarType.Int64, ids.device).unsqueeze(0);   // [1,T]
+        var pos = ScalarOps.Arange(ids.shape[1], ScalarType.Int64, ids.device).unsqueeze(0); // [1,T]
         var x = wte.forward(ids).Plus(wpe.forward(pos));
-        foreach (var block in h) x = block.forward(x);
+        foreach (var block in h)
+            x = block.forward(x);
         return ln_f.forward(x).MoveToOuterDisposeScope();
     }
 }
@@ -113,7 +127,8 @@ public sealed class Gpt2LMHeadModel : CausalLM
     public readonly Gpt2Model transformer;
     readonly Gpt2Config _config;
 
-    public Gpt2LMHeadModel(Gpt2Config config) : base(nameof(Gpt2LMHeadModel))
+    public Gpt2LMHeadModel(Gpt2Config config)
+        : base(nameof(Gpt2LMHeadModel))
     {
         _config = config;
         transformer = new Gpt2Model(config);

@@ -10,12 +10,20 @@ namespace Alora.Models;
 
 public sealed class GptJAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
-    public nn.Module<Tensor, Tensor> q_proj, k_proj, v_proj, out_proj;
-    readonly int _heads, _headDim, _rotary;
+    public nn.Module<Tensor, Tensor> q_proj,
+        k_proj,
+        v_proj,
+        out_proj;
+    readonly int _heads,
+        _headDim,
+        _rotary;
 
-    public GptJAttention(GptJConfig c) : base("GPTJAttention")
+    public GptJAttention(GptJConfig c)
+        : base("GPTJAttention")
     {
-        _heads = c.NHead; _headDim = c.Dh; _rotary = c.Rotary;
+        _heads = c.NHead;
+        _headDim = c.Dh;
+        _rotary = c.Rotary;
         q_proj = new Linear(c.NEmbd, c.NEmbd, false);
         k_proj = new Linear(c.NEmbd, c.NEmbd, false);
         v_proj = new Linear(c.NEmbd, c.NEmbd, false);
@@ -27,11 +35,12 @@ public sealed class GptJAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1];
-        var q = ApplyRotary(q_proj.forward(x).view(b, t, _heads, _headDim), cos, sin).transpose(1, 2);  // [B,H,T,D]
+        long b = x.shape[0],
+            t = x.shape[1];
+        var q = ApplyRotary(q_proj.forward(x).view(b, t, _heads, _headDim), cos, sin).transpose(1, 2); // [B,H,T,D]
         var k = ApplyRotary(k_proj.forward(x).view(b, t, _heads, _headDim), cos, sin).transpose(1, 2);
         var v = v_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);
-        var y = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);                  // [B,H,T,D]
+        var y = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true); // [B,H,T,D]
         return out_proj.forward(y.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
     }
 
@@ -43,7 +52,7 @@ public sealed class GptJAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var rot = x[.., .., .., ..(int)_rotary];
         var x1 = rot[.., .., .., TensorIndex.Slice(0, null, 2)];
         var x2 = rot[.., .., .., TensorIndex.Slice(1, null, 2)];
-        var rotated = stack([-x2, x1], -1).flatten(-2);                     // rotate_every_two
+        var rotated = stack([-x2, x1], -1).flatten(-2); // rotate_every_two
         var outRot = (rot * c).Plus(rotated * s);
         return _rotary == _headDim ? outRot : cat([outRot, x[.., .., .., ((int)_rotary)..]], -1);
     }
@@ -51,10 +60,12 @@ public sealed class GptJAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
 public sealed class GptJMlp : nn.Module<Tensor, Tensor>
 {
-    public nn.Module<Tensor, Tensor> fc_in, fc_out;
+    public nn.Module<Tensor, Tensor> fc_in,
+        fc_out;
     readonly string _act;
 
-    public GptJMlp(GptJConfig c) : base("GPTJMLP")
+    public GptJMlp(GptJConfig c)
+        : base("GPTJMLP")
     {
         _act = c.ActivationFunction;
         long inner = c.NInner ?? 4L * c.NEmbd;
@@ -76,7 +87,8 @@ public sealed class GptJBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
     public readonly GptJAttention attn;
     public readonly GptJMlp mlp;
 
-    public GptJBlock(GptJConfig c) : base("GPTJBlock")
+    public GptJBlock(GptJConfig c)
+        : base("GPTJBlock")
     {
         ln_1 = new LayerNorm(c.NEmbd, c.LayerNormEpsilon);
         attn = new GptJAttention(c);
@@ -100,7 +112,8 @@ public sealed class GptJModel : nn.Module<Tensor, Tensor>
     public readonly LayerNorm ln_f;
     readonly double[] _invFreq;
 
-    public GptJModel(GptJConfig c) : base("GPTJModel")
+    public GptJModel(GptJConfig c)
+        : base("GPTJModel")
     {
         wte = new Embedding(c.VocabSize, c.NEmbd);
         h = new ModuleList<GptJBlock>(Enumerable.Range(0, c.NLayer).Select(_ => new GptJBlock(c)).ToArray());
@@ -113,10 +126,11 @@ public sealed class GptJModel : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = wte.forward(ids);
-        var angles = Rope.Angles(ids.shape[1], _invFreq, ids.device).repeat_interleave(2, dim: 1);  // [T, rotary]
+        var angles = Rope.Angles(ids.shape[1], _invFreq, ids.device).repeat_interleave(2, dim: 1); // [T, rotary]
         var cos = angles.cos().to_type(x.dtype);
         var sin = angles.sin().to_type(x.dtype);
-        foreach (var block in h) x = block.forward(x, cos, sin);
+        foreach (var block in h)
+            x = block.forward(x, cos, sin);
         return ln_f.forward(x).MoveToOuterDisposeScope();
     }
 }
@@ -127,7 +141,8 @@ public sealed class GptJForCausalLM : CausalLM
     public readonly Linear lm_head;
     readonly GptJConfig _config;
 
-    public GptJForCausalLM(GptJConfig config) : base(nameof(GptJForCausalLM))
+    public GptJForCausalLM(GptJConfig config)
+        : base(nameof(GptJForCausalLM))
     {
         _config = config;
         transformer = new GptJModel(config);

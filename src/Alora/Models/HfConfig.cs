@@ -13,9 +13,11 @@ public sealed record RopeScaling(
     double Factor = 1.0,
     double LowFreqFactor = 1.0,
     double HighFreqFactor = 4.0,
-    int OriginalMaxPositionEmbeddings = 8192)
+    int OriginalMaxPositionEmbeddings = 8192
+)
 {
-    [JsonIgnore] public string Kind => RopeType ?? Type ?? "default";
+    [JsonIgnore]
+    public string Kind => RopeType ?? Type ?? "default";
 }
 
 /// <summary>Fields every HuggingFace config.json has, whatever the architecture.</summary>
@@ -24,9 +26,15 @@ public record HfConfig
     public string[]? Architectures { get; init; }
     public string? ModelType { get; init; }
     public int VocabSize { get; init; }
-    [JsonConverter(typeof(IntOrListConverter))] public int[]? BosTokenId { get; init; }
-    [JsonConverter(typeof(IntOrListConverter))] public int[]? EosTokenId { get; init; }
-    [JsonConverter(typeof(IntOrListConverter))] public int[]? PadTokenId { get; init; }
+
+    [JsonConverter(typeof(IntOrListConverter))]
+    public int[]? BosTokenId { get; init; }
+
+    [JsonConverter(typeof(IntOrListConverter))]
+    public int[]? EosTokenId { get; init; }
+
+    [JsonConverter(typeof(IntOrListConverter))]
+    public int[]? PadTokenId { get; init; }
     public string? TorchDtype { get; init; }
     public bool? TieWordEmbeddings { get; init; }
 
@@ -41,7 +49,8 @@ public record HfConfig
     };
 
     /// <summary>Binds config.json to <typeparamref name="T"/>; a field of the wrong type names the file and the field.</summary>
-    public static T Bind<T>(string path, JsonObject json) where T : HfConfig
+    public static T Bind<T>(string path, JsonObject json)
+        where T : HfConfig
     {
         try
         {
@@ -63,11 +72,17 @@ public record HfConfig
         switch (Architecture(path, json))
         {
             case "LlamaForCausalLM" or "MistralForCausalLM":
-                var llama = Bind<LlamaConfig>(path, json); llama.Validate(path); return llama;
+                var llama = Bind<LlamaConfig>(path, json);
+                llama.Validate(path);
+                return llama;
             case "GPTJForCausalLM":
-                var gptj = Bind<GptJConfig>(path, json); gptj.Validate(path); return gptj;
+                var gptj = Bind<GptJConfig>(path, json);
+                gptj.Validate(path);
+                return gptj;
             case "GPT2LMHeadModel":
-                var gpt2 = Bind<Gpt2Config>(path, json); gpt2.Validate(path); return gpt2;
+                var gpt2 = Bind<Gpt2Config>(path, json);
+                gpt2.Validate(path);
+                return gpt2;
             case var other:
                 throw new AloraException($"{path}: architecture {other} is not supported (LlamaForCausalLM, GPTJForCausalLM, GPT2LMHeadModel)");
         }
@@ -91,7 +106,9 @@ public record HfConfig
         return json["model_type"] switch
         {
             null => throw new AloraException($"{path}: names no architecture (neither 'architectures' nor 'model_type')"),
-            var m when m.GetValueKind() != JsonValueKind.String => throw new AloraException($"{path}: field 'model_type' must be a string, got {Shown(m)}"),
+            var m when m.GetValueKind() != JsonValueKind.String => throw new AloraException(
+                $"{path}: field 'model_type' must be a string, got {Shown(m)}"
+            ),
             var m => m.GetValue<string>() switch
             {
                 "llama" or "mistral" => "LlamaForCausalLM",
@@ -102,27 +119,54 @@ public record HfConfig
         };
     }
 
-    static string FirstSentence(string s) { var i = s.IndexOf(". ", StringComparison.Ordinal); return i > 0 ? s[..i] : s; }
+    static string FirstSentence(string s)
+    {
+        var i = s.IndexOf(". ", StringComparison.Ordinal);
+        return i > 0 ? s[..i] : s;
+    }
 
-    static string Shown(JsonNode node) { var s = node.ToJsonString(); return s.Length <= 60 ? s : s[..60] + "..."; }
+    static string Shown(JsonNode node)
+    {
+        var s = node.ToJsonString();
+        return s.Length <= 60 ? s : s[..60] + "...";
+    }
 
     protected static void Require(string path, bool ok, string what)
     {
-        if (!ok) throw new AloraException($"{path}: {what}");
+        if (!ok)
+            throw new AloraException($"{path}: {what}");
     }
 
     /// <summary>The activation names the model code implements (Activations.Apply).</summary>
     public static IReadOnlyCollection<string> SupportedActivations => Activations.Names;
 
     protected static void RequireActivation(string path, string name, string field) =>
-        Require(path, name is not null && SupportedActivations.Contains(name), $"{field} '{name}' is not supported ({string.Join(", ", SupportedActivations)})");
+        Require(
+            path,
+            name is not null && SupportedActivations.Contains(name),
+            $"{field} '{name}' is not supported ({string.Join(", ", SupportedActivations)})"
+        );
 
     /// <summary>Epsilons, rope bases and scaling factors: a named literal ("NaN", "Infinity") binds, but no model computes with it.</summary>
     protected static void RequirePositive(string path, double value, string field) =>
-        Require(path, double.IsFinite(value) && value > 0, string.Create(CultureInfo.InvariantCulture, $"{field} must be a positive finite number, got {value}"));
+        Require(
+            path,
+            double.IsFinite(value) && value > 0,
+            string.Create(CultureInfo.InvariantCulture, $"{field} must be a positive finite number, got {value}")
+        );
 
     /// <summary>The checks GPT-2 and GPT-J share (the same field names).</summary>
-    protected static void RequireGptShape(string path, int vocab, int embd, int layers, int heads, int positions, int? inner, double eps, string activation)
+    protected static void RequireGptShape(
+        string path,
+        int vocab,
+        int embd,
+        int layers,
+        int heads,
+        int positions,
+        int? inner,
+        double eps,
+        string activation
+    )
     {
         Require(path, vocab > 0 && embd > 0 && layers > 0 && heads > 0, "vocab_size, n_embd, n_layer and n_head must be positive");
         Require(path, embd % heads == 0, $"n_embd {embd} is not a multiple of n_head {heads}");
@@ -149,19 +193,35 @@ public sealed record LlamaConfig : HfConfig
     public bool MlpBias { get; init; }
     public string HiddenAct { get; init; } = "silu";
 
-    [JsonIgnore] public int KvHeads => NumKeyValueHeads ?? NumAttentionHeads;
-    [JsonIgnore] public int Dh => HeadDim ?? HiddenSize / NumAttentionHeads;
-    [JsonIgnore] public bool Tied => TieWordEmbeddings ?? false;
+    [JsonIgnore]
+    public int KvHeads => NumKeyValueHeads ?? NumAttentionHeads;
+
+    [JsonIgnore]
+    public int Dh => HeadDim ?? HiddenSize / NumAttentionHeads;
+
+    [JsonIgnore]
+    public bool Tied => TieWordEmbeddings ?? false;
 
     public void Validate(string path)
     {
-        Require(path, VocabSize > 0 && HiddenSize > 0 && NumHiddenLayers > 0 && NumAttentionHeads > 0 && IntermediateSize > 0,
-            "vocab_size, hidden_size, intermediate_size, num_hidden_layers and num_attention_heads must be positive");
+        Require(
+            path,
+            VocabSize > 0 && HiddenSize > 0 && NumHiddenLayers > 0 && NumAttentionHeads > 0 && IntermediateSize > 0,
+            "vocab_size, hidden_size, intermediate_size, num_hidden_layers and num_attention_heads must be positive"
+        );
         Require(path, NumKeyValueHeads is null or > 0, $"num_key_value_heads {NumKeyValueHeads} must be positive");
         Require(path, HeadDim is null or > 0, $"head_dim {HeadDim} must be positive");
         Require(path, MaxPositionEmbeddings > 0, $"max_position_embeddings {MaxPositionEmbeddings} must be positive");
-        Require(path, NumAttentionHeads % KvHeads == 0, $"num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {KvHeads}");
-        Require(path, Dh > 0, $"hidden_size {HiddenSize} is smaller than num_attention_heads {NumAttentionHeads}, so the head size is 0 (give head_dim)");
+        Require(
+            path,
+            NumAttentionHeads % KvHeads == 0,
+            $"num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {KvHeads}"
+        );
+        Require(
+            path,
+            Dh > 0,
+            $"hidden_size {HiddenSize} is smaller than num_attention_heads {NumAttentionHeads}, so the head size is 0 (give head_dim)"
+        );
         Require(path, Dh % 2 == 0, $"head_dim {Dh} must be even for rotary embeddings");
         // The projections hold heads x head_dim rows, an int in the model code.
         Require(path, (long)NumAttentionHeads * Dh <= int.MaxValue, $"num_attention_heads {NumAttentionHeads} x head_dim {Dh} is too large");
@@ -195,8 +255,11 @@ public sealed record GptJConfig : HfConfig
     public string ActivationFunction { get; init; } = "gelu_new";
     public double LayerNormEpsilon { get; init; } = 1e-5;
 
-    [JsonIgnore] public int Dh => NEmbd / NHead;
-    [JsonIgnore] public int Rotary => RotaryDim ?? Dh;
+    [JsonIgnore]
+    public int Dh => NEmbd / NHead;
+
+    [JsonIgnore]
+    public int Rotary => RotaryDim ?? Dh;
 
     public void Validate(string path)
     {
@@ -230,24 +293,36 @@ public sealed class IntOrListConverter : JsonConverter<int[]?>
     {
         switch (reader.TokenType)
         {
-            case JsonTokenType.Null: return null;
-            case JsonTokenType.Number: return [reader.GetInt32()];
+            case JsonTokenType.Null:
+                return null;
+            case JsonTokenType.Number:
+                return [reader.GetInt32()];
             case JsonTokenType.StartArray:
                 var list = new List<int>();
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
-                    if (reader.TokenType != JsonTokenType.Number) throw new JsonException("expected a token id (integer)");
+                    if (reader.TokenType != JsonTokenType.Number)
+                        throw new JsonException("expected a token id (integer)");
                     list.Add(reader.GetInt32());
                 }
                 return [.. list];
-            default: throw new JsonException("expected a token id or a list of token ids");
+            default:
+                throw new JsonException("expected a token id or a list of token ids");
         }
     }
 
     public override void Write(Utf8JsonWriter writer, int[]? value, JsonSerializerOptions options)
     {
-        if (value is null) writer.WriteNullValue();
-        else if (value.Length == 1) writer.WriteNumberValue(value[0]);
-        else { writer.WriteStartArray(); foreach (var v in value) writer.WriteNumberValue(v); writer.WriteEndArray(); }
+        if (value is null)
+            writer.WriteNullValue();
+        else if (value.Length == 1)
+            writer.WriteNumberValue(value[0]);
+        else
+        {
+            writer.WriteStartArray();
+            foreach (var v in value)
+                writer.WriteNumberValue(v);
+            writer.WriteEndArray();
+        }
     }
 }

@@ -16,11 +16,14 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     public long InFeatures { get; }
     public long OutFeatures { get; }
 
-    public Linear(long inFeatures, long outFeatures, bool hasBias) : base(nameof(Linear))
+    public Linear(long inFeatures, long outFeatures, bool hasBias)
+        : base(nameof(Linear))
     {
-        InFeatures = inFeatures; OutFeatures = outFeatures;
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
         weight = new Parameter(empty(outFeatures, inFeatures));
-        if (hasBias) bias = new Parameter(empty(outFeatures));
+        if (hasBias)
+            bias = new Parameter(empty(outFeatures));
         RegisterComponents();
     }
 
@@ -35,9 +38,11 @@ public sealed class Conv1D : nn.Module<Tensor, Tensor>
     public long InFeatures { get; }
     public long OutFeatures { get; }
 
-    public Conv1D(long inFeatures, long outFeatures) : base(nameof(Conv1D))
+    public Conv1D(long inFeatures, long outFeatures)
+        : base(nameof(Conv1D))
     {
-        InFeatures = inFeatures; OutFeatures = outFeatures;
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
         weight = new Parameter(empty(inFeatures, outFeatures));
         bias = new Parameter(empty(outFeatures));
         RegisterComponents();
@@ -51,7 +56,8 @@ public sealed class Embedding : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
 
-    public Embedding(long vocab, long dim) : base(nameof(Embedding))
+    public Embedding(long vocab, long dim)
+        : base(nameof(Embedding))
     {
         weight = new Parameter(empty(vocab, dim));
         RegisterComponents();
@@ -67,7 +73,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public readonly Parameter weight;
     readonly double _eps;
 
-    public RmsNorm(long dim, double eps) : base(nameof(RmsNorm))
+    public RmsNorm(long dim, double eps)
+        : base(nameof(RmsNorm))
     {
         _eps = eps;
         weight = new Parameter(ones(dim));
@@ -91,9 +98,11 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
     readonly long _dim;
     readonly double _eps;
 
-    public LayerNorm(long dim, double eps) : base(nameof(LayerNorm))
+    public LayerNorm(long dim, double eps)
+        : base(nameof(LayerNorm))
     {
-        _dim = dim; _eps = eps;
+        _dim = dim;
+        _eps = eps;
         weight = new Parameter(ones(dim));
         bias = new Parameter(zeros(dim));
         RegisterComponents();
@@ -109,9 +118,13 @@ public static class Activations
 
     static readonly Dictionary<string, Func<Tensor, Tensor>> ByName = new(StringComparer.Ordinal)
     {
-        ["silu"] = x => nn.functional.silu(x), ["swish"] = x => nn.functional.silu(x),
-        ["gelu_new"] = GeluNew, ["gelu_pytorch_tanh"] = GeluNew, ["gelu_fast"] = GeluNew,
-        ["gelu"] = x => nn.functional.gelu(x), ["relu"] = x => nn.functional.relu(x),
+        ["silu"] = x => nn.functional.silu(x),
+        ["swish"] = x => nn.functional.silu(x),
+        ["gelu_new"] = GeluNew,
+        ["gelu_pytorch_tanh"] = GeluNew,
+        ["gelu_fast"] = GeluNew,
+        ["gelu"] = x => nn.functional.gelu(x),
+        ["relu"] = x => nn.functional.relu(x),
     };
 
     /// <summary>config.json's hidden_act / activation_function names this code implements (HfConfig validates against them).</summary>

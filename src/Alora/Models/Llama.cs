@@ -12,12 +12,20 @@ namespace Alora.Models;
 public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
     // Typed as modules, not Linear, so that an adapter can wrap them (LoRA keeps the Linear as base_layer).
-    public nn.Module<Tensor, Tensor> q_proj, k_proj, v_proj, o_proj;
-    readonly int _heads, _kvHeads, _headDim;
+    public nn.Module<Tensor, Tensor> q_proj,
+        k_proj,
+        v_proj,
+        o_proj;
+    readonly int _heads,
+        _kvHeads,
+        _headDim;
 
-    public LlamaAttention(LlamaConfig c) : base("LlamaAttention")
+    public LlamaAttention(LlamaConfig c)
+        : base("LlamaAttention")
     {
-        _heads = c.NumAttentionHeads; _kvHeads = c.KvHeads; _headDim = c.Dh;
+        _heads = c.NumAttentionHeads;
+        _kvHeads = c.KvHeads;
+        _headDim = c.Dh;
         q_proj = new Linear(c.HiddenSize, _heads * _headDim, c.AttentionBias);
         k_proj = new Linear(c.HiddenSize, _kvHeads * _headDim, c.AttentionBias);
         v_proj = new Linear(c.HiddenSize, _kvHeads * _headDim, c.AttentionBias);
@@ -29,10 +37,11 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1];
-        var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);     // [B,H,T,D]
-        var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);   // [B,KV,T,D]
-        var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);   // [B,KV,T,D]
+        long b = x.shape[0],
+            t = x.shape[1];
+        var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2); // [B,H,T,D]
+        var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // [B,KV,T,D]
+        var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // [B,KV,T,D]
         q = (q * cos).Plus(RotateHalf(q) * sin);
         k = (k * cos).Plus(RotateHalf(k) * sin);
         if (_kvHeads != _heads)
@@ -41,7 +50,7 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
             k = k.repeat_interleave(_heads / _kvHeads, dim: 1);
             v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
         }
-        var y = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);  // [B,H,T,D]
+        var y = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true); // [B,H,T,D]
         y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
         return o_proj.forward(y).MoveToOuterDisposeScope();
     }
@@ -56,10 +65,13 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
 public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
 {
-    public nn.Module<Tensor, Tensor> gate_proj, up_proj, down_proj;
+    public nn.Module<Tensor, Tensor> gate_proj,
+        up_proj,
+        down_proj;
     readonly string _act;
 
-    public LlamaMlp(LlamaConfig c) : base("LlamaMLP")
+    public LlamaMlp(LlamaConfig c)
+        : base("LlamaMLP")
     {
         _act = c.HiddenAct;
         gate_proj = new Linear(c.HiddenSize, c.IntermediateSize, c.MlpBias);
@@ -80,9 +92,11 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
 {
     public readonly LlamaAttention self_attn;
     public readonly LlamaMlp mlp;
-    public readonly RmsNorm input_layernorm, post_attention_layernorm;
+    public readonly RmsNorm input_layernorm,
+        post_attention_layernorm;
 
-    public LlamaDecoderLayer(LlamaConfig c) : base("LlamaDecoderLayer")
+    public LlamaDecoderLayer(LlamaConfig c)
+        : base("LlamaDecoderLayer")
     {
         self_attn = new LlamaAttention(c);
         mlp = new LlamaMlp(c);
@@ -106,7 +120,8 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
     public readonly RmsNorm norm;
     readonly double[] _invFreq;
 
-    public LlamaModel(LlamaConfig c) : base("LlamaModel")
+    public LlamaModel(LlamaConfig c)
+        : base("LlamaModel")
     {
         embed_tokens = new Embedding(c.VocabSize, c.HiddenSize);
         layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new LlamaDecoderLayer(c)).ToArray());
@@ -120,11 +135,12 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = embed_tokens.forward(ids);
-        var angles = Rope.Angles(ids.shape[1], _invFreq, ids.device);   // [T, D/2]
-        var emb = cat([angles, angles], -1);                              // [T, D]
+        var angles = Rope.Angles(ids.shape[1], _invFreq, ids.device); // [T, D/2]
+        var emb = cat([angles, angles], -1); // [T, D]
         var cos = emb.cos().to_type(x.dtype);
         var sin = emb.sin().to_type(x.dtype);
-        foreach (var layer in layers) x = layer.forward(x, cos, sin);
+        foreach (var layer in layers)
+            x = layer.forward(x, cos, sin);
         return norm.forward(x).MoveToOuterDisposeScope();
     }
 }
@@ -135,11 +151,13 @@ public sealed class LlamaForCausalLM : CausalLM
     public readonly Linear? lm_head;
     readonly LlamaConfig _config;
 
-    public LlamaForCausalLM(LlamaConfig config) : base(nameof(LlamaForCausalLM))
+    public LlamaForCausalLM(LlamaConfig config)
+        : base(nameof(LlamaForCausalLM))
     {
         _config = config;
         model = new LlamaModel(config);
-        if (!config.Tied) lm_head = new Linear(config.HiddenSize, config.VocabSize, false);
+        if (!config.Tied)
+            lm_head = new Linear(config.HiddenSize, config.VocabSize, false);
         RegisterComponents();
     }
 

@@ -28,13 +28,15 @@ public static class ModelLoader
     /// <summary>Loads a model folder; weights are converted to <paramref name="dtype"/> (default float32) and moved to <paramref name="device"/>.</summary>
     public static CausalLM Load(string dir, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
-        if (!Directory.Exists(dir)) throw new AloraException($"{dir}: model folder not found");
+        if (!Directory.Exists(dir))
+            throw new AloraException($"{dir}: model folder not found");
         var configPath = Path.Combine(dir, "config.json");
         var model = Create(configPath, JsonFile.Read(configPath));
         try
         {
             LoadWeights(model, dir, dtype);
-            if (device is { } d && d.type != DeviceType.CPU) model.to(d);
+            if (device is { } d && d.type != DeviceType.CPU)
+                model.to(d);
             model.eval();
             return model;
         }
@@ -54,17 +56,22 @@ public static class ModelLoader
         if (File.Exists(single))
         {
             var f = SafeTensorsFile.Open(single);
-            foreach (var name in f.Entries.Keys) map[name] = f;
+            foreach (var name in f.Entries.Keys)
+                map[name] = f;
             return map;
         }
         if (!File.Exists(index))
-            throw new AloraException($"{dir}: no model.safetensors or model.safetensors.index.json (PyTorch .bin checkpoints are not read: convert them to safetensors)");
-        var weightMap = JsonFile.Read(index)["weight_map"] as JsonObject
-            ?? throw new AloraException($"{index}: no weight_map object");
+            throw new AloraException(
+                $"{dir}: no model.safetensors or model.safetensors.index.json (PyTorch .bin checkpoints are not read: convert them to safetensors)"
+            );
+        var weightMap = JsonFile.Read(index)["weight_map"] as JsonObject ?? throw new AloraException($"{index}: no weight_map object");
         var files = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
         foreach (var (name, fileNode) in weightMap)
         {
-            var file = fileNode is JsonValue v && v.TryGetValue<string>(out var f) ? f : throw new AloraException($"{index}: weight_map entry '{name}' is not a file name");
+            var file =
+                fileNode is JsonValue v && v.TryGetValue<string>(out var f)
+                    ? f
+                    : throw new AloraException($"{index}: weight_map entry '{name}' is not a file name");
             // a shard is a file of this folder: no path, so an index cannot make the loader read elsewhere
             if (file.Length == 0 || Path.GetFileName(file) != file || file is "." or "..")
                 throw new AloraException($"{index}: weight_map entry '{name}' names '{file}', not a file of the model folder");
@@ -83,23 +90,33 @@ public static class ModelLoader
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
         bool tied = model.Config.TieWordEmbeddings ?? model is Gpt2LMHeadModel;
         var missing = parameters.Keys.Where(k => !checkpoint.ContainsKey(k)).ToList();
-        var unexpected = checkpoint.Keys.Where(k => !parameters.ContainsKey(k)
-            && !IgnoredSuffixes.Any(s => k.EndsWith(s, StringComparison.Ordinal))
-            && !(tied && k == "lm_head.weight")).ToList();
-        var misShaped = parameters.Where(p => checkpoint.ContainsKey(p.Key)
-                && !checkpoint[p.Key].Entries[p.Key].Shape.SequenceEqual(p.Value.shape))
-            .Select(p => $"{p.Key}: checkpoint {SafeTensorsFile.Fmt(checkpoint[p.Key].Entries[p.Key].Shape)}, model {SafeTensorsFile.Fmt(p.Value.shape)}")
+        var unexpected = checkpoint
+            .Keys.Where(k =>
+                !parameters.ContainsKey(k) && !IgnoredSuffixes.Any(s => k.EndsWith(s, StringComparison.Ordinal)) && !(tied && k == "lm_head.weight")
+            )
             .ToList();
-        var unsupported = parameters.Keys.Where(checkpoint.ContainsKey)
+        var misShaped = parameters
+            .Where(p => checkpoint.ContainsKey(p.Key) && !checkpoint[p.Key].Entries[p.Key].Shape.SequenceEqual(p.Value.shape))
+            .Select(p =>
+                $"{p.Key}: checkpoint {SafeTensorsFile.Fmt(checkpoint[p.Key].Entries[p.Key].Shape)}, model {SafeTensorsFile.Fmt(p.Value.shape)}"
+            )
+            .ToList();
+        var unsupported = parameters
+            .Keys.Where(checkpoint.ContainsKey)
             .Where(k => checkpoint[k].Entries[k].DType is not ("F32" or "F16" or "BF16" or "F64"))
-            .Select(k => $"{k}: {checkpoint[k].Entries[k].DType}").ToList();
+            .Select(k => $"{k}: {checkpoint[k].Entries[k].DType}")
+            .ToList();
         if (missing.Count + unexpected.Count + misShaped.Count + unsupported.Count > 0)
         {
             var parts = new List<string>();
-            if (missing.Count > 0) parts.Add($"missing tensors ({missing.Count}): {List(missing)}");
-            if (unexpected.Count > 0) parts.Add($"unexpected tensors ({unexpected.Count}): {List(unexpected)}");
-            if (misShaped.Count > 0) parts.Add($"wrong shapes ({misShaped.Count}): {List(misShaped)}");
-            if (unsupported.Count > 0) parts.Add($"non-float weights: {List(unsupported)}");
+            if (missing.Count > 0)
+                parts.Add($"missing tensors ({missing.Count}): {List(missing)}");
+            if (unexpected.Count > 0)
+                parts.Add($"unexpected tensors ({unexpected.Count}): {List(unexpected)}");
+            if (misShaped.Count > 0)
+                parts.Add($"wrong shapes ({misShaped.Count}): {List(misShaped)}");
+            if (unsupported.Count > 0)
+                parts.Add($"non-float weights: {List(unsupported)}");
             throw new AloraException($"{dir}: checkpoint does not match {model.Architecture} of config.json: {string.Join("; ", parts)}");
         }
         using var _ = no_grad();
@@ -109,12 +126,15 @@ public static class ModelLoader
             RequireFinite(t, checkpoint[name].Path, name);
             p.copy_(t);
         }
-        if (dtype != ScalarType.Float32) model.to(dtype);
+        if (dtype != ScalarType.Float32)
+            model.to(dtype);
         // float16 ends at 65504: a larger weight would become infinite here, and every output NaN
         if (dtype == ScalarType.Float16)
             foreach (var (name, p) in model.named_parameters()) // the converted ones: to() replaced the tensors
                 if (!AllFinite(p))
-                    throw new AloraException($"{dir}: tensor '{name}' has values beyond float16's range (65504): load the model as float32 or bfloat16 (--dtype)");
+                    throw new AloraException(
+                        $"{dir}: tensor '{name}' has values beyond float16's range (65504): load the model as float32 or bfloat16 (--dtype)"
+                    );
     }
 
     /// <summary>
@@ -123,9 +143,11 @@ public static class ModelLoader
     /// </summary>
     internal static void RequireFinite(Tensor t, string file, string name)
     {
-        if (AllFinite(t)) return;
+        if (AllFinite(t))
+            return;
         using var scope = NewDisposeScope();
-        long nan = t.isnan().sum().item<long>(), inf = t.isinf().sum().item<long>();
+        long nan = t.isnan().sum().item<long>(),
+            inf = t.isinf().sum().item<long>();
         throw new AloraException($"{file}: tensor '{name}' holds non-finite values ({nan} NaN, {inf} infinite of {t.numel()}); refusing to load it");
     }
 
@@ -142,10 +164,18 @@ public static class ModelLoader
     {
         Directory.CreateDirectory(dir);
         var cfg = (JsonObject)config.DeepClone();
-        cfg["torch_dtype"] = dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
+        cfg["torch_dtype"] = dtype switch
+        {
+            ScalarType.BFloat16 => "bfloat16",
+            ScalarType.Float16 => "float16",
+            _ => "float32",
+        };
         using (NewDisposeScope())
         {
-            var tensors = model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().to_type(dtype))).ToList();
+            var tensors = model
+                .named_parameters()
+                .Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().to_type(dtype)))
+                .ToList();
             SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         }
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), cfg.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

@@ -21,16 +21,23 @@ public sealed record FinetuneResult(string RunDir, long Steps, double FinalLoss,
 /// </summary>
 public static class FinetuneRecipe
 {
-    public static FinetuneResult Run(FinetuneOptions o, IProgress<TrainProgress>? progress = null, long? stopAfter = null, CancellationToken cancel = default)
+    public static FinetuneResult Run(
+        FinetuneOptions o,
+        IProgress<TrainProgress>? progress = null,
+        long? stopAfter = null,
+        CancellationToken cancel = default
+    )
     {
         o.Validate();
         o = WithFullPaths(o);
-        if (o.Stage == Stage.Both) return RunBoth(o, progress, cancel);
+        if (o.Stage == Stage.Both)
+            return RunBoth(o, progress, cancel);
         var runDir = o.Out;
         var summaryPath = Path.Combine(runDir, RunFolder.SummaryFile);
         RunFolder.CheckFresh(runDir, o);
         RunFolder.CheckResumeOptions(runDir, o);
-        if (File.Exists(summaryPath)) return ReadFinished(runDir);
+        if (File.Exists(summaryPath))
+            return ReadFinished(runDir);
 
         var device = TorchRuntime.ParseDevice(o.Device);
         using var model = ModelLoader.Load(o.Model, device, o.Dtype.ToScalarType());
@@ -40,7 +47,9 @@ public static class FinetuneRecipe
             throw new AloraException($"{o.Data}: a token id lies outside the model's vocabulary [0, {model.VocabSize})");
         var cfg = o.ToTrainConfig();
         if (data.Count < cfg.BatchSize)
-            throw new AloraException($"{o.Data}: {data.Count} training sequence(s) is fewer than one batch of {cfg.BatchSize}: add data or lower --batch-size");
+            throw new AloraException(
+                $"{o.Data}: {data.Count} training sequence(s) is fewer than one batch of {cfg.BatchSize}: add data or lower --batch-size"
+            );
         var hooks = MethodRegistry.Get(o.Method).Stages[o.Stage](new MethodContext(o, o.Stage, runDir, model, adapters)).ToList();
         try
         {
@@ -55,14 +64,20 @@ public static class FinetuneRecipe
             var clock = Stopwatch.StartNew();
             var history = trainer.Train(progress, stopAfter, cancel);
             var last = history.Count > 0 ? history[^1] : null;
-            if (trainer.Step < trainer.TotalSteps) return new FinetuneResult(runDir, trainer.Step, last?.Loss ?? double.NaN, clock.Elapsed.TotalSeconds, history);
+            if (trainer.Step < trainer.TotalSteps)
+                return new FinetuneResult(runDir, trainer.Step, last?.Loss ?? double.NaN, clock.Elapsed.TotalSeconds, history);
             PeftAdapter.Save(runDir, adapters, lora, Path.GetFullPath(o.Model));
-            foreach (var h in hooks.OfType<IRunArtifacts>()) h.WriteArtifacts(runDir);
+            foreach (var h in hooks.OfType<IRunArtifacts>())
+                h.WriteArtifacts(runDir);
             double seconds = last?.ElapsedSeconds ?? clock.Elapsed.TotalSeconds;
             var summary = new JsonObject
             {
-                ["steps"] = trainer.Step, ["final_loss"] = last?.Loss, ["final_task_loss"] = last?.TaskLoss,
-                ["train_seconds"] = seconds, ["sequences"] = data.Count, ["target_tokens_per_epoch"] = data.Sum(d => (long)d.TargetCount),
+                ["steps"] = trainer.Step,
+                ["final_loss"] = last?.Loss,
+                ["final_task_loss"] = last?.TaskLoss,
+                ["train_seconds"] = seconds,
+                ["sequences"] = data.Count,
+                ["target_tokens_per_epoch"] = data.Sum(d => (long)d.TargetCount),
                 ["peak_working_set_bytes"] = Process.GetCurrentProcess().PeakWorkingSet64,
             };
             AtomicFile.WriteAllText(summaryPath, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -70,7 +85,8 @@ public static class FinetuneRecipe
         }
         finally
         {
-            foreach (var h in hooks) h.Dispose();
+            foreach (var h in hooks)
+                h.Dispose();
         }
     }
 
@@ -90,7 +106,13 @@ public static class FinetuneRecipe
     static FinetuneResult ReadFinished(string runDir)
     {
         var s = JsonFile.Read(Path.Combine(runDir, "summary.json"));
-        return new FinetuneResult(runDir, s["steps"]!.GetValue<long>(), s["final_loss"]?.GetValue<double>() ?? double.NaN, s["train_seconds"]!.GetValue<double>(), []);
+        return new FinetuneResult(
+            runDir,
+            s["steps"]!.GetValue<long>(),
+            s["final_loss"]?.GetValue<double>() ?? double.NaN,
+            s["train_seconds"]!.GetValue<double>(),
+            []
+        );
     }
 
     /// <summary>Every path option made absolute, so config.json names the files wherever the run is resumed from.</summary>
@@ -99,8 +121,14 @@ public static class FinetuneRecipe
         static string? Full(string? p) => string.IsNullOrWhiteSpace(p) ? p : Path.GetFullPath(p);
         return o with
         {
-            Model = Full(o.Model)!, Data = Full(o.Data)!, Out = Full(o.Out)!, GeneralData = Full(o.GeneralData), InitAdapter = Full(o.InitAdapter),
-            Importance = Full(o.Importance), PriorImportance = Full(o.PriorImportance), Fisher = Full(o.Fisher),
+            Model = Full(o.Model)!,
+            Data = Full(o.Data)!,
+            Out = Full(o.Out)!,
+            GeneralData = Full(o.GeneralData),
+            InitAdapter = Full(o.InitAdapter),
+            Importance = Full(o.Importance),
+            PriorImportance = Full(o.PriorImportance),
+            Fisher = Full(o.Fisher),
         };
     }
 
@@ -128,9 +156,13 @@ public static class FinetuneRecipe
         var j = o.ToJson();
         j["resolved"] = new JsonObject
         {
-            ["scaling"] = lora.Scaling, ["rank"] = lora.R, ["alpha"] = lora.Alpha,
+            ["scaling"] = lora.Scaling,
+            ["rank"] = lora.R,
+            ["alpha"] = lora.Alpha,
             ["target_modules"] = new JsonArray(lora.TargetModules.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
-            ["sequences"] = data.Count, ["steps_per_epoch"] = trainer.StepsPerEpoch, ["total_steps"] = trainer.TotalSteps,
+            ["sequences"] = data.Count,
+            ["steps_per_epoch"] = trainer.StepsPerEpoch,
+            ["total_steps"] = trainer.TotalSteps,
             ["architecture"] = model.Architecture,
             ["trainable_parameters"] = model.parameters().Where(p => p.requires_grad).Sum(p => p.numel()),
         };

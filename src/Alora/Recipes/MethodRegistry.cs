@@ -8,7 +8,7 @@ namespace Alora.Recipes;
 public static class MethodRegistry
 {
     public static IReadOnlyList<MethodSpec> All { get; } =
-        [LoraSpecs.Lora, LoraSpecs.Rslora, EwcLoraSpec.Spec, AloraSpecs.AloraNoLayer, AloraSpecs.Alora];
+    [LoraSpecs.Lora, LoraSpecs.Rslora, EwcLoraSpec.Spec, AloraSpecs.AloraNoLayer, AloraSpecs.Alora];
 
     public static MethodSpec Get(FinetuneMethod method) =>
         All.FirstOrDefault(s => s.Method == method) ?? throw new AloraException($"method {method} is not registered");
@@ -25,8 +25,10 @@ public static class MethodRegistry
     {
         var sb = new System.Text.StringBuilder("| `--method` | stages | its own options | in experiments | what it is |\n|---|---|---|---|---|\n");
         foreach (var s in All)
-            sb.Append(System.Globalization.CultureInfo.InvariantCulture,
-                $"| `{EnumNames<FinetuneMethod>.Name(s.Method)}` | {string.Join(", ", s.Stages.Keys.Select(EnumNames<Stage>.Name))} | {string.Join(", ", s.Options.Select(o => $"`--{o}`"))} | {string.Join(", ", s.Experiment.Select(e => $"`{e.Name}`"))} | {s.Summary} |\n");
+            sb.Append(
+                System.Globalization.CultureInfo.InvariantCulture,
+                $"| `{EnumNames<FinetuneMethod>.Name(s.Method)}` | {string.Join(", ", s.Stages.Keys.Select(EnumNames<Stage>.Name))} | {string.Join(", ", s.Options.Select(o => $"`--{o}`"))} | {string.Join(", ", s.Experiment.Select(e => $"`{e.Name}`"))} | {s.Summary} |\n"
+            );
         return sb.ToString();
     }
 }

@@ -19,14 +19,19 @@ public delegate IReadOnlyList<ITrainingHook> StageHooks(MethodContext context);
 public sealed record MethodSpec
 {
     public required FinetuneMethod Method { get; init; }
+
     /// <summary>One line for help and the README.</summary>
     public required string Summary { get; init; }
+
     /// <summary>The stages the method has (general, domain) and the hooks each adds.</summary>
     public required IReadOnlyDictionary<Stage, StageHooks> Stages { get; init; }
+
     /// <summary>Keys of <see cref="FinetuneOptions"/> only this method (and others listing them) reads.</summary>
     public IReadOnlyList<string> Options { get; init; } = [];
+
     /// <summary>rsLoRA's scaling alpha / sqrt(r), whatever --rslora says.</summary>
     public bool RankStabilized { get; init; }
+
     /// <summary>How an experiment compares the method: one entry per row it has in the results (LoRA has two).</summary>
     public IReadOnlyList<ExperimentMethod> Experiment { get; init; } = [];
 }
@@ -40,14 +45,19 @@ public sealed record ExperimentMethod
 {
     public required string Name { get; init; }
     public required string Display { get; init; }
+
     /// <summary>Set by the registry: the recipe method of its domain stage.</summary>
     public FinetuneMethod Recipe { get; init; }
+
     /// <summary>The domain stage continues the adapter of the shared general-stage run.</summary>
     public bool ContinuesGeneral { get; init; }
+
     /// <summary>Its SI settings (xi, si-variant, clamp-omega, omega-dtype) shape the shared general-stage run.</summary>
     public bool RecordsImportance { get; init; }
+
     /// <summary>The domain stage reads a Fisher computed on the general text.</summary>
     public bool NeedsFisher { get; init; }
+
     /// <summary>Its settings as results.csv shows them, from its domain-stage options and (when it continues one) its general stage's.</summary>
     public Func<FinetuneOptions, FinetuneOptions?, MethodSettings> Settings { get; init; } = (_, _) => new();
 }

@@ -12,6 +12,7 @@ namespace Alora.Recipes;
 public sealed record OptionInfo(string Key, PropertyInfo Property, string Description, JsonNode? Default, IReadOnlyList<string>? Values)
 {
     public Type Type => Property.PropertyType;
+
     /// <summary>Whether YAML should keep its value as text ("data: 2024" names a file, "method: alora" a method).</summary>
     public bool IsText => Type == typeof(string) || Values is not null;
 }
@@ -37,18 +38,25 @@ public static class OptionCatalog
     static List<OptionInfo> Build()
     {
         var defaults = new FinetuneOptions().ToJson();
-        return typeof(FinetuneOptions).GetProperties()
+        return typeof(FinetuneOptions)
+            .GetProperties()
             .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
-            .Select(p => new OptionInfo(Key(p), p,
-                p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? throw new InvalidOperationException($"FinetuneOptions.{p.Name} has no [Description]"),
-                defaults[Key(p)]?.DeepClone(), ValueNames(p.PropertyType)))
+            .Select(p => new OptionInfo(
+                Key(p),
+                p,
+                p.GetCustomAttribute<DescriptionAttribute>()?.Description
+                    ?? throw new InvalidOperationException($"FinetuneOptions.{p.Name} has no [Description]"),
+                defaults[Key(p)]?.DeepClone(),
+                ValueNames(p.PropertyType)
+            ))
             .ToList();
     }
 
     static IReadOnlyList<string>? ValueNames(Type t)
     {
         var e = Nullable.GetUnderlyingType(t) ?? t;
-        if (!e.IsEnum) return null;
+        if (!e.IsEnum)
+            return null;
         return (IReadOnlyList<string>)typeof(EnumNames<>).MakeGenericType(e).GetProperty("Names")!.GetValue(null)!;
     }
 
@@ -62,7 +70,8 @@ public static class OptionCatalog
     {
         ArgumentNullException.ThrowIfNull(tree);
         foreach (var (k, _) in tree)
-            if (Find(k) is null) throw new AloraException($"{source}: unknown option '{k}' (known: {string.Join(", ", Options.Select(o => o.Key))})");
+            if (Find(k) is null)
+                throw new AloraException($"{source}: unknown option '{k}' (known: {string.Join(", ", Options.Select(o => o.Key))})");
         try
         {
             return tree.Deserialize<FinetuneOptions>(Json) ?? throw new AloraException($"{source}: no options");
@@ -71,7 +80,9 @@ public static class OptionCatalog
         {
             var key = (e.Path ?? "").TrimStart('$', '.').Replace("['", "", StringComparison.Ordinal).Replace("']", "", StringComparison.Ordinal);
             var info = Find(key);
-            var why = info?.Values is { } names ? $": '{tree[key]}' is not one of {string.Join(", ", names)}" : $" has the wrong type (expected {TypeName(info?.Type)})";
+            var why = info?.Values is { } names
+                ? $": '{tree[key]}' is not one of {string.Join(", ", names)}"
+                : $" has the wrong type (expected {TypeName(info?.Type)})";
             throw new AloraException($"{source}: '{key}'{why}", e);
         }
     }
@@ -79,8 +90,12 @@ public static class OptionCatalog
     static string TypeName(Type? t)
     {
         var u = t is null ? null : Nullable.GetUnderlyingType(t) ?? t;
-        return u == typeof(int) || u == typeof(long) ? "a whole number" : u == typeof(double) ? "a number" : u == typeof(bool) ? "true or false"
-            : u == typeof(string) ? "text" : u == typeof(IReadOnlyList<string>) ? "a list of names" : "a value";
+        return u == typeof(int) || u == typeof(long) ? "a whole number"
+            : u == typeof(double) ? "a number"
+            : u == typeof(bool) ? "true or false"
+            : u == typeof(string) ? "text"
+            : u == typeof(IReadOnlyList<string>) ? "a list of names"
+            : "a value";
     }
 
     /// <summary>The help line of an option: its description, the names of its values, its default.</summary>
@@ -88,9 +103,11 @@ public static class OptionCatalog
     {
         ArgumentNullException.ThrowIfNull(o);
         var sb = new StringBuilder(o.Description);
-        if (o.Values is { } v) sb.Append(": ").AppendJoin(" | ", v);
+        if (o.Values is { } v)
+            sb.Append(": ").AppendJoin(" | ", v);
         var readers = MethodRegistry.Readers(o.Key);
-        if (readers.Count > 0) sb.Append(" [").AppendJoin(", ", readers.Select(EnumNames<FinetuneMethod>.Name)).Append(']');
+        if (readers.Count > 0)
+            sb.Append(" [").AppendJoin(", ", readers.Select(EnumNames<FinetuneMethod>.Name)).Append(']');
         return sb.ToString();
     }
 
@@ -108,7 +125,10 @@ public static class OptionCatalog
                 JsonValue x when x.TryGetValue<bool>(out var b) => b ? "true" : "false",
                 var x => x.ToString(),
             };
-            sb.Append(CultureInfo.InvariantCulture, $"| `--{o.Key}` | {(d.Length == 0 ? "" : $"`{d}`")} | {Help(o).Replace("|", "\\|", StringComparison.Ordinal)} |\n");
+            sb.Append(
+                CultureInfo.InvariantCulture,
+                $"| `--{o.Key}` | {(d.Length == 0 ? "" : $"`{d}`")} | {Help(o).Replace("|", "\\|", StringComparison.Ordinal)} |\n"
+            );
         }
         return sb.ToString();
     }

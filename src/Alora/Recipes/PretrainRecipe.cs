@@ -30,6 +30,7 @@ public sealed record PretrainOptions
     public double WeightDecay { get; init; } = 0.01;
     public double WarmupRatio { get; init; } = 0.05;
     public long Seed { get; init; } = 1234;
+
     /// <summary>Share the input embedding with the output projection (config tie_word_embeddings).</summary>
     public bool TieWordEmbeddings { get; init; } = true;
     public bool Resume { get; init; }
@@ -42,15 +43,26 @@ public sealed record PretrainOptions
 /// </summary>
 public static class PretrainRecipe
 {
-    public static LlamaConfig ModelConfig(PretrainOptions o, TextTokenizer tok) => new()
-    {
-        Architectures = ["LlamaForCausalLM"], ModelType = "llama", VocabSize = tok.VocabSize,
-        HiddenSize = o.Hidden, IntermediateSize = o.Intermediate, NumHiddenLayers = o.Layers,
-        NumAttentionHeads = o.Heads, NumKeyValueHeads = o.KvHeads, MaxPositionEmbeddings = o.MaxLength,
-        RmsNormEps = 1e-5, RopeTheta = 10000, TieWordEmbeddings = o.TieWordEmbeddings, TorchDtype = "float32",
-        BosTokenId = tok.BosId is { } b ? [b] : null, EosTokenId = tok.EosId is { } e ? [e] : null,
-        PadTokenId = tok.PadId is { } p ? [p] : null,
-    };
+    public static LlamaConfig ModelConfig(PretrainOptions o, TextTokenizer tok) =>
+        new()
+        {
+            Architectures = ["LlamaForCausalLM"],
+            ModelType = "llama",
+            VocabSize = tok.VocabSize,
+            HiddenSize = o.Hidden,
+            IntermediateSize = o.Intermediate,
+            NumHiddenLayers = o.Layers,
+            NumAttentionHeads = o.Heads,
+            NumKeyValueHeads = o.KvHeads,
+            MaxPositionEmbeddings = o.MaxLength,
+            RmsNormEps = 1e-5,
+            RopeTheta = 10000,
+            TieWordEmbeddings = o.TieWordEmbeddings,
+            TorchDtype = "float32",
+            BosTokenId = tok.BosId is { } b ? [b] : null,
+            EosTokenId = tok.EosId is { } e ? [e] : null,
+            PadTokenId = tok.PadId is { } p ? [p] : null,
+        };
 
     public static IReadOnlyList<StepMetrics> Run(PretrainOptions o, IProgress<TrainProgress>? progress = null)
     {
@@ -60,21 +72,31 @@ public static class PretrainRecipe
         config.Validate(o.Tokenizer);
         var docs = TextCorpus.Read(o.Data);
         var data = TrainingData.Pack(docs.Select(d => d.InputIds ?? tok.Encode(d.Text!)).ToList(), tok.BosId, tok.EosId, o.MaxLength);
-        if (data.Count < o.BatchSize) throw new AloraException($"{o.Data}: {data.Count} sequences is fewer than one batch of {o.BatchSize}");
+        if (data.Count < o.BatchSize)
+            throw new AloraException($"{o.Data}: {data.Count} sequences is fewer than one batch of {o.BatchSize}");
         random.manual_seed(o.Seed);
         using var model = new LlamaForCausalLM(config);
         model.InitWeights(0.02);
         var trainable = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         var cfg = new TrainConfig
         {
-            Lr = o.Lr, MaxSteps = o.MaxSteps, BatchSize = o.BatchSize, MicroBatchSize = Math.Min(o.MicroBatchSize, o.BatchSize),
-            MaxLength = o.MaxLength, WeightDecay = o.WeightDecay, WarmupRatio = o.WarmupRatio, Schedule = LrSchedule.Cosine,
-            Seed = o.Seed, CheckpointEvery = Math.Max(50, o.MaxSteps / 10),
+            Lr = o.Lr,
+            MaxSteps = o.MaxSteps,
+            BatchSize = o.BatchSize,
+            MicroBatchSize = Math.Min(o.MicroBatchSize, o.BatchSize),
+            MaxLength = o.MaxLength,
+            WeightDecay = o.WeightDecay,
+            WarmupRatio = o.WarmupRatio,
+            Schedule = LrSchedule.Cosine,
+            Seed = o.Seed,
+            CheckpointEvery = Math.Max(50, o.MaxSteps / 10),
         };
         var runDir = Path.Combine(o.Out, "pretrain-run");
         using var trainer = new Trainer(model, [], trainable, data, cfg, runDir);
-        if (o.Resume) trainer.TryResume();
-        else if (Directory.Exists(runDir)) throw new AloraException($"{runDir} exists: pass --resume to continue it, or choose another --out");
+        if (o.Resume)
+            trainer.TryResume();
+        else if (Directory.Exists(runDir))
+            throw new AloraException($"{runDir} exists: pass --resume to continue it, or choose another --out");
         var history = trainer.Train(progress);
         var json = JsonSerializer.SerializeToNode(config, HfConfig.Options)!.AsObject();
         ModelLoader.Save(model, o.Out, json);

@@ -27,7 +27,8 @@ internal static class FigureFont
     {
         _ = Registered.Value;
         plot.Axes.Title.Label.FontName = Name;
-        foreach (IAxis axis in plot.Axes.GetAxes()) SetAxis(axis);
+        foreach (IAxis axis in plot.Axes.GetAxes())
+            SetAxis(axis);
         foreach (var panel in plot.Axes.GetPanels())
         {
             if (panel is ScottPlot.Panels.ColorBar bar)
@@ -52,8 +53,19 @@ internal static class FigureFont
 
     private static bool Register()
     {
-        var regular = Load(Find(Environment.GetEnvironmentVariable("ALORA_FONT"), "DejaVuSans.ttf", "LiberationSans-Regular.ttf", "NotoSans-Regular.ttf", "FreeSans.ttf", "Arial.ttf"));
-        var bold = Load(Find(null, "DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "NotoSans-Bold.ttf", "FreeSansBold.ttf", "Arial Bold.ttf") ?? regular.Path);
+        var regular = Load(
+            Find(
+                Environment.GetEnvironmentVariable("ALORA_FONT"),
+                "DejaVuSans.ttf",
+                "LiberationSans-Regular.ttf",
+                "NotoSans-Regular.ttf",
+                "FreeSans.ttf",
+                "Arial.ttf"
+            )
+        );
+        var bold = Load(
+            Find(null, "DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "NotoSans-Bold.ttf", "FreeSansBold.ttf", "Arial Bold.ttf") ?? regular.Path
+        );
         lock (Fonts.FontResolvers)
             Fonts.FontResolvers.Insert(0, new EmbeddedResolver(regular.Face, bold.Face));
         return true;
@@ -61,39 +73,45 @@ internal static class FigureFont
 
     static readonly string[] FontFolders =
     [
-        "/usr/share/fonts", "/usr/local/share/fonts",
+        "/usr/share/fonts",
+        "/usr/local/share/fonts",
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".fonts"),
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local/share/fonts"),
-        "/Library/Fonts", "/System/Library/Fonts/Supplemental", "C:/Windows/Fonts",
+        "/Library/Fonts",
+        "/System/Library/Fonts/Supplemental",
+        "C:/Windows/Fonts",
     ];
 
     /// <summary>The first existing file among an explicit path and the given file names under the font folders.</summary>
     private static string? Find(string? explicitPath, params string[] names)
     {
-        if (!string.IsNullOrEmpty(explicitPath)) return File.Exists(explicitPath) ? explicitPath
-            : throw new AloraException($"ALORA_FONT={explicitPath}: file not found");
+        if (!string.IsNullOrEmpty(explicitPath))
+            return File.Exists(explicitPath) ? explicitPath : throw new AloraException($"ALORA_FONT={explicitPath}: file not found");
         foreach (var name in names)
-            foreach (var dir in FontFolders.Where(Directory.Exists))
-            {
-                var hit = Directory.EnumerateFiles(dir, name, SearchOption.AllDirectories).FirstOrDefault();
-                if (hit is not null) return hit;
-            }
+        foreach (var dir in FontFolders.Where(Directory.Exists))
+        {
+            var hit = Directory.EnumerateFiles(dir, name, SearchOption.AllDirectories).FirstOrDefault();
+            if (hit is not null)
+                return hit;
+        }
         return null;
     }
 
     private static (SKTypeface Face, string Path) Load(string? file)
     {
         if (file is null)
-            throw new AloraException("no TrueType font for figures was found (looked for DejaVu Sans, Liberation Sans, Noto Sans, FreeSans under "
-                + string.Join(", ", FontFolders) + "): install one (Debian/Ubuntu: apt-get install fonts-dejavu-core) or set ALORA_FONT to a .ttf file");
+            throw new AloraException(
+                "no TrueType font for figures was found (looked for DejaVu Sans, Liberation Sans, Noto Sans, FreeSans under "
+                    + string.Join(", ", FontFolders)
+                    + "): install one (Debian/Ubuntu: apt-get install fonts-dejavu-core) or set ALORA_FONT to a .ttf file"
+            );
         return (SKTypeface.FromFile(file) ?? throw new AloraException($"{file}: Skia could not read this font"), file);
     }
 
     /// <summary>Answers only for <see cref="Name"/>; other names fall through to ScottPlot's own resolvers.</summary>
     private sealed class EmbeddedResolver(SKTypeface regular, SKTypeface bold) : IFontResolver
     {
-        public SKTypeface? CreateTypeface(string fontName, bool bold1, bool italic) =>
-            fontName == Name ? (bold1 ? bold : regular) : null;
+        public SKTypeface? CreateTypeface(string fontName, bool bold1, bool italic) => fontName == Name ? (bold1 ? bold : regular) : null;
 
         public SKTypeface? CreateTypeface(string fontName, FontWeight weight, FontSlant slant, FontSpacing spacing) =>
             CreateTypeface(fontName, weight >= FontWeight.SemiBold, slant != FontSlant.Upright);

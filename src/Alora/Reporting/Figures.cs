@@ -27,22 +27,33 @@ public static class Figures
     /// title gives n when every group has the same, else each tick label does. The axis is logarithmic when the
     /// values span more than a factor 30 (see <see cref="UseLogAxis"/>).
     /// </summary>
-    public static void GroupDistribution(string path, string title, string yLabel,
-        IReadOnlyDictionary<string, double[]> groups, int width = DefaultWidth, int height = DefaultHeight)
+    public static void GroupDistribution(
+        string path,
+        string title,
+        string yLabel,
+        IReadOnlyDictionary<string, double[]> groups,
+        int width = DefaultWidth,
+        int height = DefaultHeight
+    )
     {
         ArgumentNullException.ThrowIfNull(groups);
-        if (groups.Count == 0) throw new ArgumentException("no groups to plot", nameof(groups));
+        if (groups.Count == 0)
+            throw new ArgumentException("no groups to plot", nameof(groups));
         var all = groups.Values.SelectMany(Finite).ToArray();
         // Perplexities of forgetting methods can be 100x the others': a linear axis would flatten every other box.
         bool log = UseLogAxis(all);
         Func<double, double> y = log ? Math.Log10 : v => v;
         var counts = groups.Values.Select(v => Finite(v).Length).Distinct().ToList();
         bool sameN = counts.Count == 1;
-        if (sameN) title += string.Create(CultureInfo.InvariantCulture, $" (n = {counts[0]} each)");
+        if (sameN)
+            title += string.Create(CultureInfo.InvariantCulture, $" (n = {counts[0]} each)");
         using var plot = NewPlot(title, "", log ? yLabel + " (log scale)" : yLabel);
 
         var boxes = new List<Box>();
-        List<double> seedX = [], seedY = [], meanX = [], meanY = [];
+        List<double> seedX = [],
+            seedY = [],
+            meanX = [],
+            meanY = [];
         var positions = new double[groups.Count];
         var labels = new string[groups.Count];
         int i = 0;
@@ -54,21 +65,25 @@ public static class Figures
             labels[i] = sameN ? name : string.Create(CultureInfo.InvariantCulture, $"{name} (n={v.Length})");
             if (v.Length > 0)
             {
-                double q1 = Summary.Quantile(v, 0.25), q3 = Summary.Quantile(v, 0.75), iqr = q3 - q1;
+                double q1 = Summary.Quantile(v, 0.25),
+                    q3 = Summary.Quantile(v, 0.75),
+                    iqr = q3 - q1;
                 Color color = Palette.GetColor(i);
-                boxes.Add(new Box
-                {
-                    Position = i,
-                    BoxMin = y(q1),
-                    BoxMax = y(q3),
-                    BoxMiddle = y(Summary.Quantile(v, 0.5)),
-                    WhiskerMin = y(v.Where(x => x >= q1 - 1.5 * iqr).Min()),
-                    WhiskerMax = y(v.Where(x => x <= q3 + 1.5 * iqr).Max()),
-                    Width = 0.5,
-                    FillColor = color.WithAlpha(0.35),
-                    LineColor = color,
-                    LineWidth = 1.5f,
-                });
+                boxes.Add(
+                    new Box
+                    {
+                        Position = i,
+                        BoxMin = y(q1),
+                        BoxMax = y(q3),
+                        BoxMiddle = y(Summary.Quantile(v, 0.5)),
+                        WhiskerMin = y(v.Where(x => x >= q1 - 1.5 * iqr).Min()),
+                        WhiskerMax = y(v.Where(x => x <= q3 + 1.5 * iqr).Max()),
+                        Width = 0.5,
+                        FillColor = color.WithAlpha(0.35),
+                        LineColor = color,
+                        LineWidth = 1.5f,
+                    }
+                );
                 // Spread the seeds evenly across the box (in seed order) so equal values stay visible;
                 // deterministic, unlike random jitter, so figures are reproducible.
                 for (int k = 0; k < v.Length; k++)
@@ -100,12 +115,13 @@ public static class Figures
         }
         plot.Axes.Bottom.SetTicks(positions, labels);
         plot.Axes.SetLimitsX(-0.6, groups.Count - 0.4);
-        if (log) plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-        {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            IntegerTicksOnly = true,
-            LabelFormatter = t => Math.Pow(10, t).ToString("G4", CultureInfo.InvariantCulture),
-        };
+        if (log)
+            plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+            {
+                MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+                IntegerTicksOnly = true,
+                LabelFormatter = t => Math.Pow(10, t).ToString("G4", CultureInfo.InvariantCulture),
+            };
         ShowLegendOutside(plot);
         Save(plot, path, width, height);
     }
@@ -114,11 +130,19 @@ public static class Figures
     internal static bool UseLogAxis(double[] values) => values.Length > 0 && values.Min() > 0 && values.Max() / values.Min() > 30;
 
     /// <summary>Line chart of training curves, e.g. domain-stage task loss, scaled penalty and total.</summary>
-    public static void LossCurves(string path, string title, IReadOnlyList<(string name, double[] x, double[] y)> series,
-        string xLabel = "step", string yLabel = "loss", int width = DefaultWidth, int height = DefaultHeight)
+    public static void LossCurves(
+        string path,
+        string title,
+        IReadOnlyList<(string name, double[] x, double[] y)> series,
+        string xLabel = "step",
+        string yLabel = "loss",
+        int width = DefaultWidth,
+        int height = DefaultHeight
+    )
     {
         ArgumentNullException.ThrowIfNull(series);
-        if (series.Count == 0) throw new ArgumentException("no series to plot", nameof(series));
+        if (series.Count == 0)
+            throw new ArgumentException("no series to plot", nameof(series));
         using var plot = NewPlot(title, xLabel, yLabel);
         for (int s = 0; s < series.Count; s++)
         {
@@ -136,14 +160,26 @@ public static class Figures
     /// Heatmap of <paramref name="values"/>[row, column], row 0 at the top, with a colour bar;
     /// e.g. log ||Ω|| with rows q_proj, v_proj and one column per layer. NaN cells are grey.
     /// </summary>
-    public static void Heatmap(string path, string title, string[] rowLabels, string[] colLabels, double[,] values,
-        string colorLabel = "", string xLabel = "", string yLabel = "", int width = DefaultWidth, int height = DefaultHeight)
+    public static void Heatmap(
+        string path,
+        string title,
+        string[] rowLabels,
+        string[] colLabels,
+        double[,] values,
+        string colorLabel = "",
+        string xLabel = "",
+        string yLabel = "",
+        int width = DefaultWidth,
+        int height = DefaultHeight
+    )
     {
         ArgumentNullException.ThrowIfNull(rowLabels);
         ArgumentNullException.ThrowIfNull(colLabels);
         ArgumentNullException.ThrowIfNull(values);
-        int rows = values.GetLength(0), cols = values.GetLength(1);
-        if (rows == 0 || cols == 0) throw new ArgumentException("empty matrix", nameof(values));
+        int rows = values.GetLength(0),
+            cols = values.GetLength(1);
+        if (rows == 0 || cols == 0)
+            throw new ArgumentException("empty matrix", nameof(values));
         if (rowLabels.Length != rows || colLabels.Length != cols)
             throw new ArgumentException($"{rowLabels.Length}x{colLabels.Length} labels for a {rows}x{cols} matrix", nameof(values));
         using var plot = NewPlot(title, xLabel, yLabel);
@@ -155,8 +191,10 @@ public static class Figures
         // (y = rows - 1), so tick positions are the indices. Setting Rectangle or Extent instead draws
         // nothing at all for a single row or column in ScottPlot 5.1.59.
         var finite = values.Cast<double>().Where(double.IsFinite).ToArray();
-        if (finite.Length == 0) map.ManualRange = new ScottPlot.Range(0, 1);
-        else if (finite.Min() == finite.Max()) map.ManualRange = new ScottPlot.Range(finite[0] - 1, finite[0] + 1); // a zero-width colour range would divide by zero
+        if (finite.Length == 0)
+            map.ManualRange = new ScottPlot.Range(0, 1);
+        else if (finite.Min() == finite.Max())
+            map.ManualRange = new ScottPlot.Range(finite[0] - 1, finite[0] + 1); // a zero-width colour range would divide by zero
         map.Update(); // the cell bitmap is cached; rebuild it with the range and colour map set above
 
         var bar = plot.Add.ColorBar(map);
@@ -174,16 +212,27 @@ public static class Figures
     /// With <paramref name="logX"/> the x axis is log10 (all x must be &gt; 0). Up to 12 sweep points are
     /// labelled with their exact values; more get automatic ticks.
     /// </summary>
-    public static void Sweep(string path, string title, string xLabel, double[] x,
-        IReadOnlyList<(string name, double[] y)> series, bool logX, string yLabel = "",
-        IReadOnlyList<(string name, double[] y)>? rightSeries = null, string rightYLabel = "",
-        int width = DefaultWidth, int height = DefaultHeight)
+    public static void Sweep(
+        string path,
+        string title,
+        string xLabel,
+        double[] x,
+        IReadOnlyList<(string name, double[] y)> series,
+        bool logX,
+        string yLabel = "",
+        IReadOnlyList<(string name, double[] y)>? rightSeries = null,
+        string rightYLabel = "",
+        int width = DefaultWidth,
+        int height = DefaultHeight
+    )
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(series);
         rightSeries ??= [];
-        if (series.Count + rightSeries.Count == 0) throw new ArgumentException("no series to plot", nameof(series));
-        if (logX && x.Any(v => !(v > 0))) throw new ArgumentException("log x axis needs every x > 0", nameof(x));
+        if (series.Count + rightSeries.Count == 0)
+            throw new ArgumentException("no series to plot", nameof(series));
+        if (logX && x.Any(v => !(v > 0)))
+            throw new ArgumentException("log x axis needs every x > 0", nameof(x));
         using var plot = NewPlot(title, logX ? xLabel + " (log scale)" : xLabel, yLabel);
         // ScottPlot 5 has no log axis: plot log10(x) and label the ticks with the original values.
         double[] px = logX ? [.. x.Select(Math.Log10)] : x;
@@ -205,7 +254,8 @@ public static class Figures
                 }
             }
         }
-        if (rightSeries.Count > 0) plot.Axes.Right.Label.Text = rightYLabel;
+        if (rightSeries.Count > 0)
+            plot.Axes.Right.Label.Text = rightYLabel;
 
         if (x.Length is > 0 and <= 12)
             plot.Axes.Bottom.SetTicks(px, [.. x.Select(v => v.ToString("G3", CultureInfo.InvariantCulture))]);
@@ -221,13 +271,23 @@ public static class Figures
     }
 
     /// <summary>Bar chart with the value printed above each bar, e.g. a cost comparison. A NaN value shows as "n/a".</summary>
-    public static void Bars(string path, string title, string yLabel, string[] labels, double[] values,
-        string valueFormat = "G4", int width = DefaultWidth, int height = DefaultHeight)
+    public static void Bars(
+        string path,
+        string title,
+        string yLabel,
+        string[] labels,
+        double[] values,
+        string valueFormat = "G4",
+        int width = DefaultWidth,
+        int height = DefaultHeight
+    )
     {
         ArgumentNullException.ThrowIfNull(labels);
         ArgumentNullException.ThrowIfNull(values);
-        if (labels.Length != values.Length) throw new ArgumentException($"{labels.Length} labels for {values.Length} values", nameof(values));
-        if (labels.Length == 0) throw new ArgumentException("no bars to plot", nameof(values));
+        if (labels.Length != values.Length)
+            throw new ArgumentException($"{labels.Length} labels for {values.Length} values", nameof(values));
+        if (labels.Length == 0)
+            throw new ArgumentException("no bars to plot", nameof(values));
         using var plot = NewPlot(title, "", yLabel);
         var bars = new List<Bar>();
         for (int i = 0; i < values.Length; i++)
@@ -235,19 +295,22 @@ public static class Figures
             bool missing = !double.IsFinite(values[i]);
             // A missing value keeps its slot as an empty, outline-free bar labelled "n/a", so the label row
             // and axis range stay the same as when every value is there.
-            bars.Add(new Bar
-            {
-                Position = i,
-                Value = missing ? 0 : values[i],
-                FillColor = missing ? Colors.Transparent : Palette.GetColor(i),
-                LineWidth = missing ? 0 : 1,
-                Label = missing ? "n/a" : values[i].ToString(valueFormat, CultureInfo.InvariantCulture),
-            });
+            bars.Add(
+                new Bar
+                {
+                    Position = i,
+                    Value = missing ? 0 : values[i],
+                    FillColor = missing ? Colors.Transparent : Palette.GetColor(i),
+                    LineWidth = missing ? 0 : 1,
+                    Label = missing ? "n/a" : values[i].ToString(valueFormat, CultureInfo.InvariantCulture),
+                }
+            );
         }
         plot.Add.Bars(bars);
         plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, labels.Length).Select(i => (double)i)], labels);
         // Bars grow from zero: no margin below zero unless some value is negative.
-        if (bars.All(b => b.Value >= 0)) plot.Axes.Margins(bottom: 0);
+        if (bars.All(b => b.Value >= 0))
+            plot.Axes.Margins(bottom: 0);
         Save(plot, path, width, height);
     }
 
@@ -270,7 +333,8 @@ public static class Figures
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
-        if (x.Length != y.Length) throw new ArgumentException($"series '{name}': {x.Length} x values but {y.Length} y values");
+        if (x.Length != y.Length)
+            throw new ArgumentException($"series '{name}': {x.Length} x values but {y.Length} y values");
         var keep = Enumerable.Range(0, x.Length).Where(i => double.IsFinite(x[i]) && double.IsFinite(y[i])).ToArray();
         return ([.. keep.Select(i => x[i])], [.. keep.Select(i => y[i])]);
     }
@@ -301,7 +365,8 @@ public static class Figures
         }
         finally
         {
-            if (File.Exists(tmp)) File.Delete(tmp);
+            if (File.Exists(tmp))
+                File.Delete(tmp);
         }
     }
 }

@@ -8,10 +8,13 @@ public enum ColumnAlign
 {
     /// <summary>Renderer default (<c>---</c>).</summary>
     Default,
+
     /// <summary><c>:---</c></summary>
     Left,
+
     /// <summary><c>:---:</c></summary>
     Center,
+
     /// <summary><c>---:</c></summary>
     Right,
 }
@@ -21,8 +24,10 @@ public enum BestIs
 {
     /// <summary>No cell is bolded.</summary>
     None,
+
     /// <summary>The smallest mean (loss, perplexity, cost).</summary>
     Min,
+
     /// <summary>The largest mean (accuracy).</summary>
     Max,
 }
@@ -31,8 +36,7 @@ public enum BestIs
 public readonly record struct MeanSd(double Mean, double Sd)
 {
     /// <summary>Mean and sample sd of the given values (sd is NaN for a single value).</summary>
-    public static MeanSd Of(IReadOnlyList<double> values) =>
-        new(Summary.Mean(values), Summary.StandardDeviation(values));
+    public static MeanSd Of(IReadOnlyList<double> values) => new(Summary.Mean(values), Summary.StandardDeviation(values));
 }
 
 /// <summary>A GitHub-flavoured Markdown table built row by row.</summary>
@@ -46,7 +50,8 @@ public sealed class MarkdownTable
     public MarkdownTable(IReadOnlyList<string> headers, IReadOnlyList<ColumnAlign>? alignments = null)
     {
         ArgumentNullException.ThrowIfNull(headers);
-        if (headers.Count == 0) throw new ArgumentException("a table needs at least one column", nameof(headers));
+        if (headers.Count == 0)
+            throw new ArgumentException("a table needs at least one column", nameof(headers));
         if (alignments is not null && alignments.Count != headers.Count)
             throw new ArgumentException($"{alignments.Count} alignments for {headers.Count} columns", nameof(alignments));
         _headers = [.. headers];
@@ -71,14 +76,21 @@ public sealed class MarkdownTable
     {
         var sb = new StringBuilder();
         AppendLine(sb, _headers);
-        AppendLine(sb, _align.Select(a => a switch
-        {
-            ColumnAlign.Left => ":---",
-            ColumnAlign.Center => ":---:",
-            ColumnAlign.Right => "---:",
-            _ => "---",
-        }), escape: false);
-        foreach (var row in _rows) AppendLine(sb, row);
+        AppendLine(
+            sb,
+            _align.Select(a =>
+                a switch
+                {
+                    ColumnAlign.Left => ":---",
+                    ColumnAlign.Center => ":---:",
+                    ColumnAlign.Right => "---:",
+                    _ => "---",
+                }
+            ),
+            escape: false
+        );
+        foreach (var row in _rows)
+            AppendLine(sb, row);
         return sb.ToString();
     }
 
@@ -87,7 +99,8 @@ public sealed class MarkdownTable
     {
         ArgumentNullException.ThrowIfNull(rows);
         var table = new MarkdownTable(headers);
-        foreach (var row in rows) table.AddRow(row);
+        foreach (var row in rows)
+            table.AddRow(row);
         return table.ToString();
     }
 
@@ -98,7 +111,8 @@ public sealed class MarkdownTable
     public static string FormatMeanSd(double mean, double sd, int decimals = 2)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(decimals);
-        if (double.IsNaN(mean)) return "n/a";
+        if (double.IsNaN(mean))
+            return "n/a";
         string f = "F" + decimals.ToString(CultureInfo.InvariantCulture);
         string m = mean.ToString(f, CultureInfo.InvariantCulture);
         return double.IsNaN(sd) ? m : $"{m} ± {sd.ToString(f, CultureInfo.InvariantCulture)}";
@@ -118,7 +132,8 @@ public sealed class MarkdownTable
         IReadOnlyList<string> columns,
         IReadOnlyList<BestIs> best,
         IReadOnlyList<(string Name, IReadOnlyList<MeanSd> Cells)> rows,
-        int decimals = 2)
+        int decimals = 2
+    )
     {
         ArgumentNullException.ThrowIfNull(columns);
         ArgumentNullException.ThrowIfNull(best);
@@ -159,14 +174,19 @@ public sealed class MarkdownTable
     }
 
     // The mean exactly as FormatMeanSd prints it, read back; Math.Round would round ties differently from "F".
-    private static double Printed(double mean, int decimals) => double.IsNaN(mean)
-        ? double.NaN
-        : double.Parse(mean.ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+    private static double Printed(double mean, int decimals) =>
+        double.IsNaN(mean)
+            ? double.NaN
+            : double.Parse(
+                mean.ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
+                CultureInfo.InvariantCulture
+            );
 
     private static void AppendLine(StringBuilder sb, IEnumerable<string> cells, bool escape = true)
     {
         sb.Append('|');
-        foreach (var cell in cells) sb.Append(' ').Append(escape ? Escape(cell) : cell).Append(" |");
+        foreach (var cell in cells)
+            sb.Append(' ').Append(escape ? Escape(cell) : cell).Append(" |");
         sb.Append('\n');
     }
 

@@ -19,10 +19,13 @@ public static class Summary
     public static double Mean(IReadOnlyList<double> values)
     {
         ArgumentNullException.ThrowIfNull(values);
-        if (values.Count == 0) return double.NaN;
-        if (IsConstant(values)) return values[0];
+        if (values.Count == 0)
+            return double.NaN;
+        if (IsConstant(values))
+            return values[0];
         double sum = 0;
-        for (int i = 0; i < values.Count; i++) sum += values[i];
+        for (int i = 0; i < values.Count; i++)
+            sum += values[i];
         return sum / values.Count;
     }
 
@@ -30,9 +33,13 @@ public static class Summary
     public static double Variance(IReadOnlyList<double> values)
     {
         ArgumentNullException.ThrowIfNull(values);
-        if (values.Count < 2) return double.NaN;
-        if (IsConstant(values)) return 0.0;
-        double mean = Mean(values), ss = 0, comp = 0;
+        if (values.Count < 2)
+            return double.NaN;
+        if (IsConstant(values))
+            return 0.0;
+        double mean = Mean(values),
+            ss = 0,
+            comp = 0;
         for (int i = 0; i < values.Count; i++)
         {
             double d = values[i] - mean;
@@ -67,8 +74,10 @@ public static class Summary
     public static double Quantile(IReadOnlyList<double> values, double q)
     {
         ArgumentNullException.ThrowIfNull(values);
-        if (q is < 0 or > 1 || double.IsNaN(q)) throw new ArgumentOutOfRangeException(nameof(q), q, "q must be in [0, 1]");
-        if (values.Count == 0) return double.NaN;
+        if (q is < 0 or > 1 || double.IsNaN(q))
+            throw new ArgumentOutOfRangeException(nameof(q), q, "q must be in [0, 1]");
+        if (values.Count == 0)
+            return double.NaN;
         double[] sorted = [.. values];
         Array.Sort(sorted);
         double h = (sorted.Length - 1) * q;
@@ -80,7 +89,8 @@ public static class Summary
     internal static bool IsConstant(IReadOnlyList<double> values)
     {
         for (int i = 1; i < values.Count; i++)
-            if (values[i] != values[0]) return false;
+            if (values[i] != values[0])
+                return false;
         return values.Count > 0;
     }
 }

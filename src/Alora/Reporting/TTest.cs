@@ -27,7 +27,8 @@ public sealed record TTestResult(
     double Sd2,
     int N1,
     int N2,
-    string? Reason)
+    string? Reason
+)
 {
     /// <summary>Mean 1 - mean 2.</summary>
     public double MeanDifference => Mean1 - Mean2;
@@ -54,30 +55,31 @@ public sealed record TTestResult(
 public static class TTest
 {
     /// <summary>Student's t-test (pooled variance).</summary>
-    public static TTestResult Student(IReadOnlyList<double> group1, IReadOnlyList<double> group2) =>
-        Run(group1, group2, TTestKind.Student);
+    public static TTestResult Student(IReadOnlyList<double> group1, IReadOnlyList<double> group2) => Run(group1, group2, TTestKind.Student);
 
     /// <summary>Welch's t-test (unequal variances, Welch–Satterthwaite degrees of freedom).</summary>
-    public static TTestResult Welch(IReadOnlyList<double> group1, IReadOnlyList<double> group2) =>
-        Run(group1, group2, TTestKind.Welch);
+    public static TTestResult Welch(IReadOnlyList<double> group1, IReadOnlyList<double> group2) => Run(group1, group2, TTestKind.Welch);
 
     /// <summary>Runs the chosen test.</summary>
     public static TTestResult Run(IReadOnlyList<double> group1, IReadOnlyList<double> group2, TTestKind kind)
     {
         ArgumentNullException.ThrowIfNull(group1);
         ArgumentNullException.ThrowIfNull(group2);
-        int n1 = group1.Count, n2 = group2.Count;
-        double m1 = Summary.Mean(group1), m2 = Summary.Mean(group2);
-        double v1 = Summary.Variance(group1), v2 = Summary.Variance(group2);
-        TTestResult Nan(string reason) =>
-            new(kind, double.NaN, double.NaN, double.NaN, m1, m2, Math.Sqrt(v1), Math.Sqrt(v2), n1, n2, reason);
+        int n1 = group1.Count,
+            n2 = group2.Count;
+        double m1 = Summary.Mean(group1),
+            m2 = Summary.Mean(group2);
+        double v1 = Summary.Variance(group1),
+            v2 = Summary.Variance(group2);
+        TTestResult Nan(string reason) => new(kind, double.NaN, double.NaN, double.NaN, m1, m2, Math.Sqrt(v1), Math.Sqrt(v2), n1, n2, reason);
 
         if (n1 < 2 || n2 < 2)
             return Nan($"each group needs at least 2 values (n1 = {n1}, n2 = {n2})");
         if (!AllFinite(group1) || !AllFinite(group2))
             return Nan("a group contains NaN or an infinite value");
 
-        double t, df;
+        double t,
+            df;
         if (kind == TTestKind.Student)
         {
             double pooled = ((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2);
@@ -86,7 +88,8 @@ public static class TTest
         }
         else
         {
-            double a = v1 / n1, b = v2 / n2;
+            double a = v1 / n1,
+                b = v2 / n2;
             df = (a + b) * (a + b) / (a * a / (n1 - 1) + b * b / (n2 - 1));
             t = (m1 - m2) / Math.Sqrt(a + b);
         }
@@ -96,9 +99,10 @@ public static class TTest
         if (v1 == 0 && v2 == 0)
         {
             // Division by a zero standard error: IEEE gives ±inf (means differ) or NaN (means equal), as documented.
-            reason = m1 == m2
-                ? "both groups have zero variance and equal means: t is 0/0"
-                : "both groups have zero variance: the standard error is 0, so t is infinite";
+            reason =
+                m1 == m2
+                    ? "both groups have zero variance and equal means: t is 0/0"
+                    : "both groups have zero variance: the standard error is 0, so t is infinite";
             p = double.IsNaN(t) ? double.NaN : 0.0;
         }
         else
@@ -119,8 +123,10 @@ public static class TTest
     /// </remarks>
     public static double TwoSidedP(double t, double df)
     {
-        if (double.IsNaN(t) || double.IsNaN(df) || df <= 0) return double.NaN;
-        if (double.IsInfinity(t)) return 0.0;
+        if (double.IsNaN(t) || double.IsNaN(df) || df <= 0)
+            return double.NaN;
+        if (double.IsInfinity(t))
+            return 0.0;
         double x = df / (df + t * t);
         return Math.Clamp(SpecialFunctions.BetaRegularized(df / 2, 0.5, x), 0.0, 1.0);
     }
@@ -128,7 +134,8 @@ public static class TTest
     private static bool AllFinite(IReadOnlyList<double> values)
     {
         for (int i = 0; i < values.Count; i++)
-            if (!double.IsFinite(values[i])) return false;
+            if (!double.IsFinite(values[i]))
+                return false;
         return true;
     }
 }

@@ -13,7 +13,8 @@ public static class PeakMemory
     /// <summary>Resets the peak to the current resident size; false where the OS does not allow it.</summary>
     public static bool Reset()
     {
-        if (!OperatingSystem.IsLinux()) return false;
+        if (!OperatingSystem.IsLinux())
+            return false;
         try
         {
             File.WriteAllText("/proc/self/clear_refs", "5");

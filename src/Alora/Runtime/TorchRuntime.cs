@@ -17,11 +17,14 @@ public static partial class TorchRuntime
     /// </summary>
     public static void Initialize()
     {
-        if (Interlocked.Exchange(ref _initialized, 1) == 1) return;
-        if (!OperatingSystem.IsLinux()) return;
+        if (Interlocked.Exchange(ref _initialized, 1) == 1)
+            return;
+        if (!OperatingSystem.IsLinux())
+            return;
         try
         {
-            const int M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3;
+            const int M_TRIM_THRESHOLD = -1,
+                M_MMAP_THRESHOLD = -3;
             _ = Mallopt(M_MMAP_THRESHOLD, 32 << 20);
             _ = Mallopt(M_TRIM_THRESHOLD, 1 << 30);
         }
@@ -38,11 +41,14 @@ public static partial class TorchRuntime
     public static Device ParseDevice(string name)
     {
         var n = name.Trim().ToLowerInvariant();
-        if (n == "cpu") return CPU;
+        if (n == "cpu")
+            return CPU;
         if (n.StartsWith("cuda", StringComparison.Ordinal))
         {
             if (!cuda.is_available())
-                throw new AloraException($"device '{name}' was requested but CUDA is not available: build with -p:AloraTorchBackend=cuda on a machine with an NVIDIA driver");
+                throw new AloraException(
+                    $"device '{name}' was requested but CUDA is not available: build with -p:AloraTorchBackend=cuda on a machine with an NVIDIA driver"
+                );
             return new Device(n);
         }
         throw new AloraException($"unknown device '{name}': use cpu, cuda or cuda:N");

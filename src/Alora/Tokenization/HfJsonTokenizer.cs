@@ -1,5 +1,5 @@
-using Alora.IO;
 using System.Text.Json.Nodes;
+using Alora.IO;
 using Alora.Models;
 
 namespace Alora.Tokenization;
@@ -10,7 +10,8 @@ public sealed class HfJsonTokenizer : TextTokenizer
     readonly Tokenizers.DotNet.Tokenizer _tok;
     readonly Dictionary<string, int> _vocab = new(StringComparer.Ordinal);
     readonly HashSet<int> _special = [];
-    readonly int[] _autoPrefix, _autoSuffix;
+    readonly int[] _autoPrefix,
+        _autoSuffix;
 
     public HfJsonTokenizer(string path)
     {
@@ -25,24 +26,36 @@ public sealed class HfJsonTokenizer : TextTokenizer
         }
         switch (json["model"]?["vocab"])
         {
-            case JsonObject o: foreach (var (k, v) in o) _vocab[k] = v!.GetValue<int>(); break;
-            case JsonArray a: for (int i = 0; i < a.Count; i++) _vocab[a[i]![0]!.GetValue<string>()] = i; break; // Unigram: [piece, score]
+            case JsonObject o:
+                foreach (var (k, v) in o)
+                    _vocab[k] = v!.GetValue<int>();
+                break;
+            case JsonArray a:
+                for (int i = 0; i < a.Count; i++)
+                    _vocab[a[i]![0]!.GetValue<string>()] = i;
+                break; // Unigram: [piece, score]
         }
         if (json["added_tokens"] is JsonArray added)
             foreach (var t in added)
             {
                 int id = t!["id"]!.GetValue<int>();
                 _vocab[t["content"]!.GetValue<string>()] = id;
-                if (t["special"]?.GetValue<bool>() ?? false) _special.Add(id);
+                if (t["special"]?.GetValue<bool>() ?? false)
+                    _special.Add(id);
             }
         // The post-processor may add special tokens (Llama 3's <|begin_of_text|>): find them on an
         // empty text and strip them, so Encode returns the text's tokens only.
         var empty = _tok.Encode("").Select(i => (int)i).ToArray();
         int p = 0;
-        while (p < empty.Length && _special.Contains(empty[p]) && p == 0) p++;
+        while (p < empty.Length && _special.Contains(empty[p]) && p == 0)
+            p++;
         _autoPrefix = empty[..p];
         _autoSuffix = empty[p..];
-        if (_autoPrefix.Length == 1) { BosId = _autoPrefix[0]; AddBos = true; }
+        if (_autoPrefix.Length == 1)
+        {
+            BosId = _autoPrefix[0];
+            AddBos = true;
+        }
     }
 
     public override int VocabSize => _vocab.Count == 0 ? 0 : _vocab.Values.Max() + 1;

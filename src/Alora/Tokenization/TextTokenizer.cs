@@ -1,5 +1,5 @@
-using Alora.IO;
 using System.Text.Json.Nodes;
+using Alora.IO;
 using Alora.Models;
 
 namespace Alora.Tokenization;
@@ -13,12 +13,14 @@ public abstract class TextTokenizer : IDisposable
     public int? BosId { get; protected set; }
     public int? EosId { get; protected set; }
     public int? PadId { get; protected set; }
+
     /// <summary>Whether the model expects bos before a text (tokenizer_config.json add_bos_token, or the tokenizer's own post-processor).</summary>
     public bool AddBos { get; protected set; }
     public abstract int VocabSize { get; }
 
     public abstract int[] Encode(string text);
     public abstract string Decode(IReadOnlyList<int> ids);
+
     /// <summary>The id of a token string, if the vocabulary has it.</summary>
     public abstract int? TokenToId(string token);
 
@@ -38,14 +40,16 @@ public abstract class TextTokenizer : IDisposable
     /// </summary>
     public static TextTokenizer Load(string modelDir)
     {
-        if (!Directory.Exists(modelDir)) throw new AloraException($"{modelDir}: model folder not found");
+        if (!Directory.Exists(modelDir))
+            throw new AloraException($"{modelDir}: model folder not found");
         var json = Path.Combine(modelDir, "tokenizer.json");
         var spm = Path.Combine(modelDir, "tokenizer.model");
         var tokConfigPath = Path.Combine(modelDir, "tokenizer_config.json");
         var tokConfig = File.Exists(tokConfigPath) ? JsonFile.Read(tokConfigPath) : new JsonObject();
         var configPath = Path.Combine(modelDir, "config.json");
         var config = File.Exists(configPath) ? JsonFile.Read(configPath) : new JsonObject();
-        TextTokenizer tok = File.Exists(json) ? new HfJsonTokenizer(json)
+        TextTokenizer tok =
+            File.Exists(json) ? new HfJsonTokenizer(json)
             : File.Exists(spm) ? new SentencePieceTextTokenizer(spm)
             : throw new AloraException($"{modelDir}: no tokenizer.json or tokenizer.model (use pre-tokenized input_ids, or --prompt-ids)");
         tok.ResolveSpecialTokens(tokConfig, config);
@@ -57,8 +61,10 @@ public abstract class TextTokenizer : IDisposable
         BosId = Resolve(tokConfig["bos_token"], config["bos_token_id"], BosId);
         EosId = Resolve(tokConfig["eos_token"], config["eos_token_id"], EosId);
         PadId = Resolve(tokConfig["pad_token"], config["pad_token_id"], PadId);
-        if (tokConfig["add_bos_token"] is JsonValue v && v.TryGetValue(out bool addBos)) AddBos = addBos;
-        if (BosId is null) AddBos = false;
+        if (tokConfig["add_bos_token"] is JsonValue v && v.TryGetValue(out bool addBos))
+            AddBos = addBos;
+        if (BosId is null)
+            AddBos = false;
     }
 
     int? Resolve(JsonNode? tokenNode, JsonNode? configId, int? own)
@@ -69,8 +75,10 @@ public abstract class TextTokenizer : IDisposable
             JsonObject o => o["content"]?.GetValue<string>(),
             _ => null,
         };
-        if (token is not null && TokenToId(token) is { } id) return id;
-        if (own is not null) return own;
+        if (token is not null && TokenToId(token) is { } id)
+            return id;
+        if (own is not null)
+            return own;
         return configId switch
         {
             JsonValue v when v.TryGetValue(out int i) => i,

@@ -7,12 +7,16 @@ namespace Alora.Training;
 public sealed class StepContext
 {
     public required IReadOnlyList<AdaptedModule> Adapters { get; init; }
+
     /// <summary>The optimizer step about to be (or just) taken, 0-based.</summary>
     public long Step { get; internal set; }
+
     /// <summary>Learning rate of this step, after the schedule.</summary>
     public double Lr { get; internal set; }
+
     /// <summary>Target tokens in this step's batch.</summary>
     public long Tokens { get; internal set; }
+
     /// <summary>Mean cross-entropy of this step's batch.</summary>
     public double TaskLoss { get; internal set; }
 }

@@ -40,13 +40,14 @@ public abstract class Optimizer : IDisposable
     /// <summary>The numbers a step hands libtorch, named as in the update's formula.</summary>
     protected abstract IEnumerable<(string What, double Value)> Coefficients(double lr);
 
-    static double MaxFinite(ScalarType t) => t switch
-    {
-        ScalarType.Float16 => 65504,
-        ScalarType.BFloat16 => 3.3895313892515355e38,
-        ScalarType.Float32 => float.MaxValue,
-        _ => double.MaxValue,
-    };
+    static double MaxFinite(ScalarType t) =>
+        t switch
+        {
+            ScalarType.Float16 => 65504,
+            ScalarType.BFloat16 => 3.3895313892515355e38,
+            ScalarType.Float32 => float.MaxValue,
+            _ => double.MaxValue,
+        };
 
     /// <summary>Named state tensors (for checkpoints).</summary>
     public abstract IEnumerable<KeyValuePair<string, Tensor>> State();
@@ -55,7 +56,10 @@ public abstract class Optimizer : IDisposable
     public void ZeroGrad()
     {
         foreach (var (_, p) in Parameters)
-            if (p.grad is { } g) { g.zero_(); }
+            if (p.grad is { } g)
+            {
+                g.zero_();
+            }
     }
 
     public virtual void Dispose() => GC.SuppressFinalize(this);
@@ -68,13 +72,15 @@ public sealed class Sgd(IReadOnlyList<(string Name, Parameter Param)> parameters
     {
         using var _ = no_grad();
         foreach (var (_, p) in Parameters)
-            if (p.grad is { } g) p.Plus_(g, -lr);
+            if (p.grad is { } g)
+                p.Plus_(g, -lr);
         StepCount++;
     }
 
     protected override IEnumerable<(string What, double Value)> Coefficients(double lr) => [("step size -lr", -lr)];
 
     public override IEnumerable<KeyValuePair<string, Tensor>> State() => [];
+
     public override void LoadState(IReadOnlyDictionary<string, Tensor> state, long stepCount) => StepCount = stepCount;
 }
 
@@ -84,13 +90,26 @@ public sealed class Sgd(IReadOnlyList<(string Name, Parameter Param)> parameters
 /// </summary>
 public sealed class AdamW : Optimizer
 {
-    readonly double _beta1, _beta2, _eps, _weightDecay;
-    readonly Tensor[] _m, _v;
+    readonly double _beta1,
+        _beta2,
+        _eps,
+        _weightDecay;
+    readonly Tensor[] _m,
+        _v;
 
-    public AdamW(IReadOnlyList<(string Name, Parameter Param)> parameters, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0.0)
+    public AdamW(
+        IReadOnlyList<(string Name, Parameter Param)> parameters,
+        double beta1 = 0.9,
+        double beta2 = 0.999,
+        double eps = 1e-8,
+        double weightDecay = 0.0
+    )
         : base(parameters)
     {
-        _beta1 = beta1; _beta2 = beta2; _eps = eps; _weightDecay = weightDecay;
+        _beta1 = beta1;
+        _beta2 = beta2;
+        _eps = eps;
+        _weightDecay = weightDecay;
         _m = parameters.Select(p => zeros_like(p.Param).DetachFromDisposeScope()).ToArray();
         _v = parameters.Select(p => zeros_like(p.Param).DetachFromDisposeScope()).ToArray();
     }
@@ -99,13 +118,16 @@ public sealed class AdamW : Optimizer
     {
         using var _ = no_grad();
         StepCount++;
-        double bc1 = 1 - Math.Pow(_beta1, StepCount), bc2 = 1 - Math.Pow(_beta2, StepCount);
+        double bc1 = 1 - Math.Pow(_beta1, StepCount),
+            bc2 = 1 - Math.Pow(_beta2, StepCount);
         for (int i = 0; i < Parameters.Count; i++)
         {
             var p = Parameters[i].Param;
-            if (p.grad is not { } g) continue;
+            if (p.grad is not { } g)
+                continue;
             using var scope = NewDisposeScope();
-            if (_weightDecay != 0) p.Times_(1 - lr * _weightDecay);
+            if (_weightDecay != 0)
+                p.Times_(1 - lr * _weightDecay);
             _m[i].Times_(_beta1).Plus_(g, 1 - _beta1);
             _v[i].Times_(_beta2).Addcmul_(g, g, 1 - _beta2);
             var denom = _v[i].sqrt().DividedBy(Math.Sqrt(bc2)).Plus_(_eps);
@@ -116,8 +138,14 @@ public sealed class AdamW : Optimizer
     protected override IEnumerable<(string What, double Value)> Coefficients(double lr)
     {
         long t = StepCount + 1;
-        double bc1 = 1 - Math.Pow(_beta1, t), bc2 = 1 - Math.Pow(_beta2, t);
-        return [("decay factor 1 - lr*wd", 1 - lr * _weightDecay), ("step size -lr/(1-beta1^t)", -lr / bc1), ("1/sqrt(1-beta2^t)", 1 / Math.Sqrt(bc2))];
+        double bc1 = 1 - Math.Pow(_beta1, t),
+            bc2 = 1 - Math.Pow(_beta2, t);
+        return
+        [
+            ("decay factor 1 - lr*wd", 1 - lr * _weightDecay),
+            ("step size -lr/(1-beta1^t)", -lr / bc1),
+            ("1/sqrt(1-beta2^t)", 1 / Math.Sqrt(bc2)),
+        ];
     }
 
     public override IEnumerable<KeyValuePair<string, Tensor>> State()
@@ -142,22 +170,30 @@ public sealed class AdamW : Optimizer
 
     public override void Dispose()
     {
-        foreach (var t in _m.Concat(_v)) t.Dispose();
+        foreach (var t in _m.Concat(_v))
+            t.Dispose();
         base.Dispose();
     }
 }
 
 /// <summary>The learning rate after warm-up (option schedule).</summary>
 [JsonConverter(typeof(NamedEnumConverter<LrSchedule>))]
-public enum LrSchedule { Constant, Linear, Cosine }
+public enum LrSchedule
+{
+    Constant,
+    Linear,
+    Cosine,
+}
 
 /// <summary>Learning rate at a step: linear warm-up from 0, then constant, linear or cosine decay to 0 (as transformers' schedulers).</summary>
 public static class LearningRate
 {
     public static double At(long step, long totalSteps, double peak, long warmupSteps, LrSchedule schedule)
     {
-        if (warmupSteps > 0 && step < warmupSteps) return peak * (step + 1) / warmupSteps;
-        if (schedule == LrSchedule.Constant || totalSteps <= warmupSteps) return peak;
+        if (warmupSteps > 0 && step < warmupSteps)
+            return peak * (step + 1) / warmupSteps;
+        if (schedule == LrSchedule.Constant || totalSteps <= warmupSteps)
+            return peak;
         double progress = (double)(step - warmupSteps) / Math.Max(1, totalSteps - warmupSteps);
         return schedule switch
         {

@@ -1,6 +1,6 @@
-using Alora.Data;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Alora.Data;
 using Alora.IO;
 using Alora.Lora;
 using Alora.Models;
@@ -12,8 +12,18 @@ using static TorchSharp.torch;
 namespace Alora.Training;
 
 public sealed record StepMetrics(
-    long Step, double Epoch, double Loss, double TaskLoss, IReadOnlyDictionary<string, double> Penalties,
-    double Lr, double GradNorm, long TargetTokens, long Tokens, double TokensPerSecond, double ElapsedSeconds);
+    long Step,
+    double Epoch,
+    double Loss,
+    double TaskLoss,
+    IReadOnlyDictionary<string, double> Penalties,
+    double Lr,
+    double GradNorm,
+    long TargetTokens,
+    long Tokens,
+    double TokensPerSecond,
+    double ElapsedSeconds
+);
 
 public readonly record struct TrainProgress(long Step, long TotalSteps, double Loss, double TokensPerSecond);
 
@@ -43,31 +53,57 @@ public sealed class Trainer : IDisposable
     readonly List<StepMetrics> _history = [];
     double _elapsedBefore;
 
-    public Trainer(CausalLM model, IReadOnlyList<AdaptedModule> adapters, IReadOnlyList<TrainingExample> data,
-        TrainConfig config, string? runDir = null, IReadOnlyList<ITrainingHook>? hooks = null)
-        : this(model, adapters, adapters.SelectMany(a => new[]
-            {
-                (a.Path + ".lora_A.weight", a.Layer.lora_A.weight),
-                (a.Path + ".lora_B.weight", a.Layer.lora_B.weight),
-            }).ToList(), data, config, runDir, hooks)
-    {
-    }
+    public Trainer(
+        CausalLM model,
+        IReadOnlyList<AdaptedModule> adapters,
+        IReadOnlyList<TrainingExample> data,
+        TrainConfig config,
+        string? runDir = null,
+        IReadOnlyList<ITrainingHook>? hooks = null
+    )
+        : this(
+            model,
+            adapters,
+            adapters
+                .SelectMany(a => new[] { (a.Path + ".lora_A.weight", a.Layer.lora_A.weight), (a.Path + ".lora_B.weight", a.Layer.lora_B.weight) })
+                .ToList(),
+            data,
+            config,
+            runDir,
+            hooks
+        ) { }
 
     /// <summary>Trains the given parameters (all of a model for pretraining, or the LoRA factors).</summary>
-    public Trainer(CausalLM model, IReadOnlyList<AdaptedModule> adapters, List<(string Name, Parameter Param)> trainable,
-        IReadOnlyList<TrainingExample> data, TrainConfig config, string? runDir = null, IReadOnlyList<ITrainingHook>? hooks = null)
+    public Trainer(
+        CausalLM model,
+        IReadOnlyList<AdaptedModule> adapters,
+        List<(string Name, Parameter Param)> trainable,
+        IReadOnlyList<TrainingExample> data,
+        TrainConfig config,
+        string? runDir = null,
+        IReadOnlyList<ITrainingHook>? hooks = null
+    )
     {
         config.Validate();
-        if (data.Count == 0) throw new AloraException("the training data is empty");
-        if (data.All(d => d.TargetCount == 0)) throw new AloraException("the training data has no target token");
-        _model = model; _data = data; _cfg = config; _runDir = runDir; _hooks = hooks ?? [];
-        if (trainable.Count == 0) throw new AloraException("nothing to train: no trainable parameter");
+        if (data.Count == 0)
+            throw new AloraException("the training data is empty");
+        if (data.All(d => d.TargetCount == 0))
+            throw new AloraException("the training data has no target token");
+        _model = model;
+        _data = data;
+        _cfg = config;
+        _runDir = runDir;
+        _hooks = hooks ?? [];
+        if (trainable.Count == 0)
+            throw new AloraException("nothing to train: no trainable parameter");
         _trainable = trainable;
-        foreach (var (_, p) in _trainable) p.requires_grad = true;
+        foreach (var (_, p) in _trainable)
+            p.requires_grad = true;
         _device = _trainable[0].Param.device;
-        _optimizer = config.Optimizer == OptimizerKind.Sgd
-            ? new Sgd(_trainable)
-            : new AdamW(_trainable, config.Beta1, config.Beta2, config.Eps, config.WeightDecay);
+        _optimizer =
+            config.Optimizer == OptimizerKind.Sgd
+                ? new Sgd(_trainable)
+                : new AdamW(_trainable, config.Beta1, config.Beta2, config.Eps, config.WeightDecay);
         _ctx = new StepContext { Adapters = adapters };
         StepsPerEpoch = (data.Count + config.BatchSize - 1) / config.BatchSize;
         TotalSteps = config.MaxSteps ?? config.Epochs * StepsPerEpoch;
@@ -91,7 +127,8 @@ public sealed class Trainer : IDisposable
             var stepClock = Stopwatch.StartNew();
             var (m, fault) = TrainStep(Step, stepClock, _elapsedBefore + clock.Elapsed.TotalSeconds);
             AppendMetrics(m);
-            if (fault is not null) throw Diverged(m.Step, fault);
+            if (fault is not null)
+                throw Diverged(m.Step, fault);
             _history.Add(m);
             Step++;
             progress?.Report(new TrainProgress(Step, TotalSteps, m.Loss, m.TokensPerSecond));
@@ -107,10 +144,13 @@ public sealed class Trainer : IDisposable
     AloraException Diverged(long step, string fault)
     {
         var kept = _runDir is null ? null : Checkpoints(CheckpointDir).LastOrDefault();
-        var checkpoint = _runDir is null ? ""
+        var checkpoint =
+            _runDir is null ? ""
             : kept is null ? "; no checkpoint had been saved"
             : $"; the last checkpoint, {Path.GetFileName(kept)}, is kept";
-        return new AloraException($"step {step}: {fault}: training stopped (lower --lr, clip with --max-grad-norm, or check the data){checkpoint}; no adapter was written");
+        return new AloraException(
+            $"step {step}: {fault}: training stopped (lower --lr, clip with --max-grad-norm, or check the data){checkpoint}; no adapter was written"
+        );
     }
 
     /// <summary>One optimizer step; the fault names the first non-finite quantity, after which nothing more of the step runs.</summary>
@@ -119,7 +159,8 @@ public sealed class Trainer : IDisposable
         using var scope = NewDisposeScope();
         double lr = LearningRate.At(step, TotalSteps, _cfg.Lr, WarmupSteps, _cfg.Schedule);
         var batch = BatchIndices(step);
-        long targets = batch.Sum(i => (long)_data[i].TargetCount), tokens = batch.Sum(i => (long)_data[i].Ids.Length);
+        long targets = batch.Sum(i => (long)_data[i].TargetCount),
+            tokens = batch.Sum(i => (long)_data[i].Ids.Length);
         _optimizer.ZeroGrad();
         double ceSum = 0;
         foreach (var micro in batch.Chunk(_cfg.MicroBatchSize))
@@ -128,27 +169,52 @@ public sealed class Trainer : IDisposable
             var (input, labels) = Collate(micro);
             ceSum += ChunkedCrossEntropyBackward(input, labels, Math.Max(1, targets));
         }
-        double taskLoss = ceSum / Math.Max(1, targets), gradNorm = double.NaN;
+        double taskLoss = ceSum / Math.Max(1, targets),
+            gradNorm = double.NaN;
         var penalties = new Dictionary<string, double>();
-        StepMetrics Metrics() => new(step + 1, (double)(step + 1) / StepsPerEpoch, taskLoss + penalties.Values.Sum(), taskLoss,
-            penalties, lr, gradNorm, targets, tokens, tokens / Math.Max(1e-9, stepClock.Elapsed.TotalSeconds), elapsed + stepClock.Elapsed.TotalSeconds);
-        if (!double.IsFinite(taskLoss)) return (Metrics(), $"the loss is {taskLoss}");
-        _ctx.Step = step; _ctx.Lr = lr; _ctx.Tokens = targets; _ctx.TaskLoss = taskLoss;
-        foreach (var h in _hooks) h.OnTaskGradients(_ctx);
+        StepMetrics Metrics() =>
+            new(
+                step + 1,
+                (double)(step + 1) / StepsPerEpoch,
+                taskLoss + penalties.Values.Sum(),
+                taskLoss,
+                penalties,
+                lr,
+                gradNorm,
+                targets,
+                tokens,
+                tokens / Math.Max(1e-9, stepClock.Elapsed.TotalSeconds),
+                elapsed + stepClock.Elapsed.TotalSeconds
+            );
+        if (!double.IsFinite(taskLoss))
+            return (Metrics(), $"the loss is {taskLoss}");
+        _ctx.Step = step;
+        _ctx.Lr = lr;
+        _ctx.Tokens = targets;
+        _ctx.TaskLoss = taskLoss;
+        foreach (var h in _hooks)
+            h.OnTaskGradients(_ctx);
         foreach (var h in _hooks)
         {
-            if (h.Penalty(_ctx) is not { } p) continue;
+            if (h.Penalty(_ctx) is not { } p)
+                continue;
             double v = penalties[h.Name] = p.item<float>();
-            if (!double.IsFinite(v)) return (Metrics(), $"the {h.Name} penalty is {v}");
+            if (!double.IsFinite(v))
+                return (Metrics(), $"the {h.Name} penalty is {v}");
             p.backward();
         }
         gradNorm = ClipGradients();
-        if (!double.IsFinite(gradNorm)) return (Metrics(), $"the gradient norm is {gradNorm}");
-        if (_optimizer.Unrepresentable(lr) is { } overflow) return (Metrics(), overflow);
-        foreach (var h in _hooks) h.BeforeOptimizerStep(_ctx);
+        if (!double.IsFinite(gradNorm))
+            return (Metrics(), $"the gradient norm is {gradNorm}");
+        if (_optimizer.Unrepresentable(lr) is { } overflow)
+            return (Metrics(), overflow);
+        foreach (var h in _hooks)
+            h.BeforeOptimizerStep(_ctx);
         _optimizer.Step(lr);
-        if (FirstNonFiniteParameter() is { } name) return (Metrics(), $"the update made {name} non-finite");
-        foreach (var h in _hooks) h.AfterOptimizerStep(_ctx);
+        if (FirstNonFiniteParameter() is { } name)
+            return (Metrics(), $"the update made {name} non-finite");
+        foreach (var h in _hooks)
+            h.AfterOptimizerStep(_ctx);
         return (Metrics(), null);
     }
 
@@ -157,8 +223,9 @@ public sealed class Trainer : IDisposable
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var finite = stack(_trainable.Select(t => t.Param.isfinite().all()).ToArray());          // [P] bool
-        if (finite.all().item<bool>()) return null;
+        var finite = stack(_trainable.Select(t => t.Param.isfinite().all()).ToArray()); // [P] bool
+        if (finite.all().item<bool>())
+            return null;
         var flags = finite.data<bool>().ToArray();
         return _trainable[Array.IndexOf(flags, false)].Name;
     }
@@ -171,22 +238,23 @@ public sealed class Trainer : IDisposable
     /// </summary>
     double ChunkedCrossEntropyBackward(Tensor input, Tensor labels, long normaliser)
     {
-        var hidden = _model.Hidden(input);                                                        // [b,L,C]
+        var hidden = _model.Hidden(input); // [b,L,C]
         var detached = hidden.detach().requires_grad_(true);
-        var flat = detached.view(-1, hidden.shape[2]);                                            // [b*L,C]
-        var flatLabels = labels.view(-1);                                                         // [b*L]
+        var flat = detached.view(-1, hidden.shape[2]); // [b*L,C]
+        var flatLabels = labels.view(-1); // [b*L]
         double sum = 0;
         long rows = flat.shape[0];
         for (long r = 0; r < rows; r += _model.HeadChunkRows)
         {
             using var scope = NewDisposeScope();
             long n = Math.Min(_model.HeadChunkRows, rows - r);
-            var logits = _model.Head(flat.narrow(0, r, n));                                       // [n,V]
+            var logits = _model.Head(flat.narrow(0, r, n)); // [n,V]
             var ce = nn.functional.cross_entropy(logits, flatLabels.narrow(0, r, n), ignore_index: -100, reduction: nn.Reduction.Sum);
             ce.DividedBy(normaliser).backward();
             sum += ce.item<float>();
         }
-        if (hidden.requires_grad && detached.grad is { } g) hidden.backward([g]);
+        if (hidden.requires_grad && detached.grad is { } g)
+            hidden.backward([g]);
         return sum;
     }
 
@@ -195,13 +263,15 @@ public sealed class Trainer : IDisposable
     {
         using var scope = NewDisposeScope();
         var grads = _trainable.Select(t => t.Param.grad).OfType<Tensor>().ToList();
-        if (grads.Count == 0) return 0;
+        if (grads.Count == 0)
+            return 0;
         var norm = stack(grads.Select(g => g.norm()).ToArray()).norm().item<float>();
         if (_cfg.MaxGradNorm > 0 && norm > _cfg.MaxGradNorm)
         {
             double coef = _cfg.MaxGradNorm / (norm + 1e-6);
             using var _ = no_grad();
-            foreach (var g in grads) g.Times_(coef);
+            foreach (var g in grads)
+                g.Times_(coef);
         }
         return norm;
     }
@@ -209,7 +279,8 @@ public sealed class Trainer : IDisposable
     /// <summary>Sequences of this step: a permutation per epoch drawn from (seed, epoch).</summary>
     int[] BatchIndices(long step)
     {
-        long epoch = step / StepsPerEpoch, inEpoch = step % StepsPerEpoch;
+        long epoch = step / StepsPerEpoch,
+            inEpoch = step % StepsPerEpoch;
         var perm = Permutation(_data.Count, _cfg.Seed, epoch);
         int start = (int)(inEpoch * _cfg.BatchSize);
         return perm[start..Math.Min(start + _cfg.BatchSize, perm.Length)];
@@ -239,7 +310,8 @@ public sealed class Trainer : IDisposable
             for (int j = 0; j < ex.Ids.Length; j++)
             {
                 input[r * len + j] = ex.Ids[j];
-                if (j + 1 < ex.Ids.Length && ex.Targets[j + 1]) labels[r * len + j] = ex.Ids[j + 1];
+                if (j + 1 < ex.Ids.Length && ex.Targets[j + 1])
+                    labels[r * len + j] = ex.Ids[j + 1];
             }
         }
         return (tensor(input, [micro.Length, len], device: _device), tensor(labels, [micro.Length, len], device: _device));
@@ -247,21 +319,31 @@ public sealed class Trainer : IDisposable
 
     void AppendMetrics(StepMetrics m)
     {
-        if (_runDir is null) return;
+        if (_runDir is null)
+            return;
         var o = new JsonObject
         {
-            ["step"] = m.Step, ["epoch"] = Math.Round(m.Epoch, 4), ["loss"] = Number(m.Loss), ["task_loss"] = Number(m.TaskLoss),
+            ["step"] = m.Step,
+            ["epoch"] = Math.Round(m.Epoch, 4),
+            ["loss"] = Number(m.Loss),
+            ["task_loss"] = Number(m.TaskLoss),
         };
-        foreach (var (k, v) in m.Penalties) o[k] = Number(v);
-        o["lr"] = Number(m.Lr); o["grad_norm"] = Number(m.GradNorm); o["target_tokens"] = m.TargetTokens; o["tokens"] = m.Tokens;
-        o["tokens_per_second"] = Math.Round(m.TokensPerSecond, 1); o["elapsed_seconds"] = Math.Round(m.ElapsedSeconds, 3);
+        foreach (var (k, v) in m.Penalties)
+            o[k] = Number(v);
+        o["lr"] = Number(m.Lr);
+        o["grad_norm"] = Number(m.GradNorm);
+        o["target_tokens"] = m.TargetTokens;
+        o["tokens"] = m.Tokens;
+        o["tokens_per_second"] = Math.Round(m.TokensPerSecond, 1);
+        o["elapsed_seconds"] = Math.Round(m.ElapsedSeconds, 3);
         o["rss_mb"] = Math.Round(PeakMemory.CurrentBytes() / 1048576.0, 1);
         Directory.CreateDirectory(_runDir);
         File.AppendAllText(Path.Combine(_runDir, "metrics.jsonl"), o.ToJsonString() + "\n");
     }
 
     /// <summary>A number as JSON; NaN and the infinities, which JSON lacks, as the strings "NaN", "Infinity", "-Infinity".</summary>
-    static JsonValue Number(double v) => double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(System.Globalization.CultureInfo.InvariantCulture))!;
+    static JsonValue Number(double v) =>
+        double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(System.Globalization.CultureInfo.InvariantCulture))!;
 
     // ---- checkpoints ----
 
@@ -272,21 +354,31 @@ public sealed class Trainer : IDisposable
         using var scope = NewDisposeScope();
         var final = Path.Combine(CheckpointDir, $"step-{Step:D7}");
         var tmp = final + ".tmp";
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        if (Directory.Exists(tmp))
+            Directory.Delete(tmp, true);
         Directory.CreateDirectory(tmp);
-        SafeTensorsWriter.Write(Path.Combine(tmp, "trainable.safetensors"), _trainable.Select(t => new KeyValuePair<string, Tensor>(t.Name, t.Param)));
+        SafeTensorsWriter.Write(
+            Path.Combine(tmp, "trainable.safetensors"),
+            _trainable.Select(t => new KeyValuePair<string, Tensor>(t.Name, t.Param))
+        );
         SafeTensorsWriter.Write(Path.Combine(tmp, "optimizer.safetensors"), _optimizer.State());
-        SafeTensorsWriter.Write(Path.Combine(tmp, "hooks.safetensors"),
-            _hooks.SelectMany(h => h.State().Select(kv => new KeyValuePair<string, Tensor>(h.Name + "/" + kv.Key, kv.Value))));
+        SafeTensorsWriter.Write(
+            Path.Combine(tmp, "hooks.safetensors"),
+            _hooks.SelectMany(h => h.State().Select(kv => new KeyValuePair<string, Tensor>(h.Name + "/" + kv.Key, kv.Value)))
+        );
         using (var rng = random.get_rng_state())
             SafeTensorsWriter.Write(Path.Combine(tmp, "rng.safetensors"), [new("torch_cpu", rng)]);
         var state = new JsonObject
         {
-            ["step"] = Step, ["total_steps"] = TotalSteps, ["optimizer_steps"] = _optimizer.StepCount,
-            ["seed"] = _cfg.Seed, ["elapsed_seconds"] = elapsed,
+            ["step"] = Step,
+            ["total_steps"] = TotalSteps,
+            ["optimizer_steps"] = _optimizer.StepCount,
+            ["seed"] = _cfg.Seed,
+            ["elapsed_seconds"] = elapsed,
         };
         File.WriteAllText(Path.Combine(tmp, "trainer_state.json"), state.ToJsonString());
-        if (Directory.Exists(final)) Directory.Delete(final, true);
+        if (Directory.Exists(final))
+            Directory.Delete(final, true);
         Directory.Move(tmp, final);
         foreach (var old in Checkpoints(CheckpointDir).SkipLast(Math.Max(1, _cfg.KeepCheckpoints)))
             Directory.Delete(old, true);
@@ -295,26 +387,35 @@ public sealed class Trainer : IDisposable
     /// <summary>The newest complete checkpoint of a run folder, or null.</summary>
     public static string? LatestCheckpoint(string runDir) => Checkpoints(Path.Combine(runDir, "checkpoints")).LastOrDefault();
 
-    static IEnumerable<string> Checkpoints(string dir) => !Directory.Exists(dir) ? []
-        : Directory.GetDirectories(dir, "step-*").Where(d => !d.EndsWith(".tmp", StringComparison.Ordinal)
-            && File.Exists(Path.Combine(d, "trainer_state.json"))).Order(StringComparer.Ordinal);
+    static IEnumerable<string> Checkpoints(string dir) =>
+        !Directory.Exists(dir)
+            ? []
+            : Directory
+                .GetDirectories(dir, "step-*")
+                .Where(d => !d.EndsWith(".tmp", StringComparison.Ordinal) && File.Exists(Path.Combine(d, "trainer_state.json")))
+                .Order(StringComparer.Ordinal);
 
     /// <summary>Restores the latest checkpoint of the run folder; returns false when there is none.</summary>
     public bool TryResume()
     {
-        if (_runDir is null) return false;
+        if (_runDir is null)
+            return false;
         var latest = Checkpoints(CheckpointDir).LastOrDefault();
-        if (latest is null) return false;
+        if (latest is null)
+            return false;
         var state = JsonFile.Read(Path.Combine(latest, "trainer_state.json"));
         long step = state["step"]!.GetValue<long>();
         if (state["total_steps"]!.GetValue<long>() != TotalSteps)
-            throw new AloraException($"{latest}: the checkpoint was made for {state["total_steps"]} steps but this run has {TotalSteps}: the configuration changed");
+            throw new AloraException(
+                $"{latest}: the checkpoint was made for {state["total_steps"]} steps but this run has {TotalSteps}: the configuration changed"
+            );
         using (no_grad())
         {
             var trainable = SafeTensorsFile.Open(Path.Combine(latest, "trainable.safetensors"));
             foreach (var (name, p) in _trainable)
             {
-                if (!trainable.Entries.ContainsKey(name)) throw new AloraException($"{latest}: checkpoint lacks {name}: the adapter configuration changed");
+                if (!trainable.Entries.ContainsKey(name))
+                    throw new AloraException($"{latest}: checkpoint lacks {name}: the adapter configuration changed");
                 using var t = trainable.Load(name);
                 p.copy_(t);
             }
@@ -322,11 +423,15 @@ public sealed class Trainer : IDisposable
         _optimizer.LoadState(LoadAll(Path.Combine(latest, "optimizer.safetensors")), state["optimizer_steps"]!.GetValue<long>());
         var hookState = LoadAll(Path.Combine(latest, "hooks.safetensors"));
         foreach (var h in _hooks)
-            h.LoadState(hookState.Where(kv => kv.Key.StartsWith(h.Name + "/", StringComparison.Ordinal))
-                .ToDictionary(kv => kv.Key[(h.Name.Length + 1)..], kv => kv.Value));
+            h.LoadState(
+                hookState
+                    .Where(kv => kv.Key.StartsWith(h.Name + "/", StringComparison.Ordinal))
+                    .ToDictionary(kv => kv.Key[(h.Name.Length + 1)..], kv => kv.Value)
+            );
         using (var rng = SafeTensorsFile.Open(Path.Combine(latest, "rng.safetensors")).Load("torch_cpu"))
             random.set_rng_state(rng);
-        foreach (var t in hookState.Values) t.Dispose();
+        foreach (var t in hookState.Values)
+            t.Dispose();
         Step = step;
         _elapsedBefore = state["elapsed_seconds"]!.GetValue<double>();
         TruncateMetrics(step);
@@ -336,10 +441,13 @@ public sealed class Trainer : IDisposable
     /// <summary>For a run that starts at step 0: what an attempt that saved no checkpoint left (metrics, partial checkpoints) is removed.</summary>
     public void StartFresh()
     {
-        if (_runDir is null) return;
-        if (Step != 0) throw new InvalidOperationException("StartFresh after training began");
+        if (_runDir is null)
+            return;
+        if (Step != 0)
+            throw new InvalidOperationException("StartFresh after training began");
         File.Delete(Path.Combine(_runDir, "metrics.jsonl"));
-        if (Directory.Exists(CheckpointDir)) Directory.Delete(CheckpointDir, true);
+        if (Directory.Exists(CheckpointDir))
+            Directory.Delete(CheckpointDir, true);
     }
 
     static Dictionary<string, Tensor> LoadAll(string path)
@@ -351,7 +459,8 @@ public sealed class Trainer : IDisposable
     void TruncateMetrics(long step)
     {
         var path = Path.Combine(_runDir!, "metrics.jsonl");
-        if (!File.Exists(path)) return;
+        if (!File.Exists(path))
+            return;
         var keep = File.ReadAllLines(path).Where(l => l.Length > 0 && LoggedStep(path, l) <= step);
         AtomicFile.WriteAllText(path, string.Concat(keep.Select(l => l + "\n")));
     }
@@ -361,7 +470,8 @@ public sealed class Trainer : IDisposable
     {
         try
         {
-            return JsonNode.Parse(line) is JsonObject o && o["step"] is JsonValue v && v.TryGetValue<long>(out var s) ? s
+            return JsonNode.Parse(line) is JsonObject o && o["step"] is JsonValue v && v.TryGetValue<long>(out var s)
+                ? s
                 : throw new AloraException($"{path}: a line without a step: {line[..Math.Min(80, line.Length)]}");
         }
         catch (System.Text.Json.JsonException e)

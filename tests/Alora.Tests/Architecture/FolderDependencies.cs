@@ -23,7 +23,8 @@ public sealed class FolderDependencies
         foreach (var type in asm.MainModule.GetTypes())
         {
             var from = Folder(type);
-            if (from is null) continue;
+            if (from is null)
+                continue;
             foreach (var used in TypesUsedBy(type))
                 Add(from, used, type);
         }
@@ -32,10 +33,13 @@ public sealed class FolderDependencies
     /// <summary>The folder of a type of this assembly, or null for types outside the root namespace (compiler-generated ones at the top level).</summary>
     public string? Folder(TypeReference t)
     {
-        while (t.IsNested) t = t.DeclaringType;
+        while (t.IsNested)
+            t = t.DeclaringType;
         var ns = t.Namespace;
-        if (ns == _root) return "";
-        if (!ns.StartsWith(_root + ".", StringComparison.Ordinal)) return null;
+        if (ns == _root)
+            return "";
+        if (!ns.StartsWith(_root + ".", StringComparison.Ordinal))
+            return null;
         var rest = ns[(_root.Length + 1)..];
         var dot = rest.IndexOf('.', StringComparison.Ordinal);
         return dot < 0 ? rest : rest[..dot];
@@ -44,38 +48,60 @@ public sealed class FolderDependencies
     void Add(string from, TypeReference used, TypeDefinition where)
     {
         var to = Folder(used);
-        if (to is null || to == from) return;
-        if (!Uses.TryGetValue(from, out var targets)) Uses[from] = targets = new(StringComparer.Ordinal);
+        if (to is null || to == from)
+            return;
+        if (!Uses.TryGetValue(from, out var targets))
+            Uses[from] = targets = new(StringComparer.Ordinal);
         targets.TryAdd(to, $"{where.FullName} uses {used.FullName}");
     }
 
     static IEnumerable<TypeReference> TypesUsedBy(TypeDefinition type)
     {
-        if (type.BaseType is { } b) foreach (var t in Expand(b)) yield return t;
-        foreach (var i in type.Interfaces) foreach (var t in Expand(i.InterfaceType)) yield return t;
-        foreach (var a in type.CustomAttributes) yield return a.AttributeType;
-        foreach (var f in type.Fields) foreach (var t in Expand(f.FieldType)) yield return t;
-        foreach (var p in type.Properties) foreach (var t in Expand(p.PropertyType)) yield return t;
+        if (type.BaseType is { } b)
+            foreach (var t in Expand(b))
+                yield return t;
+        foreach (var i in type.Interfaces)
+        foreach (var t in Expand(i.InterfaceType))
+            yield return t;
+        foreach (var a in type.CustomAttributes)
+            yield return a.AttributeType;
+        foreach (var f in type.Fields)
+        foreach (var t in Expand(f.FieldType))
+            yield return t;
+        foreach (var p in type.Properties)
+        foreach (var t in Expand(p.PropertyType))
+            yield return t;
         foreach (var m in type.Methods)
         {
-            foreach (var t in Expand(m.ReturnType)) yield return t;
-            foreach (var p in m.Parameters) foreach (var t in Expand(p.ParameterType)) yield return t;
-            foreach (var a in m.CustomAttributes) yield return a.AttributeType;
-            if (!m.HasBody) continue;
-            foreach (var v in m.Body.Variables) foreach (var t in Expand(v.VariableType)) yield return t;
+            foreach (var t in Expand(m.ReturnType))
+                yield return t;
+            foreach (var p in m.Parameters)
+            foreach (var t in Expand(p.ParameterType))
+                yield return t;
+            foreach (var a in m.CustomAttributes)
+                yield return a.AttributeType;
+            if (!m.HasBody)
+                continue;
+            foreach (var v in m.Body.Variables)
+            foreach (var t in Expand(v.VariableType))
+                yield return t;
             foreach (var ins in m.Body.Instructions)
-                foreach (var t in Operand(ins)) yield return t;
+            foreach (var t in Operand(ins))
+                yield return t;
         }
     }
 
-    static IEnumerable<TypeReference> Operand(Instruction ins) => ins.Operand switch
-    {
-        TypeReference t => Expand(t),
-        MethodReference mr => Expand(mr.DeclaringType).Concat(Expand(mr.ReturnType)).Concat(mr.Parameters.SelectMany(p => Expand(p.ParameterType)))
-            .Concat(mr is GenericInstanceMethod g ? g.GenericArguments.SelectMany(Expand) : []),
-        FieldReference fr => Expand(fr.DeclaringType).Concat(Expand(fr.FieldType)),
-        _ => [],
-    };
+    static IEnumerable<TypeReference> Operand(Instruction ins) =>
+        ins.Operand switch
+        {
+            TypeReference t => Expand(t),
+            MethodReference mr => Expand(mr.DeclaringType)
+                .Concat(Expand(mr.ReturnType))
+                .Concat(mr.Parameters.SelectMany(p => Expand(p.ParameterType)))
+                .Concat(mr is GenericInstanceMethod g ? g.GenericArguments.SelectMany(Expand) : []),
+            FieldReference fr => Expand(fr.DeclaringType).Concat(Expand(fr.FieldType)),
+            _ => [],
+        };
 
     /// <summary>A type and the types it is made of (element types, generic arguments).</summary>
     static IEnumerable<TypeReference> Expand(TypeReference t)
@@ -84,10 +110,13 @@ public sealed class FolderDependencies
         {
             case GenericInstanceType g:
                 yield return g.ElementType;
-                foreach (var a in g.GenericArguments) foreach (var x in Expand(a)) yield return x;
+                foreach (var a in g.GenericArguments)
+                foreach (var x in Expand(a))
+                    yield return x;
                 break;
             case TypeSpecification s:
-                foreach (var x in Expand(s.ElementType)) yield return x;
+                foreach (var x in Expand(s.ElementType))
+                    yield return x;
                 break;
             case GenericParameter:
                 break;
@@ -105,9 +134,14 @@ public sealed class FolderDependencies
         var stack = new Stack<string>();
         var onStack = new HashSet<string>(StringComparer.Ordinal);
         var result = new List<List<string>>();
-        var nodes = Uses.Keys.Concat(Uses.Values.SelectMany(v => v.Keys)).Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal).ToList();
+        var nodes = Uses
+            .Keys.Concat(Uses.Values.SelectMany(v => v.Keys))
+            .Distinct(StringComparer.Ordinal)
+            .OrderBy(n => n, StringComparer.Ordinal)
+            .ToList();
         foreach (var n in nodes)
-            if (!index.ContainsKey(n)) Visit(n);
+            if (!index.ContainsKey(n))
+                Visit(n);
         return result;
 
         void Visit(string v)
@@ -117,14 +151,26 @@ public sealed class FolderDependencies
             onStack.Add(v);
             foreach (var w in Uses.TryGetValue(v, out var ws) ? ws.Keys : Enumerable.Empty<string>())
             {
-                if (!index.TryGetValue(w, out var iw)) { Visit(w); low[v] = Math.Min(low[v], low[w]); }
-                else if (onStack.Contains(w)) low[v] = Math.Min(low[v], iw);
+                if (!index.TryGetValue(w, out var iw))
+                {
+                    Visit(w);
+                    low[v] = Math.Min(low[v], low[w]);
+                }
+                else if (onStack.Contains(w))
+                    low[v] = Math.Min(low[v], iw);
             }
-            if (low[v] != index[v]) return;
+            if (low[v] != index[v])
+                return;
             var component = new List<string>();
             string x;
-            do { x = stack.Pop(); onStack.Remove(x); component.Add(x); } while (x != v);
-            if (component.Count > 1) result.Add(component);
+            do
+            {
+                x = stack.Pop();
+                onStack.Remove(x);
+                component.Add(x);
+            } while (x != v);
+            if (component.Count > 1)
+                result.Add(component);
         }
     }
 }

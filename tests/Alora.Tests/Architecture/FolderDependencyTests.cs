@@ -15,8 +15,11 @@ public sealed class FolderDependencyTests(ITestOutputHelper output)
         foreach (var (from, to) in deps.Uses.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             output.WriteLine($"{(from.Length == 0 ? "(root)" : from)} -> {string.Join(", ", to.Keys.Order(StringComparer.Ordinal))}");
         var cycles = deps.Cycles();
-        var described = cycles.Select(c => string.Join(" <-> ", c) + ": " + string.Join("; ",
-            c.SelectMany(a => c.Where(b => deps.Uses.GetValueOrDefault(a)?.ContainsKey(b) == true).Select(b => deps.Uses[a][b]))));
+        var described = cycles.Select(c =>
+            string.Join(" <-> ", c)
+            + ": "
+            + string.Join("; ", c.SelectMany(a => c.Where(b => deps.Uses.GetValueOrDefault(a)?.ContainsKey(b) == true).Select(b => deps.Uses[a][b])))
+        );
         Assert.True(cycles.Count == 0, "folder cycles:\n" + string.Join("\n", described));
     }
 

@@ -10,26 +10,57 @@ public class AloraCliTests
     static string DomainFile(TempDir tmp)
     {
         var path = tmp.File("domain.jsonl");
-        var lines = Enumerable.Range(0, 12).Select(i => new JsonObject
-        {
-            ["question"] = $"Which organ does drug number {i} act on?",
-            ["choices"] = new JsonArray("heart", "liver", "kidney", "lung"),
-            ["answer"] = i % 4,
-        }.ToJsonString());
+        var lines = Enumerable
+            .Range(0, 12)
+            .Select(i =>
+                new JsonObject
+                {
+                    ["question"] = $"Which organ does drug number {i} act on?",
+                    ["choices"] = new JsonArray("heart", "liver", "kidney", "lung"),
+                    ["answer"] = i % 4,
+                }.ToJsonString()
+            );
         File.WriteAllLines(path, lines);
         return path;
     }
 
     static string[] Common(string data, string outDir) =>
-        ["train", "--model", Fixtures.Model("tiny-random-llama"), "--data", data, "--out", outDir,
-         "--max-steps", "3", "--batch-size", "4", "--micro-batch-size", "4", "--max-length", "48", "--lr", "0.01"];
+        [
+            "train",
+            "--model",
+            Fixtures.Model("tiny-random-llama"),
+            "--data",
+            data,
+            "--out",
+            outDir,
+            "--max-steps",
+            "3",
+            "--batch-size",
+            "4",
+            "--micro-batch-size",
+            "4",
+            "--max-length",
+            "48",
+            "--lr",
+            "0.01",
+        ];
 
     [FixtureFact]
     public void BothStagesRunFromTheCliAndInspectPrintsTheLayerWeights()
     {
         using var tmp = new TempDir();
         var general = tmp.File("general");
-        var (c1, _, e1) = CliRunner.Run([.. Common(Ptb, general), "--method", "alora", "--stage", "general", "--si-variant", "exact", "--omega-dtype", "float16"]);
+        var (c1, _, e1) = CliRunner.Run([
+            .. Common(Ptb, general),
+            "--method",
+            "alora",
+            "--stage",
+            "general",
+            "--si-variant",
+            "exact",
+            "--omega-dtype",
+            "float16",
+        ]);
         Assert.True(c1 == 0, e1);
         var impPath = Path.Combine(general, "importance.safetensors");
         using (var imp = ImportanceFile.Load(impPath))
@@ -45,8 +76,21 @@ public class AloraCliTests
         Assert.Contains("softmax", out2);
 
         var domain = tmp.File("domain");
-        var (c3, _, e3) = CliRunner.Run([.. Common(DomainFile(tmp), domain), "--task", "mcq", "--method", "alora", "--stage", "domain",
-            "--init-adapter", general, "--phi", "10", "--layer-weights", "softmax-normalized"]);
+        var (c3, _, e3) = CliRunner.Run([
+            .. Common(DomainFile(tmp), domain),
+            "--task",
+            "mcq",
+            "--method",
+            "alora",
+            "--stage",
+            "domain",
+            "--init-adapter",
+            general,
+            "--phi",
+            "10",
+            "--layer-weights",
+            "softmax-normalized",
+        ]);
         Assert.True(c3 == 0, e3);
         var metrics = File.ReadAllLines(Path.Combine(domain, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
         Assert.All(metrics, m => Assert.NotNull(m["alora_penalty"]));
@@ -71,7 +115,17 @@ public class AloraCliTests
     {
         using var tmp = new TempDir();
         var run = tmp.File("both");
-        var (code, _, err) = CliRunner.Run([.. Common(DomainFile(tmp), run), "--task", "mcq", "--method", "alora-no-layer", "--stage", "both", "--general-data", Ptb]);
+        var (code, _, err) = CliRunner.Run([
+            .. Common(DomainFile(tmp), run),
+            "--task",
+            "mcq",
+            "--method",
+            "alora-no-layer",
+            "--stage",
+            "both",
+            "--general-data",
+            Ptb,
+        ]);
         Assert.True(code == 0, err);
         Assert.True(File.Exists(Path.Combine(run, "general", "importance.safetensors")));
         var weights = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "domain", "layer_weights.json")))!;

@@ -11,7 +11,8 @@ public class BadInputTests
         Assert.Equal(1, r.Code);
         Assert.StartsWith("error: ", r.Err);
         Assert.DoesNotContain("   at ", r.Err); // no stack trace
-        foreach (var f in fragments) Assert.Contains(f, r.Err);
+        foreach (var f in fragments)
+            Assert.Contains(f, r.Err);
     }
 
     static TempDir CopyOfTinyLlama()
@@ -29,7 +30,10 @@ public class BadInputTests
     public void ConfigFieldOfWrongType()
     {
         using var tmp = CopyOfTinyLlama();
-        File.WriteAllText(tmp.File("config.json"), File.ReadAllText(tmp.File("config.json")).Replace("\"hidden_size\": 16", "\"hidden_size\": \"sixteen\""));
+        File.WriteAllText(
+            tmp.File("config.json"),
+            File.ReadAllText(tmp.File("config.json")).Replace("\"hidden_size\": 16", "\"hidden_size\": \"sixteen\"")
+        );
         AssertClearError(Generate(tmp.Path), "config.json", "hidden_size");
     }
 
@@ -66,7 +70,10 @@ public class BadInputTests
     public void TensorOfTheWrongShape()
     {
         using var tmp = CopyOfTinyLlama();
-        File.WriteAllText(tmp.File("config.json"), File.ReadAllText(tmp.File("config.json")).Replace("\"intermediate_size\": 64", "\"intermediate_size\": 32"));
+        File.WriteAllText(
+            tmp.File("config.json"),
+            File.ReadAllText(tmp.File("config.json")).Replace("\"intermediate_size\": 64", "\"intermediate_size\": 32")
+        );
         AssertClearError(Generate(tmp.Path), "wrong shapes", "mlp.down_proj.weight", "[16, 64]", "[16, 32]");
     }
 
@@ -74,7 +81,10 @@ public class BadInputTests
     public void MissingAndUnexpectedTensorsAreListed()
     {
         using var tmp = CopyOfTinyLlama();
-        File.WriteAllText(tmp.File("config.json"), File.ReadAllText(tmp.File("config.json")).Replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3"));
+        File.WriteAllText(
+            tmp.File("config.json"),
+            File.ReadAllText(tmp.File("config.json")).Replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3")
+        );
         AssertClearError(Generate(tmp.Path), "missing tensors", "model.layers.2.self_attn.q_proj.weight");
     }
 

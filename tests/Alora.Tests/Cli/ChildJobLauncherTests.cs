@@ -16,7 +16,21 @@ public sealed class ChildJobLauncherTests
         Assert.True(File.Exists(Path.ChangeExtension(prefix[0], ".runtimeconfig.json")));
 
         var info = ChildJobLauncher.ForThisProgram("exp.yaml", "out").StartInfo("alora-quiz-s1");
-        Assert.Equal([prefix[0], "experiment", "--config", Path.GetFullPath("exp.yaml"), "--out", Path.GetFullPath("out"), "--job", "alora-quiz-s1", "--threads", "1"], info.ArgumentList);
+        Assert.Equal(
+            [
+                prefix[0],
+                "experiment",
+                "--config",
+                Path.GetFullPath("exp.yaml"),
+                "--out",
+                Path.GetFullPath("out"),
+                "--job",
+                "alora-quiz-s1",
+                "--threads",
+                "1",
+            ],
+            info.ArgumentList
+        );
         Assert.Equal("1", info.Environment["OMP_NUM_THREADS"]);
         Assert.Equal("1", info.Environment["MKL_NUM_THREADS"]);
         Assert.True(info.RedirectStandardOutput && info.RedirectStandardError);

@@ -17,16 +17,31 @@ public class EvalMcqAndSuiteCliTests
         using var tmp = new TempDir();
         var outFile = tmp.File("piqa.json");
         var clock = Stopwatch.StartNew();
-        var (code, output, err) = CliRunner.Run("eval", "mcq", "--model", Fixtures.Model("tiny-random-llama"), "--task", "piqa",
-            "--data", Piqa, "--labels", PiqaLabels, "--limit", "50", "--out", outFile);
+        var (code, output, err) = CliRunner.Run(
+            "eval",
+            "mcq",
+            "--model",
+            Fixtures.Model("tiny-random-llama"),
+            "--task",
+            "piqa",
+            "--data",
+            Piqa,
+            "--labels",
+            PiqaLabels,
+            "--limit",
+            "50",
+            "--out",
+            outFile
+        );
         Assert.True(code == 0, err);
         Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), $"took {clock.Elapsed}");
         var printed = JsonNode.Parse(output)!;
-        Assert.Null(printed["per_item"]);                        // 50 items: per-item scores only in the file
+        Assert.Null(printed["per_item"]); // 50 items: per-item scores only in the file
         var r = JsonNode.Parse(File.ReadAllText(outFile))!;
         Assert.Equal("piqa", r["task"]!.GetValue<string>());
         Assert.Equal(50, r["n"]!.GetValue<int>());
-        double acc = r["acc"]!.GetValue<double>(), accNorm = r["acc_norm"]!.GetValue<double>();
+        double acc = r["acc"]!.GetValue<double>(),
+            accNorm = r["acc_norm"]!.GetValue<double>();
         Assert.InRange(acc, 0, 1);
         Assert.InRange(accNorm, 0, 1);
         Assert.Equal(Math.Sqrt(acc * (1 - acc) / 49), r["acc_stderr"]!.GetValue<double>(), 12);
@@ -51,14 +66,33 @@ public class EvalMcqAndSuiteCliTests
         var other = tmp.File("other.txt");
         File.WriteAllText(other, "Another corpus, unnamed: its key is the file name.\n");
         var custom = tmp.File("probe.jsonl");
-        File.WriteAllLines(custom, [
-            """{"question": "What color is the sky?", "choices": ["blue", "green"], "answer": 0}""",
-            """{"question": "How many legs has a cat?", "choices": ["two", "four", "six"], "answer": 1}""",
-        ]);
+        File.WriteAllLines(
+            custom,
+            [
+                """{"question": "What color is the sky?", "choices": ["blue", "green"], "answer": 0}""",
+                """{"question": "How many legs has a cat?", "choices": ["two", "four", "six"], "answer": 1}""",
+            ]
+        );
         var outFile = tmp.File("suite.json");
         var model = Fixtures.Model("tiny-gpt2");
-        var (code, output, err) = CliRunner.Run("eval", "suite", "--model", model, "--ppl", "general=" + text, "--ppl", other,
-            "--task", "piqa=" + Piqa, "--task", "mcq/probe=" + custom, "--limit", "5", "--out", outFile);
+        var (code, output, err) = CliRunner.Run(
+            "eval",
+            "suite",
+            "--model",
+            model,
+            "--ppl",
+            "general=" + text,
+            "--ppl",
+            other,
+            "--task",
+            "piqa=" + Piqa,
+            "--task",
+            "mcq/probe=" + custom,
+            "--limit",
+            "5",
+            "--out",
+            outFile
+        );
         Assert.True(code == 0, err);
         var r = JsonNode.Parse(File.ReadAllText(outFile))!;
         Assert.Equal(JsonNode.Parse(output)!.ToJsonString(), r.ToJsonString());
@@ -68,7 +102,22 @@ public class EvalMcqAndSuiteCliTests
         var ppl = r["perplexity"]!.AsObject();
         Assert.Equal(new[] { "general", "other" }, ppl.Select(kv => kv.Key));
         var g = ppl["general"]!;
-        foreach (var key in new[] { "data", "documents", "tokens", "nll_sum", "mean_nll", "perplexity", "words", "bytes", "word_perplexity", "bits_per_byte", "seconds" })
+        foreach (
+            var key in new[]
+            {
+                "data",
+                "documents",
+                "tokens",
+                "nll_sum",
+                "mean_nll",
+                "perplexity",
+                "words",
+                "bytes",
+                "word_perplexity",
+                "bits_per_byte",
+                "seconds",
+            }
+        )
             Assert.NotNull(g[key]);
         Assert.Equal(3, g["documents"]!.GetValue<int>());
 
@@ -91,7 +140,20 @@ public class EvalMcqAndSuiteCliTests
         Assert.Equal(2, tasks["mcq/probe"]!["n"]!.GetValue<int>());
 
         // the same accuracy as `eval mcq`
-        var (code3, output3, err3) = CliRunner.Run("eval", "mcq", "--model", model, "--task", "piqa", "--data", Piqa, "--limit", "5", "--batch-size", "3");
+        var (code3, output3, err3) = CliRunner.Run(
+            "eval",
+            "mcq",
+            "--model",
+            model,
+            "--task",
+            "piqa",
+            "--data",
+            Piqa,
+            "--limit",
+            "5",
+            "--batch-size",
+            "3"
+        );
         Assert.True(code3 == 0, err3);
         var mcq = JsonNode.Parse(output3)!;
         Assert.Equal(mcq["acc"]!.GetValue<double>(), piqa["acc"]!.GetValue<double>());

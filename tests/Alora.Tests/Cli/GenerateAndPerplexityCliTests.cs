@@ -7,7 +7,15 @@ public class GenerateAndPerplexityCliTests
     [FixtureFact]
     public void GeneratePrintsThePublishedGreedyIds()
     {
-        var (code, output, err) = CliRunner.Run("generate", "--model", Fixtures.Model("tiny-random-llama"), "--prompt-ids", "1,2,3", "--max-new-tokens", "8");
+        var (code, output, err) = CliRunner.Run(
+            "generate",
+            "--model",
+            Fixtures.Model("tiny-random-llama"),
+            "--prompt-ids",
+            "1,2,3",
+            "--max-new-tokens",
+            "8"
+        );
         Assert.True(code == 0, err);
         Assert.Contains("new_ids: 18568,1727,8705,3598,27426,4496,998,16911", output);
     }
@@ -15,7 +23,15 @@ public class GenerateAndPerplexityCliTests
     [FixtureFact]
     public void GenerateFromTextDecodesTheNewTokens()
     {
-        var (code, output, err) = CliRunner.Run("generate", "--model", Fixtures.Model("tiny-gpt2"), "--prompt", "Hello world", "--max-new-tokens", "3");
+        var (code, output, err) = CliRunner.Run(
+            "generate",
+            "--model",
+            Fixtures.Model("tiny-gpt2"),
+            "--prompt",
+            "Hello world",
+            "--max-new-tokens",
+            "3"
+        );
         Assert.True(code == 0, err);
         Assert.Contains("prompt_ids: 15496,995", output);
         Assert.Contains("text: ", output);

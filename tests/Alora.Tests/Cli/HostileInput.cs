@@ -15,7 +15,8 @@ public static class CliAssert
         Assert.StartsWith("error: ", r.Err);
         Assert.DoesNotContain("   at ", r.Err); // no stack trace
         Assert.DoesNotContain("Exception", r.Err);
-        foreach (var f in fragments) Assert.Contains(f, r.Err);
+        foreach (var f in fragments)
+            Assert.Contains(f, r.Err);
     }
 }
 
@@ -38,8 +39,10 @@ public static class TinyFolders
         var adapters = LoraInjector.Inject(model, config);
         using (no_grad())
         {
-            foreach (var a in adapters) a.Layer.lora_B.weight.normal_(0, 0.1);
-            if (poison is { } v) adapters.Single(a => a.Path == Target).Layer.lora_B.weight[3, 1].fill_(v);
+            foreach (var a in adapters)
+                a.Layer.lora_B.weight.normal_(0, 0.1);
+            if (poison is { } v)
+                adapters.Single(a => a.Path == Target).Layer.lora_B.weight[3, 1].fill_(v);
         }
         PeftAdapter.Save(dir, adapters, config, "tiny");
         return dir;
@@ -48,10 +51,13 @@ public static class TinyFolders
     /// <summary>Pre-tokenized documents in the model's vocabulary, so perplexity needs no tokenizer.</summary>
     public static string Ids(string path)
     {
-        File.WriteAllLines(path, [
-            new JsonObject { ["input_ids"] = new JsonArray(5, 17, 23, 42, 8, 9) }.ToJsonString(),
-            new JsonObject { ["input_ids"] = new JsonArray(1, 60, 61, 62) }.ToJsonString(),
-        ]);
+        File.WriteAllLines(
+            path,
+            [
+                new JsonObject { ["input_ids"] = new JsonArray(5, 17, 23, 42, 8, 9) }.ToJsonString(),
+                new JsonObject { ["input_ids"] = new JsonArray(1, 60, 61, 62) }.ToJsonString(),
+            ]
+        );
         return path;
     }
 }

@@ -24,7 +24,8 @@ public class HostileInputTests
         using var tmp = new TempDir();
         var model = TinyFolders.Model(tmp.File("model"));
         var ids = TinyFolders.Ids(tmp.File("ids.jsonl"));
-        string[] args = command == "suite" ? ["eval", "suite", "--model", model, "--ppl", ids] : ["eval", "perplexity", "--model", model, "--data", ids];
+        string[] args =
+            command == "suite" ? ["eval", "suite", "--model", model, "--ppl", ids] : ["eval", "perplexity", "--model", model, "--data", ids];
         CliAssert.ClearError(CliRunner.Run([.. args, option, value]), option, "at least 1", $"got {value}");
     }
 
@@ -47,7 +48,7 @@ public class HostileInputTests
     }
 
     [Theory]
-    [InlineData("num_key_value_heads")]   // used to divide by zero in the config's own check
+    [InlineData("num_key_value_heads")] // used to divide by zero in the config's own check
     [InlineData("max_position_embeddings")]
     public void AModelConfigWithAZeroSizeIsAnError(string key)
     {
@@ -72,7 +73,7 @@ public class HostileInputTests
         File.WriteAllText(quiz, """{"question": "q", "choices": ["a", "b"], "answer": 0}""" + "\n");
         var blocker = tmp.File("a-file");
         File.WriteAllText(blocker, "");
-        var outPath = Path.Combine(blocker, "result.json");   // its folder would have to be a file
+        var outPath = Path.Combine(blocker, "result.json"); // its folder would have to be a file
         string[] args = command switch
         {
             "perplexity" => ["eval", "perplexity", "--model", model, "--data", ids],
@@ -92,7 +93,11 @@ public class HostileInputTests
         var model = TinyFolders.Model(tmp.File("model"));
         var ids = TinyFolders.Ids(tmp.File("ids.jsonl"));
         CliAssert.ClearError(CliRunner.Run("eval", "perplexity", "--model", model, "--data", ids, "--out", tmp.Path), "--out", "is a folder");
-        CliAssert.ClearError(CliRunner.Run("fisher", "--model", model, "--data", ids, "--out", Path.Combine(ids, "f.safetensors")), "--out", "not a folder");
+        CliAssert.ClearError(
+            CliRunner.Run("fisher", "--model", model, "--data", ids, "--out", Path.Combine(ids, "f.safetensors")),
+            "--out",
+            "not a folder"
+        );
         CliAssert.ClearError(CliRunner.Run("bench", "importance", "--out", Path.Combine(ids, "b.json")), "--out", "not a folder");
     }
 
@@ -108,7 +113,11 @@ public class HostileInputTests
         CliAssert.ClearError(CliRunner.Run("merge", "--model", model, "--adapter", adapter, "--out", taken), "--out", "not empty");
         Assert.Equal("mine", File.ReadAllText(Path.Combine(taken, "keep.txt")));
         var ids = TinyFolders.Ids(tmp.File("ids.jsonl"));
-        CliAssert.ClearError(CliRunner.Run("merge", "--model", model, "--adapter", adapter, "--out", Path.Combine(ids, "merged")), "--out", "not a folder");
+        CliAssert.ClearError(
+            CliRunner.Run("merge", "--model", model, "--adapter", adapter, "--out", Path.Combine(ids, "merged")),
+            "--out",
+            "not a folder"
+        );
         var (code, _, err) = CliRunner.Run("merge", "--model", model, "--adapter", adapter, "--out", tmp.File("new/merged"));
         Assert.True(code == 0, err);
         Assert.True(File.Exists(tmp.File("new/merged/model.safetensors")));
@@ -121,7 +130,12 @@ public class HostileInputTests
         using var tmp = new TempDir();
         var model = TinyFolders.Model(tmp.File("model"));
         var prompt = string.Join(",", Enumerable.Range(0, 100).Select(i => 3 + i % 90));
-        CliAssert.ClearError(CliRunner.Run("generate", "--model", model, "--prompt-ids", prompt, "--max-new-tokens", "30"), "100 tokens", "--max-new-tokens 30", "128");
+        CliAssert.ClearError(
+            CliRunner.Run("generate", "--model", model, "--prompt-ids", prompt, "--max-new-tokens", "30"),
+            "100 tokens",
+            "--max-new-tokens 30",
+            "128"
+        );
         var (code, output, err) = CliRunner.Run("generate", "--model", model, "--prompt-ids", prompt, "--max-new-tokens", "29", "--ignore-eos");
         Assert.True(code == 0, err);
         Assert.Equal(29, output.Split('\n').Single(l => l.StartsWith("new_ids: ", StringComparison.Ordinal))["new_ids: ".Length..].Split(',').Length);
@@ -150,11 +164,11 @@ public class HostileInputTests
         var adapter = TinyFolders.Adapter(tmp.File("adapter"));
         var configPath = Path.Combine(adapter, "adapter_config.json");
         var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
-        config["target_modules"] = new JsonArray("c_attn", "v_proj");  // GPT-2's module name in a Llama adapter
+        config["target_modules"] = new JsonArray("c_attn", "v_proj"); // GPT-2's module name in a Llama adapter
         File.WriteAllText(configPath, config.ToJsonString());
         string[] gen = ["generate", "--model", model, "--prompt-ids", "1,2", "--max-new-tokens", "1", "--adapter", adapter];
         CliAssert.ClearError(CliRunner.Run(gen), configPath, "c_attn");
-        config["target_modules"] = "model\\.layers\\.[0-9]+\\.attn\\.c_attn";   // PEFT's regular-expression form, matching nothing here
+        config["target_modules"] = "model\\.layers\\.[0-9]+\\.attn\\.c_attn"; // PEFT's regular-expression form, matching nothing here
         File.WriteAllText(configPath, config.ToJsonString());
         CliAssert.ClearError(CliRunner.Run(gen), configPath, "matches no module");
         config["target_modules"] = "model\\.layers\\.(";

@@ -14,8 +14,10 @@ public class NonFiniteOptionTests
         var list = new List<(string[], Option)>();
         void Walk(Command c, string[] path)
         {
-            foreach (var o in c.Options.Where(o => FloatTypes.Contains(o.ValueType))) list.Add((path, o));
-            foreach (var s in c.Subcommands) Walk(s, [.. path, s.Name]);
+            foreach (var o in c.Options.Where(o => FloatTypes.Contains(o.ValueType)))
+                list.Add((path, o));
+            foreach (var s in c.Subcommands)
+                Walk(s, [.. path, s.Name]);
         }
         Walk(AloraCli.Build(TextWriter.Null, TextWriter.Null), []);
         return list;
@@ -25,7 +27,19 @@ public class NonFiniteOptionTests
     public void TheWalkFindsTheFloatOptionsOfEveryCommandThatHasThem()
     {
         var found = FloatOptions().Select(x => string.Join(" ", [.. x.Path, x.Option.Name])).ToHashSet();
-        foreach (var known in new[] { "train --lr", "train --alpha", "train --phi", "train --max-grad-norm", "train --xi", "train --ewc-lambda", "pretrain --lr", "bench importance --alpha" })
+        foreach (
+            var known in new[]
+            {
+                "train --lr",
+                "train --alpha",
+                "train --phi",
+                "train --max-grad-norm",
+                "train --xi",
+                "train --ewc-lambda",
+                "pretrain --lr",
+                "bench importance --alpha",
+            }
+        )
             Assert.Contains(known, found);
     }
 
@@ -45,10 +59,17 @@ public class NonFiniteOptionTests
             Assert.True(r.Code == 1, $"{label}: exit {r.Code}\n{r.Err}");
             Assert.DoesNotContain("   at ", r.Err);
             // one of the error lines is about this option and this value (other lines may name missing required options)
-            var line = r.Err.Split('\n').FirstOrDefault(l => l.StartsWith("error: ", StringComparison.Ordinal) && l.Contains(option.Name + " ", StringComparison.Ordinal)
-                || l.StartsWith("error: ", StringComparison.Ordinal) && l.Contains($"'{option.Name}'", StringComparison.Ordinal));
+            var line = r
+                .Err.Split('\n')
+                .FirstOrDefault(l =>
+                    l.StartsWith("error: ", StringComparison.Ordinal) && l.Contains(option.Name + " ", StringComparison.Ordinal)
+                    || l.StartsWith("error: ", StringComparison.Ordinal) && l.Contains($"'{option.Name}'", StringComparison.Ordinal)
+                );
             Assert.True(line is not null, $"{label}: no error line names the option\n{r.Err}");
-            Assert.True(line.Contains("finite", StringComparison.Ordinal) || line.Contains("Cannot parse", StringComparison.Ordinal), $"{label}: {line}");
+            Assert.True(
+                line.Contains("finite", StringComparison.Ordinal) || line.Contains("Cannot parse", StringComparison.Ordinal),
+                $"{label}: {line}"
+            );
         }
     }
 

@@ -1,5 +1,5 @@
-using Alora.Eval;
 using System.Text.Json.Nodes;
+using Alora.Eval;
 
 namespace Alora.Tests.Cli;
 
@@ -25,14 +25,16 @@ public class NonFiniteWeightTests
         var quiz = tmp.File("quiz.jsonl");
         File.WriteAllText(quiz, """{"question": "q", "choices": ["a", "b"], "answer": 0}""" + "\n");
         var weights = Path.Combine(adapter, "adapter_model.safetensors");
-        foreach (var args in new[]
-        {
-            new[] { "eval", "perplexity", "--model", model, "--adapter", adapter, "--data", ids },
-            ["eval", "suite", "--model", model, "--adapter", adapter, "--ppl", ids],
-            ["eval", "mcq", "--model", model, "--adapter", adapter, "--task", "mcq", "--data", quiz],
-            ["generate", "--model", model, "--adapter", adapter, "--prompt-ids", "1,2,3", "--max-new-tokens", "2"],
-            ["merge", "--model", model, "--adapter", adapter, "--out", tmp.File("merged")],
-        })
+        foreach (
+            var args in new[]
+            {
+                new[] { "eval", "perplexity", "--model", model, "--adapter", adapter, "--data", ids },
+                ["eval", "suite", "--model", model, "--adapter", adapter, "--ppl", ids],
+                ["eval", "mcq", "--model", model, "--adapter", adapter, "--task", "mcq", "--data", quiz],
+                ["generate", "--model", model, "--adapter", adapter, "--prompt-ids", "1,2,3", "--max-new-tokens", "2"],
+                ["merge", "--model", model, "--adapter", adapter, "--out", tmp.File("merged")],
+            }
+        )
         {
             CliAssert.ClearError(CliRunner.Run(args), weights, AdapterTensor, "non-finite");
         }
@@ -43,17 +45,21 @@ public class NonFiniteWeightTests
     public void EveryCommandRefusesAModelWithNonFiniteWeights()
     {
         using var tmp = new TempDir();
-        var model = TinyFolders.Model(tmp.File("model"), m => m.named_parameters().Single(p => p.name == "model.layers.0.mlp.up_proj.weight").parameter[2, 5].fill_(float.NaN));
+        var model = TinyFolders.Model(tmp.File("model"), m =>
+            m.named_parameters().Single(p => p.name == "model.layers.0.mlp.up_proj.weight").parameter[2, 5].fill_(float.NaN)
+        );
         var ids = TinyFolders.Ids(tmp.File("ids.jsonl"));
         var adapter = TinyFolders.Adapter(tmp.File("adapter"));
-        foreach (var args in new[]
-        {
-            new[] { "eval", "perplexity", "--model", model, "--data", ids },
-            ["eval", "suite", "--model", model, "--ppl", ids],
-            ["generate", "--model", model, "--prompt-ids", "1,2,3", "--max-new-tokens", "2"],
-            ["merge", "--model", model, "--adapter", adapter, "--out", tmp.File("merged")],
-            ["fisher", "--model", model, "--data", ids, "--out", tmp.File("f.safetensors"), "--samples", "1", "--max-length", "4"],
-        })
+        foreach (
+            var args in new[]
+            {
+                new[] { "eval", "perplexity", "--model", model, "--data", ids },
+                ["eval", "suite", "--model", model, "--ppl", ids],
+                ["generate", "--model", model, "--prompt-ids", "1,2,3", "--max-new-tokens", "2"],
+                ["merge", "--model", model, "--adapter", adapter, "--out", tmp.File("merged")],
+                ["fisher", "--model", model, "--data", ids, "--out", tmp.File("f.safetensors"), "--samples", "1", "--max-length", "4"],
+            }
+        )
         {
             CliAssert.ClearError(CliRunner.Run(args), Path.Combine(model, "model.safetensors"), "model.layers.0.mlp.up_proj.weight", "non-finite");
         }
@@ -64,10 +70,15 @@ public class NonFiniteWeightTests
     {
         // 1e5 is a finite float32 but past float16's largest value (65504): loaded as float16 it would be infinite
         using var tmp = new TempDir();
-        var model = TinyFolders.Model(tmp.File("model"), m => m.named_parameters().Single(p => p.name == "model.norm.weight").parameter[0].fill_(1e5f));
+        var model = TinyFolders.Model(tmp.File("model"), m =>
+            m.named_parameters().Single(p => p.name == "model.norm.weight").parameter[0].fill_(1e5f)
+        );
         Assert.Equal(0, CliRunner.Run("generate", "--model", model, "--prompt-ids", "1,2", "--max-new-tokens", "1").Code);
-        CliAssert.ClearError(CliRunner.Run("generate", "--model", model, "--prompt-ids", "1,2", "--max-new-tokens", "1", "--dtype", "float16"),
-            "model.norm.weight", "float16");
+        CliAssert.ClearError(
+            CliRunner.Run("generate", "--model", model, "--prompt-ids", "1,2", "--max-new-tokens", "1", "--dtype", "float16"),
+            "model.norm.weight",
+            "float16"
+        );
     }
 
     [Fact]
@@ -89,7 +100,9 @@ public class NonFiniteWeightTests
     {
         var tree = new JsonObject
         {
-            ["a"] = double.NaN, ["b"] = new JsonArray(1.5, double.PositiveInfinity), ["c"] = new JsonObject { ["d"] = float.NegativeInfinity, ["e"] = 2 },
+            ["a"] = double.NaN,
+            ["b"] = new JsonArray(1.5, double.PositiveInfinity),
+            ["c"] = new JsonObject { ["d"] = float.NegativeInfinity, ["e"] = 2 },
         };
         var parsed = JsonNode.Parse(EvalJson.Write(tree))!;
         Assert.Null(parsed["a"]);

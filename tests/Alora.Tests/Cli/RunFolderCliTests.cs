@@ -11,7 +11,8 @@ namespace Alora.Tests.Cli;
 public sealed class RunFolderCliTests : IDisposable
 {
     readonly TempDir _tmp = new();
-    readonly string _model, _data;
+    readonly string _model,
+        _data;
 
     public RunFolderCliTests()
     {
@@ -22,10 +23,30 @@ public sealed class RunFolderCliTests : IDisposable
     public void Dispose() => _tmp.Dispose();
 
     string[] Train(string run, params string[] extra) =>
-    [
-        "train", "--model", _model, "--data", _data, "--out", run, "--max-steps", "8", "--batch-size", "4",
-        "--micro-batch-size", "2", "--max-length", "32", "--lr", "0.01", "--rank", "4", "--checkpoint-every", "2", .. extra,
-    ];
+        [
+            "train",
+            "--model",
+            _model,
+            "--data",
+            _data,
+            "--out",
+            run,
+            "--max-steps",
+            "8",
+            "--batch-size",
+            "4",
+            "--micro-batch-size",
+            "2",
+            "--max-length",
+            "32",
+            "--lr",
+            "0.01",
+            "--rank",
+            "4",
+            "--checkpoint-every",
+            "2",
+            .. extra,
+        ];
 
     static FinetuneOptions Options(string[] args)
     {
@@ -33,8 +54,16 @@ public sealed class RunFolderCliTests : IDisposable
         string Get(string k) => args[Array.IndexOf(args, k) + 1];
         return new FinetuneOptions
         {
-            Model = Get("--model"), Data = Get("--data"), Out = Get("--out"), MaxSteps = 8, BatchSize = 4, MicroBatchSize = 2,
-            MaxLength = 32, Lr = 0.01, Rank = 4, CheckpointEvery = 2,
+            Model = Get("--model"),
+            Data = Get("--data"),
+            Out = Get("--out"),
+            MaxSteps = 8,
+            BatchSize = 4,
+            MicroBatchSize = 2,
+            MaxLength = 32,
+            Lr = 0.01,
+            Rank = 4,
+            CheckpointEvery = 2,
         };
     }
 
@@ -46,7 +75,8 @@ public sealed class RunFolderCliTests : IDisposable
         return copy;
     }
 
-    static List<long> Steps(string run) => File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!["step"]!.GetValue<long>()).ToList();
+    static List<long> Steps(string run) =>
+        File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!["step"]!.GetValue<long>()).ToList();
 
     [Fact]
     public void ResumeWithOnlyOutContinuesTheRunAsStartedAndEndsAsAnUninterruptedRun()
@@ -54,11 +84,14 @@ public sealed class RunFolderCliTests : IDisposable
         var whole = _tmp.File("whole");
         Assert.Equal(0, CliRunner.Run(Train(whole)).Code);
         var parted = _tmp.File("parted");
-        FinetuneRecipe.Run(Options(Train(parted)), stopAfter: 5);       // checkpoint at step 4, step 5 in metrics only
+        FinetuneRecipe.Run(Options(Train(parted)), stopAfter: 5); // checkpoint at step 4, step 5 in metrics only
         var (code, _, err) = CliRunner.Run("train", "--out", parted, "--resume", "--checkpoint-every", "3");
         Assert.True(code == 0, err);
         Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), Steps(parted));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "adapter_model.safetensors")), File.ReadAllBytes(Path.Combine(parted, "adapter_model.safetensors")));
+        Assert.Equal(
+            File.ReadAllBytes(Path.Combine(whole, "adapter_model.safetensors")),
+            File.ReadAllBytes(Path.Combine(parted, "adapter_model.safetensors"))
+        );
     }
 
     [Fact]
@@ -70,14 +103,14 @@ public sealed class RunFolderCliTests : IDisposable
         Assert.Equal(1, code);
         Assert.Contains("config.json", err);
         Assert.Contains("--lr 0.02 (the run has 0.01)", err);
-        Assert.Equal([1, 2, 3, 4, 5], Steps(run));                      // nothing ran
+        Assert.Equal([1, 2, 3, 4, 5], Steps(run)); // nothing ran
     }
 
     [Fact]
     public void AFolderLeftBeforeTheFirstCheckpointIsRefusedAndResumeStartsItCleanly()
     {
         var run = _tmp.File("run");
-        FinetuneRecipe.Run(Options(Train(run)), stopAfter: 1);          // a crash after step 1, before the checkpoint of step 2
+        FinetuneRecipe.Run(Options(Train(run)), stopAfter: 1); // a crash after step 1, before the checkpoint of step 2
         Assert.Null(Alora.Training.Trainer.LatestCheckpoint(run));
         var (code, _, err) = CliRunner.Run(Train(run));
         Assert.Equal(1, code);

@@ -11,7 +11,17 @@ public sealed class TrainOptionCliTests
     public void AnUnknownNameIsAnErrorBeforeAnyWork(string option, string value, string message)
     {
         using var tmp = new TempDir();
-        var (code, _, err) = CliRunner.Run("train", "--model", tmp.File("none"), "--data", tmp.File("none.txt"), "--out", tmp.File("run"), option, value);
+        var (code, _, err) = CliRunner.Run(
+            "train",
+            "--model",
+            tmp.File("none"),
+            "--data",
+            tmp.File("none.txt"),
+            "--out",
+            tmp.File("run"),
+            option,
+            value
+        );
         Assert.Equal(1, code);
         Assert.Contains(message, err, StringComparison.Ordinal);
         Assert.False(Directory.Exists(tmp.File("run")));
@@ -22,7 +32,10 @@ public sealed class TrainOptionCliTests
     {
         var (code, help, _) = CliRunner.Run("train", "--help");
         Assert.Equal(0, code);
-        foreach (var line in help.Split('\n').Where(l => l.TrimStart().StartsWith("--", StringComparison.Ordinal) && !l.Contains("--help", StringComparison.Ordinal)))
+        foreach (
+            var line in help.Split('\n')
+                .Where(l => l.TrimStart().StartsWith("--", StringComparison.Ordinal) && !l.Contains("--help", StringComparison.Ordinal))
+        )
             Assert.True(line.Trim().Split("  ", StringSplitOptions.RemoveEmptyEntries).Length >= 2, $"no help: {line}");
         Assert.Contains("ewc-lora]", help, StringComparison.Ordinal);
     }
@@ -33,8 +46,27 @@ public sealed class TrainOptionCliTests
         using var tmp = new TempDir();
         var model = TinyModels.SaveLlama(tmp.File("model"));
         var data = TinyModels.WriteIdsJsonl(tmp.File("d.jsonl"), 8, 16);
-        var (code, _, err) = CliRunner.Run("train", "--model", model, "--data", data, "--out", tmp.File("run"), "--max-steps", "1",
-            "--batch-size", "2", "--micro-batch-size", "2", "--max-length", "16", "--phi", "5", "--layer-weights", "uniform");
+        var (code, _, err) = CliRunner.Run(
+            "train",
+            "--model",
+            model,
+            "--data",
+            data,
+            "--out",
+            tmp.File("run"),
+            "--max-steps",
+            "1",
+            "--batch-size",
+            "2",
+            "--micro-batch-size",
+            "2",
+            "--max-length",
+            "16",
+            "--phi",
+            "5",
+            "--layer-weights",
+            "uniform"
+        );
         Assert.True(code == 0, err);
         Assert.Contains("warning: --layer-weights is read by --method alora; --method lora ignores it", err, StringComparison.Ordinal);
         Assert.Contains("warning: --phi is read by --method alora-no-layer, alora; --method lora ignores it", err, StringComparison.Ordinal);

@@ -11,8 +11,10 @@ public class DataErrorTests
     public void MissingFieldNamesFileLineAndField()
     {
         using var dir = new ScratchDir();
-        var path = dir.Write("dev.jsonl",
-            "{\"goal\": \"g\", \"sol1\": \"a\", \"sol2\": \"b\", \"label\": 0}\n\n{\"goal\": \"g\", \"sol1\": \"a\", \"label\": 1}\n");
+        var path = dir.Write(
+            "dev.jsonl",
+            "{\"goal\": \"g\", \"sol1\": \"a\", \"sol2\": \"b\", \"label\": 0}\n\n{\"goal\": \"g\", \"sol1\": \"a\", \"label\": 1}\n"
+        );
         Assert.Equal($"{path} line 3: field 'sol2' is missing", Message(() => McqDatasets.Read("piqa", path)));
     }
 
@@ -21,20 +23,29 @@ public class DataErrorTests
     {
         using var dir = new ScratchDir();
         var path = dir.Write("a.jsonl", "{\"question\": \"q\", \"choices\": [\"x\", \"y\"], \"answer\": 2}\n");
-        Assert.Equal($"{path} line 1: field 'answer' must be an index 0-1, a letter A-B or the text of a choice, got a number (2)",
-            Message(() => McqDatasets.Read("mcq", path)));
+        Assert.Equal(
+            $"{path} line 1: field 'answer' must be an index 0-1, a letter A-B or the text of a choice, got a number (2)",
+            Message(() => McqDatasets.Read("mcq", path))
+        );
 
         path = dir.Write("b.jsonl", "{\"question\": 7, \"choices\": [\"x\", \"y\"], \"answer\": 0}\n");
         Assert.Equal($"{path} line 1: field 'question' must be a string, got a number (7)", Message(() => McqDatasets.Read("mcq", path)));
 
         path = dir.Write("c.json", "[{\"goal\": \"g\", \"sol1\": \"a\", \"sol2\": \"b\", \"label\": -1}]");
-        Assert.StartsWith($"{path} item 1: field 'label' must be 0 or 1, got -1", Message(() => McqDatasets.Read("piqa", path)), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{path} item 1: field 'label' must be 0 or 1, got -1",
+            Message(() => McqDatasets.Read("piqa", path)),
+            StringComparison.Ordinal
+        );
 
         path = dir.Write("d.jsonl", "{\"question\": \"q\", \"choices\": [\"B\", \"A\"], \"answer\": \"A\"}\n");
         Assert.Contains("ambiguous", Message(() => McqDatasets.Read("mcq", path)), StringComparison.Ordinal);
 
-        path = dir.Write("e.jsonl", "{\"question\": \"q\", \"opa\": \"a\", \"opb\": \"b\", \"opc\": \"c\", \"opd\": \"d\", \"cop\": 0}\n"
-            + "{\"question\": \"q\", \"opa\": \"a\", \"opb\": \"b\", \"opc\": \"c\", \"opd\": \"d\", \"cop\": 4}\n");
+        path = dir.Write(
+            "e.jsonl",
+            "{\"question\": \"q\", \"opa\": \"a\", \"opb\": \"b\", \"opc\": \"c\", \"opd\": \"d\", \"cop\": 0}\n"
+                + "{\"question\": \"q\", \"opa\": \"a\", \"opb\": \"b\", \"opc\": \"c\", \"opd\": \"d\", \"cop\": 4}\n"
+        );
         Assert.StartsWith($"{path}: field 'cop' holds both 0 and 4", Message(() => McqDatasets.Read("medmcqa", path)), StringComparison.Ordinal);
     }
 
@@ -42,7 +53,10 @@ public class DataErrorTests
     public void MalformedJsonLineIsNamed()
     {
         using var dir = new ScratchDir();
-        var path = dir.Write("bad.jsonl", "{\"question\": \"q\", \"choices\": [\"x\", \"y\"], \"answer\": 0}\n{\"question\": \"q\", \"choices\": [\"x\"\n");
+        var path = dir.Write(
+            "bad.jsonl",
+            "{\"question\": \"q\", \"choices\": [\"x\", \"y\"], \"answer\": 0}\n{\"question\": \"q\", \"choices\": [\"x\"\n"
+        );
         Assert.StartsWith($"{path} line 2: malformed JSON", Message(() => McqDatasets.Read("mcq", path)), StringComparison.Ordinal);
 
         path = dir.Write("bad.json", "[{\"question\": \"q\",\n \"choices\": }]");
@@ -76,10 +90,16 @@ public class DataErrorTests
     public void LabelsFileProblems()
     {
         using var dir = new ScratchDir();
-        var path = dir.Write("dev.jsonl", "{\"goal\": \"g1\", \"sol1\": \"a\", \"sol2\": \"b\"}\n{\"goal\": \"g2\", \"sol1\": \"c\", \"sol2\": \"d\"}\n");
+        var path = dir.Write(
+            "dev.jsonl",
+            "{\"goal\": \"g1\", \"sol1\": \"a\", \"sol2\": \"b\"}\n{\"goal\": \"g2\", \"sol1\": \"c\", \"sol2\": \"d\"}\n"
+        );
 
-        Assert.StartsWith($"{path} line 1: field 'label' is missing and there is no labels file {dir.Path("dev-labels.lst")}",
-            Message(() => McqDatasets.Read("piqa", path)), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{path} line 1: field 'label' is missing and there is no labels file {dir.Path("dev-labels.lst")}",
+            Message(() => McqDatasets.Read("piqa", path)),
+            StringComparison.Ordinal
+        );
 
         var three = dir.Write("three.lst", "0\n1\n1\n");
         Assert.Equal($"{three}: has 3 labels but {path} has 2 items", Message(() => McqDatasets.Read("piqa", path, three)));
@@ -106,7 +126,11 @@ public class DataErrorTests
         Assert.StartsWith($"{piqa}: task 'sciq' expects the SciQ", Message(() => McqDatasets.Read("sciq", piqa)), StringComparison.Ordinal);
 
         var wrapped = dir.Write("w.json", "{\"data\": [{\"question\": \"q\"}]}");
-        Assert.StartsWith($"{wrapped}: holds one object wrapping the list in 'data'", Message(() => McqDatasets.Read("mcq", wrapped)), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{wrapped}: holds one object wrapping the list in 'data'",
+            Message(() => McqDatasets.Read("mcq", wrapped)),
+            StringComparison.Ordinal
+        );
 
         var notParquet = dir.Write("x.parquet", "this is not parquet");
         Assert.StartsWith($"{notParquet}: not a readable Parquet file", Message(() => McqDatasets.Read("mcq", notParquet)), StringComparison.Ordinal);
@@ -117,9 +141,16 @@ public class DataErrorTests
     {
         using var dir = new ScratchDir();
         var path = dir.Write("mixed.jsonl", "{\"text\": \"a\"}\n{\"input_ids\": [1, 2]}\n");
-        Assert.StartsWith($"{path} line 2: field 'text' is missing (it has 'input_ids'", Message(() => TextCorpus.Read(path)), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{path} line 2: field 'text' is missing (it has 'input_ids'",
+            Message(() => TextCorpus.Read(path)),
+            StringComparison.Ordinal
+        );
 
         path = dir.Write("ids.jsonl", "{\"input_ids\": [1, 2]}\n{\"input_ids\": [3, -4]}\n");
-        Assert.Equal($"{path} line 2: field 'input_ids' element 1 must be a non-negative integer, got a number (-4)", Message(() => TextCorpus.Read(path)));
+        Assert.Equal(
+            $"{path} line 2: field 'input_ids' element 1 must be a non-negative integer, got a number (-4)",
+            Message(() => TextCorpus.Read(path))
+        );
     }
 }

@@ -28,9 +28,10 @@ internal sealed class DataFixtureFactAttribute : FactAttribute
 {
     public DataFixtureFactAttribute(params string[] relativePaths)
     {
-        var missing = DataFixtures.Root == null
-            ? "../shared/fixtures"
-            : relativePaths.FirstOrDefault(p => !File.Exists(DataFixtures.Path(p)) && !Directory.Exists(DataFixtures.Path(p)));
+        var missing =
+            DataFixtures.Root == null
+                ? "../shared/fixtures"
+                : relativePaths.FirstOrDefault(p => !File.Exists(DataFixtures.Path(p)) && !Directory.Exists(DataFixtures.Path(p)));
         if (missing != null)
             Skip = $"fixture {missing} is absent (tests read real files from ../shared/fixtures beside the repository)";
     }
@@ -54,7 +55,10 @@ internal sealed class ScratchDir : IDisposable
 
     public void Dispose()
     {
-        try { Directory.Delete(Root, recursive: true); }
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
         catch (IOException) { } // a leftover temp folder must not fail a test
     }
 }

@@ -19,8 +19,16 @@ public class McqFixtureTests
         Assert.Equal("c36c629e-12e9-43cc-8936-e1a96d869ab0", first.Id);
         Assert.Equal("Question: How do I ready a guinea pig cage for it's new occupants?\nAnswer:", first.Prompt);
         Assert.Equal(2, first.Choices.Count);
-        Assert.StartsWith("Provide the guinea pig with a cage full of a few inches of bedding made of ripped paper strips", first.Choices[0], StringComparison.Ordinal);
-        Assert.StartsWith("Provide the guinea pig with a cage full of a few inches of bedding made of ripped jeans", first.Choices[1], StringComparison.Ordinal);
+        Assert.StartsWith(
+            "Provide the guinea pig with a cage full of a few inches of bedding made of ripped paper strips",
+            first.Choices[0],
+            StringComparison.Ordinal
+        );
+        Assert.StartsWith(
+            "Provide the guinea pig with a cage full of a few inches of bedding made of ripped jeans",
+            first.Choices[1],
+            StringComparison.Ordinal
+        );
         Assert.Equal(0, first.Answer);
         var last = explicitLabels[^1];
         Assert.Equal("Question: Where can I buy a tennis ball\nAnswer:", last.Prompt);
@@ -40,11 +48,12 @@ public class McqFixtureTests
         Assert.Equal(825, med.Count(i => i.Answer == 3));
         Assert.Equal(
             "Question: Which of the following is not true for myelinated nerve fibers:\nChoices:\n"
-            + "A. Impulse through myelinated fibers is slower than non-myelinated fibers\n"
-            + "B. Membrane currents are generated at nodes of Ranvier\n"
-            + "C. Saltatory conduction of impulses is seen\n"
-            + "D. Local anesthesia is effective only when the nerve is not covered by myelin sheath\nAnswer:",
-            med[0].Prompt);
+                + "A. Impulse through myelinated fibers is slower than non-myelinated fibers\n"
+                + "B. Membrane currents are generated at nodes of Ranvier\n"
+                + "C. Saltatory conduction of impulses is seen\n"
+                + "D. Local anesthesia is effective only when the nerve is not covered by myelin sheath\nAnswer:",
+            med[0].Prompt
+        );
         Assert.Equal(["A", "B", "C", "D"], med[0].Choices);
         Assert.Equal(0, med[0].Answer);
 

@@ -75,17 +75,40 @@ public class McqLayoutTests
     public void SciQOfficialLayout(string format)
     {
         using var dir = new ScratchDir();
-        var path = WriteRows(dir, format, new[]
-        {
-            new SciQRow { question = "What type of organism is commonly used in preparation of foods such as cheese and yogurt?", distractor1 = "viruses", distractor2 = "protozoa", distractor3 = "gymnosperms", correct_answer = "mesophilic organisms", support = " \nMesophiles grow best in moderate temperature." },
-            new SciQRow { question = "Q2?", distractor1 = "a", distractor2 = "b", distractor3 = "c", correct_answer = "d", support = "" },
-        });
+        var path = WriteRows(
+            dir,
+            format,
+            new[]
+            {
+                new SciQRow
+                {
+                    question = "What type of organism is commonly used in preparation of foods such as cheese and yogurt?",
+                    distractor1 = "viruses",
+                    distractor2 = "protozoa",
+                    distractor3 = "gymnosperms",
+                    correct_answer = "mesophilic organisms",
+                    support = " \nMesophiles grow best in moderate temperature.",
+                },
+                new SciQRow
+                {
+                    question = "Q2?",
+                    distractor1 = "a",
+                    distractor2 = "b",
+                    distractor3 = "c",
+                    correct_answer = "d",
+                    support = "",
+                },
+            }
+        );
 
         var items = McqDatasets.Read("sciq", path);
 
         Assert.Equal(2, items.Count);
         // lm-eval: support.lstrip(), and an empty support still leaves the leading newline.
-        Assert.Equal("Mesophiles grow best in moderate temperature.\nQuestion: What type of organism is commonly used in preparation of foods such as cheese and yogurt?\nAnswer:", items[0].Prompt);
+        Assert.Equal(
+            "Mesophiles grow best in moderate temperature.\nQuestion: What type of organism is commonly used in preparation of foods such as cheese and yogurt?\nAnswer:",
+            items[0].Prompt
+        );
         Assert.Equal(["viruses", "protozoa", "gymnosperms", "mesophilic organisms"], items[0].Choices);
         Assert.Equal(3, items[0].Answer);
         Assert.Equal("\nQuestion: Q2?\nAnswer:", items[1].Prompt);
@@ -99,11 +122,27 @@ public class McqLayoutTests
     public void PiqaWithLabelColumn(string format)
     {
         using var dir = new ScratchDir();
-        var path = WriteRows(dir, format, new[]
-        {
-            new PiqaRow { goal = "When boiling butter, when it's ready, you can", sol1 = "Pour it onto a plate", sol2 = "Pour it into a jar", label = 1 },
-            new PiqaRow { goal = "g2", sol1 = "s1", sol2 = "s2", label = 0 },
-        });
+        var path = WriteRows(
+            dir,
+            format,
+            new[]
+            {
+                new PiqaRow
+                {
+                    goal = "When boiling butter, when it's ready, you can",
+                    sol1 = "Pour it onto a plate",
+                    sol2 = "Pour it into a jar",
+                    label = 1,
+                },
+                new PiqaRow
+                {
+                    goal = "g2",
+                    sol1 = "s1",
+                    sol2 = "s2",
+                    label = 0,
+                },
+            }
+        );
 
         var items = McqDatasets.Read("piqa", path);
 
@@ -117,7 +156,10 @@ public class McqLayoutTests
     public void PiqaOfficialWithLabelsFileBeside()
     {
         using var dir = new ScratchDir();
-        var path = dir.Write("train.jsonl", "{\"id\": \"x1\", \"goal\": \"g1\", \"sol1\": \"a\", \"sol2\": \"b\"}\n{\"id\": \"x2\", \"goal\": \"g2\", \"sol1\": \"c\", \"sol2\": \"d\"}\n");
+        var path = dir.Write(
+            "train.jsonl",
+            "{\"id\": \"x1\", \"goal\": \"g1\", \"sol1\": \"a\", \"sol2\": \"b\"}\n{\"id\": \"x2\", \"goal\": \"g2\", \"sol1\": \"c\", \"sol2\": \"d\"}\n"
+        );
         dir.Write("train-labels.lst", "1\n0\n");
         var other = dir.Write("other.lst", "0\n1\n");
 
@@ -134,15 +176,42 @@ public class McqLayoutTests
     {
         using var dir = new ScratchDir();
         // cop 0 marks the HF release's 0-based numbering.
-        var path = WriteRows(dir, format, new[]
-        {
-            new MedMcqaRow { id = "e9ad821a", question = "Which vitamin is supplied from only animal source:", opa = "Vitamin C", opb = "Vitamin B7", opc = "Vitamin B12", opd = "Vitamin D", cop = 2, subject_name = "Biochemistry" },
-            new MedMcqaRow { id = "x", question = "q", opa = "a", opb = "b", opc = "c", opd = "d", cop = 0, exp = "because" },
-        });
+        var path = WriteRows(
+            dir,
+            format,
+            new[]
+            {
+                new MedMcqaRow
+                {
+                    id = "e9ad821a",
+                    question = "Which vitamin is supplied from only animal source:",
+                    opa = "Vitamin C",
+                    opb = "Vitamin B7",
+                    opc = "Vitamin B12",
+                    opd = "Vitamin D",
+                    cop = 2,
+                    subject_name = "Biochemistry",
+                },
+                new MedMcqaRow
+                {
+                    id = "x",
+                    question = "q",
+                    opa = "a",
+                    opb = "b",
+                    opc = "c",
+                    opd = "d",
+                    cop = 0,
+                    exp = "because",
+                },
+            }
+        );
 
         var items = McqDatasets.Read("medmcqa", path);
 
-        Assert.Equal("Question: Which vitamin is supplied from only animal source:\nChoices:\nA. Vitamin C\nB. Vitamin B7\nC. Vitamin B12\nD. Vitamin D\nAnswer:", items[0].Prompt);
+        Assert.Equal(
+            "Question: Which vitamin is supplied from only animal source:\nChoices:\nA. Vitamin C\nB. Vitamin B7\nC. Vitamin B12\nD. Vitamin D\nAnswer:",
+            items[0].Prompt
+        );
         Assert.Equal(["A", "B", "C", "D"], items[0].Choices);
         Assert.Equal([2, 0], items.Select(i => i.Answer));
         Assert.Equal("e9ad821a", items[0].Id);
@@ -155,7 +224,8 @@ public class McqLayoutTests
     public void MedMcqaCopNumberingIsDetectedPerFile(string cops, int[] expected)
     {
         using var dir = new ScratchDir();
-        var lines = cops.Split(',').Select(c => $"{{\"question\": \"q\", \"opa\": \"a\", \"opb\": \"b\", \"opc\": \"c\", \"opd\": \"d\", \"cop\": {c}}}");
+        var lines = cops.Split(',')
+            .Select(c => $"{{\"question\": \"q\", \"opa\": \"a\", \"opb\": \"b\", \"opc\": \"c\", \"opd\": \"d\", \"cop\": {c}}}");
         var path = dir.Write("dev.json", string.Join("\n", lines)); // the official dev.json is JSON Lines
         Assert.Equal(expected, McqDatasets.Read("medmcqa", path).Select(i => i.Answer));
     }
@@ -167,11 +237,26 @@ public class McqLayoutTests
     public void GenericLayout(string format)
     {
         using var dir = new ScratchDir();
-        var path = WriteRows(dir, format, new[]
-        {
-            new GenericRow { question = "What is 2+2?", choices = ["3", "4", "5"], answer = 1, context = "Arithmetic." },
-            new GenericRow { question = "Capital of France?", choices = ["A. Paris", "B. Rome"], answer = 0 },
-        });
+        var path = WriteRows(
+            dir,
+            format,
+            new[]
+            {
+                new GenericRow
+                {
+                    question = "What is 2+2?",
+                    choices = ["3", "4", "5"],
+                    answer = 1,
+                    context = "Arithmetic.",
+                },
+                new GenericRow
+                {
+                    question = "Capital of France?",
+                    choices = ["A. Paris", "B. Rome"],
+                    answer = 0,
+                },
+            }
+        );
 
         var items = McqDatasets.Read("mcq", path);
         Assert.Equal("Arithmetic.\nQuestion: What is 2+2?\nAnswer:", items[0].Prompt);

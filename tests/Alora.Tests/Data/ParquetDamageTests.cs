@@ -12,7 +12,13 @@ public class ParquetDamageTests
     static async Task<byte[]> OneRow()
     {
         using var stream = new MemoryStream();
-        await ParquetSerializer.SerializeAsync(new[] { new TextRow { text = "a", meta = "m" } }, stream);
+        await ParquetSerializer.SerializeAsync(
+            new[]
+            {
+                new TextRow { text = "a", meta = "m" },
+            },
+            stream
+        );
         return stream.ToArray();
     }
 
@@ -32,7 +38,10 @@ public class ParquetDamageTests
 
         var cut = dir.Path("cut.parquet");
         await File.WriteAllBytesAsync(cut, bytes[..^3]);
-        Assert.Equal($"{cut}: not a readable Parquet file (it does not end with the magic number PAR1 (truncated, or not Parquet))", Message(() => TextCorpus.Read(cut)));
+        Assert.Equal(
+            $"{cut}: not a readable Parquet file (it does not end with the magic number PAR1 (truncated, or not Parquet))",
+            Message(() => TextCorpus.Read(cut))
+        );
     }
 
     /// <summary>
@@ -45,10 +54,17 @@ public class ParquetDamageTests
     {
         using var dir = new ScratchDir();
         var path = dir.Path("loops.parquet");
-        await File.WriteAllBytesAsync(path, Convert.FromBase64String(
-            "UEFSMRUAFRgVHCwVAhUAFQYVBhwYAjYzGAI2MxYAKAI2MxgCNjMAAAAMLAIAAAACAQIAAAA2MxUAFRYVGjwVAhUAFQYVBhwYAW0YAW0WACgBbRgBbQAAAAsoAgAAAAIBAQAAAG0VAhk8SARyb290FQQAFQwlAhgEdGV4dCUATBwAAAAVDCUCGARtZXRhJQBMHAAAABYCGRwZLCYInBUMGSUABhkYBHRleHQVAhYCFmIWZiYIPBgKNjMYAjYzFgAoAjYzGAI2MwAAACZuHBUMGSUABhkYBG1ldGEVAhYCFlgWXCZuPBgBbRgBbRYAKAFtGAFtAAAAFroBFgI2wgEAKEpQYXJxdWV0Lk5ldCB2ZXJzaW9uIDYuMS4wIChidWlsZCBjMTc5ZDk3YmQyNTQ5YjVmNDRhOTI0MWU3MjlmODY5ZDQ5NDdlZTU5KQDnAAAAUEFSMQ=="));
-        await CliFailsWithin60Seconds(path, ["eval", "perplexity", "--model", dir.Path("no-model"), "--data", path],
-            $"{path}: not a readable Parquet file (reading its footer took over 5 s: the file is damaged)");
+        await File.WriteAllBytesAsync(
+            path,
+            Convert.FromBase64String(
+                "UEFSMRUAFRgVHCwVAhUAFQYVBhwYAjYzGAI2MxYAKAI2MxgCNjMAAAAMLAIAAAACAQIAAAA2MxUAFRYVGjwVAhUAFQYVBhwYAW0YAW0WACgBbRgBbQAAAAsoAgAAAAIBAQAAAG0VAhk8SARyb290FQQAFQwlAhgEdGV4dCUATBwAAAAVDCUCGARtZXRhJQBMHAAAABYCGRwZLCYInBUMGSUABhkYBHRleHQVAhYCFmIWZiYIPBgKNjMYAjYzFgAoAjYzGAI2MwAAACZuHBUMGSUABhkYBG1ldGEVAhYCFlgWXCZuPBgBbRgBbRYAKAFtGAFtAAAAFroBFgI2wgEAKEpQYXJxdWV0Lk5ldCB2ZXJzaW9uIDYuMS4wIChidWlsZCBjMTc5ZDk3YmQyNTQ5YjVmNDRhOTI0MWU3MjlmODY5ZDQ5NDdlZTU5KQDnAAAAUEFSMQ=="
+            )
+        );
+        await CliFailsWithin60Seconds(
+            path,
+            ["eval", "perplexity", "--model", dir.Path("no-model"), "--data", path],
+            $"{path}: not a readable Parquet file (reading its footer took over 5 s: the file is damaged)"
+        );
     }
 
     /// <summary>
@@ -61,9 +77,17 @@ public class ParquetDamageTests
     {
         using var dir = new ScratchDir();
         var path = dir.Path("pages.parquet");
-        await File.WriteAllBytesAsync(path, Convert.FromBase64String("UEFSMRUAFRgVHCwVAhUAFQYVBhwYAjYMGAI2DBYAKAI2DBgCNgwAAAAMLAIAAAACAQIAAAA2DBUAFRYVGiwVAhUAFQYVBhwYAWwYAW0WAChBbRgBbQAAAAsoAgAAAAIBAQAAAG0VAhk8SARyb290FQQAFQwlAhgEdGV4dCUATBwAAAAVDCUCGARtZXRhJQBMHAAAABYCGRwZLCYIHBUMGSUABhkYBHRleHQVAhYCFmIWZiYIPBgCNgwYAjYMFgAoAjYMGAI2DAAAACZuHBUMGSUABhkYBG1ldGEVAhYCFlgWXCZuPBgBbRgBbRYAKAFtGAFtAAAAFroBFgI2wgEAKEpQYXJxdWV0Lk5ldCB2ZXJzaW9uIDYuMS4wIChidWlsZCBjMTc5ZDk3YmQyNTQ5YjVmNDRhOTI0MWU3MjlmODY5ZDQ5NDdlZTU5KQDnAAAAUEFSMQ=="));
-        await CliFailsWithin60Seconds(path, ["eval", "mcq", "--task", "mcq", "--model", dir.Path("no-model"), "--data", path],
-            $"{path}: not a readable Parquet file (reading its rows took over 5 s: the file is damaged)");
+        await File.WriteAllBytesAsync(
+            path,
+            Convert.FromBase64String(
+                "UEFSMRUAFRgVHCwVAhUAFQYVBhwYAjYMGAI2DBYAKAI2DBgCNgwAAAAMLAIAAAACAQIAAAA2DBUAFRYVGiwVAhUAFQYVBhwYAWwYAW0WAChBbRgBbQAAAAsoAgAAAAIBAQAAAG0VAhk8SARyb290FQQAFQwlAhgEdGV4dCUATBwAAAAVDCUCGARtZXRhJQBMHAAAABYCGRwZLCYIHBUMGSUABhkYBHRleHQVAhYCFmIWZiYIPBgCNgwYAjYMFgAoAjYMGAI2DAAAACZuHBUMGSUABhkYBG1ldGEVAhYCFlgWXCZuPBgBbRgBbRYAKAFtGAFtAAAAFroBFgI2wgEAKEpQYXJxdWV0Lk5ldCB2ZXJzaW9uIDYuMS4wIChidWlsZCBjMTc5ZDk3YmQyNTQ5YjVmNDRhOTI0MWU3MjlmODY5ZDQ5NDdlZTU5KQDnAAAAUEFSMQ=="
+            )
+        );
+        await CliFailsWithin60Seconds(
+            path,
+            ["eval", "mcq", "--task", "mcq", "--model", dir.Path("no-model"), "--data", path],
+            $"{path}: not a readable Parquet file (reading its rows took over 5 s: the file is damaged)"
+        );
     }
 
     static async Task CliFailsWithin60Seconds(string path, string[] args, string error)

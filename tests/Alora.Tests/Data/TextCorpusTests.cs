@@ -66,7 +66,9 @@ public class TextCorpusTests
         Assert.Equal([2], ids[1].InputIds!);
         Assert.All(ids, d => Assert.Null(d.Text));
 
-        var text = TextCorpus.Read(dir.Write("pile.jsonl", "{\"text\": \"Line one.\\nLine two.\", \"meta\": {\"pile_set_name\": \"Pile-CC\"}}\n{\"text\": \"\"}\n"));
+        var text = TextCorpus.Read(
+            dir.Write("pile.jsonl", "{\"text\": \"Line one.\\nLine two.\", \"meta\": {\"pile_set_name\": \"Pile-CC\"}}\n{\"text\": \"\"}\n")
+        );
         Assert.Equal(["Line one.\nLine two.", ""], text.Select(d => d.Text)); // JSON text is kept exactly
         Assert.Equal([5, 6], TextCorpus.Read(dir.Write("one.jsonl", "{\"input_ids\": [5, 6]}")).Single().InputIds!); // not mistaken for a wrapper
         Assert.Equal(["x"], TextCorpus.Read(dir.Write("arr.json", "[{\"text\": \"x\"}]")).Select(d => d.Text));
@@ -78,7 +80,14 @@ public class TextCorpusTests
         using var dir = new ScratchDir();
         var path = dir.Path("train.parquet");
         await using (var stream = File.Create(path))
-            await ParquetSerializer.SerializeAsync(new[] { new TextRow { text = "alpha beta", meta = "m" }, new TextRow { text = " gamma\n" } }, stream);
+            await ParquetSerializer.SerializeAsync(
+                new[]
+                {
+                    new TextRow { text = "alpha beta", meta = "m" },
+                    new TextRow { text = " gamma\n" },
+                },
+                stream
+            );
 
         Assert.Equal(["alpha beta", " gamma\n"], TextCorpus.Read(path).Select(d => d.Text));
 
@@ -88,7 +97,11 @@ public class TextCorpusTests
         Assert.Equal($"{noText} row 1: field 'text' is missing", Assert.Throws<AloraException>(() => TextCorpus.Read(noText)).Message);
 
         var garbage = dir.Write("garbage.parquet", "PAR1 but not really");
-        Assert.StartsWith($"{garbage}: not a readable Parquet file", Assert.Throws<AloraException>(() => TextCorpus.Read(garbage)).Message, StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{garbage}: not a readable Parquet file",
+            Assert.Throws<AloraException>(() => TextCorpus.Read(garbage)).Message,
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]

@@ -26,7 +26,10 @@ public class Utf8DataTests
         using var dir = new ScratchDir();
         var path = WriteBytes(dir, "a.txt", U("abc\ndéf"), [0xFF], U("ghi\n"));
         // "abc\n" is 4 bytes, "déf" 4 more: the 0xFF is byte 8, on line 2.
-        Assert.Equal($"{path}: not valid UTF-8 at byte offset 8 (line 2; bytes FF 67 68 69); save the file as UTF-8", Message(() => TextCorpus.Read(path)));
+        Assert.Equal(
+            $"{path}: not valid UTF-8 at byte offset 8 (line 2; bytes FF 67 68 69); save the file as UTF-8",
+            Message(() => TextCorpus.Read(path))
+        );
 
         // A sequence cut short by the end of the file; an overlong encoding of '/'; an encoded surrogate (ED A0 80).
         path = WriteBytes(dir, "b.txt", U("x €"), [0xE2, 0x82]);
@@ -50,7 +53,11 @@ public class Utf8DataTests
         Assert.Equal(20, line.Length);
         var good = Enumerable.Repeat(line, 5000).SelectMany(l => l).ToArray();
         path = WriteBytes(dir, "b.jsonl", good, U("{\"text\": \""), [0xF8], U("\"}\n"));
-        Assert.StartsWith($"{path}: not valid UTF-8 at byte offset 100010 (line 5001; bytes F8 22 7D 0A)", Message(() => TextCorpus.Read(path)), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{path}: not valid UTF-8 at byte offset 100010 (line 5001; bytes F8 22 7D 0A)",
+            Message(() => TextCorpus.Read(path)),
+            StringComparison.Ordinal
+        );
         Assert.StartsWith($"{path}: not valid UTF-8 at byte offset 100010", Message(() => QaCorpus.Read(path)), StringComparison.Ordinal);
     }
 
@@ -60,11 +67,19 @@ public class Utf8DataTests
         using var dir = new ScratchDir();
         // Before: the array parsed and reading the string threw InvalidOperationException.
         var path = WriteBytes(dir, "a.json", U("[{\"question\": \"q\", \"choices\": [\"x\", \"y"), [0xFE], U("\"], \"answer\": 0}]"));
-        Assert.StartsWith($"{path}: not valid UTF-8 at byte offset 38 (line 1;", Message(() => McqDatasets.Read("mcq", path)), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{path}: not valid UTF-8 at byte offset 38 (line 1;",
+            Message(() => McqDatasets.Read("mcq", path)),
+            StringComparison.Ordinal
+        );
 
         var items = WriteBytes(dir, "dev.jsonl", U("{\"goal\": \"g\", \"sol1\": \"a\", \"sol2\": \"b\"}\n"));
         var labels = WriteBytes(dir, "labels.lst", U("1"), [0xB1], U("\n"));
-        Assert.StartsWith($"{labels}: not valid UTF-8 at byte offset 1 (line 1;", Message(() => McqDatasets.Read("piqa", items, labels)), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{labels}: not valid UTF-8 at byte offset 1 (line 1;",
+            Message(() => McqDatasets.Read("piqa", items, labels)),
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
@@ -79,7 +94,10 @@ public class Utf8DataTests
         Assert.Equal(1, McqDatasets.Read("piqa", items, WriteBytes(dir, "l.lst", bom, U("1\r\n")))[0].Answer);
 
         var path = WriteBytes(dir, "u16.txt", [0xFF, 0xFE], Encoding.Unicode.GetBytes("hi"));
-        Assert.Equal($"{path}: is UTF-16 or UTF-32 text (byte order mark FF FE at byte offset 0); save it as UTF-8", Message(() => TextCorpus.Read(path)));
+        Assert.Equal(
+            $"{path}: is UTF-16 or UTF-32 text (byte order mark FF FE at byte offset 0); save it as UTF-8",
+            Message(() => TextCorpus.Read(path))
+        );
         path = WriteBytes(dir, "u16.json", [0xFE, 0xFF], Encoding.BigEndianUnicode.GetBytes("[]"));
         Assert.StartsWith($"{path}: is UTF-16 or UTF-32 text", Message(() => QaCorpus.Read(path)), StringComparison.Ordinal);
     }
@@ -90,9 +108,17 @@ public class Utf8DataTests
         using var dir = new ScratchDir();
         // Valid UTF-8 bytes, but the escape names half a character: no text to tokenize. Before: InvalidOperationException.
         var path = dir.Write("a.jsonl", "{\"text\": \"ok\"}\n{\"text\": \"a\\ud800b\"}\n");
-        Assert.StartsWith($"{path} line 2: field 'text' holds an escape that is not valid Unicode", Message(() => TextCorpus.Read(path)), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{path} line 2: field 'text' holds an escape that is not valid Unicode",
+            Message(() => TextCorpus.Read(path)),
+            StringComparison.Ordinal
+        );
         path = dir.Write("b.jsonl", "{\"question\": \"q\", \"choices\": [\"x\", \"\\udfff\"], \"answer\": 0}\n");
-        Assert.StartsWith($"{path} line 1: field 'choices' element 1 holds an escape", Message(() => McqDatasets.Read("mcq", path)), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{path} line 1: field 'choices' element 1 holds an escape",
+            Message(() => McqDatasets.Read("mcq", path)),
+            StringComparison.Ordinal
+        );
         path = dir.Write("c.json", "[{\"\\ud801\": [{\"a\": 1}]}]");
         Assert.StartsWith($"{path} item 1: a field name holds an escape", Message(() => QaCorpus.Read(path)), StringComparison.Ordinal);
     }

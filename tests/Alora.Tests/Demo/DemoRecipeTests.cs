@@ -7,12 +7,28 @@ namespace Alora.Tests.Demo;
 [Collection(TorchRngCollection.Name)]
 public class DemoRecipeTests
 {
-    static DemoOptions CutDown(string dir) => DemoOptions.QuickRun(Path.Combine(dir, "demo")) with
-    {
-        CacheDir = Path.Combine(dir, "cache"),
-        Pretrain = new PretrainOptions { Hidden = 16, Layers = 1, Heads = 2, KvHeads = 1, Intermediate = 32, MaxLength = 64, MaxSteps = 3, BatchSize = 4, MicroBatchSize = 4 },
-        Seeds = [1], GeneralSteps = 2, DomainSteps = 2, FisherSamples = 2, BatchSize = 4,
-    };
+    static DemoOptions CutDown(string dir) =>
+        DemoOptions.QuickRun(Path.Combine(dir, "demo")) with
+        {
+            CacheDir = Path.Combine(dir, "cache"),
+            Pretrain = new PretrainOptions
+            {
+                Hidden = 16,
+                Layers = 1,
+                Heads = 2,
+                KvHeads = 1,
+                Intermediate = 32,
+                MaxLength = 64,
+                MaxSteps = 3,
+                BatchSize = 4,
+                MicroBatchSize = 4,
+            },
+            Seeds = [1],
+            GeneralSteps = 2,
+            DomainSteps = 2,
+            FisherSamples = 2,
+            BatchSize = 4,
+        };
 
     [Fact]
     public void CutDownDemoRunsEveryMethodAndReusesTheCachedBaseModel()
@@ -26,11 +42,15 @@ public class DemoRecipeTests
         Assert.True(File.Exists(first.Experiment.ResultsCsv));
         // the experiment.yaml kept for a rerun is the experiment that ran
         var ran = DemoRecipe.Configuration(o, first.BaseModel, first.DataDir);
-        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(ran, ExperimentConfig.Json),
-            System.Text.Json.JsonSerializer.Serialize(ExperimentConfig.Load(first.ConfigPath), ExperimentConfig.Json));
+        Assert.Equal(
+            System.Text.Json.JsonSerializer.Serialize(ran, ExperimentConfig.Json),
+            System.Text.Json.JsonSerializer.Serialize(ExperimentConfig.Load(first.ConfigPath), ExperimentConfig.Json)
+        );
         var summary = DemoRecipe.Summarize(first.Experiment.Rows, ExperimentMethods.All);
         Assert.Equal(ExperimentMethods.All, summary.Select(r => r.Method));
-        Assert.All(summary, r => Assert.True(double.IsFinite(r.GeneralPpl) && r.DomainAcc is >= 0 and <= 1 && r.FactsAcc is >= 0 and <= 1, r.ToString()));
+        Assert.All(summary, r =>
+            Assert.True(double.IsFinite(r.GeneralPpl) && r.DomainAcc is >= 0 and <= 1 && r.FactsAcc is >= 0 and <= 1, r.ToString())
+        );
 
         var second = DemoRecipe.Run(o);
         Assert.True(second.BaseFromCache);
@@ -68,10 +88,17 @@ public class DemoWorldTests
         var pretrain = File.ReadAllText(Path.Combine(tmp.Path, "general", "pretrain.txt")).ToLowerInvariant();
         var items = File.ReadAllLines(Path.Combine(tmp.Path, "domain", "train.jsonl"))
             .Concat(File.ReadAllLines(Path.Combine(tmp.Path, "domain", "test.jsonl")))
-            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+            .ToList();
         var answers = items.Select(e => e.GetProperty("correct_answer").GetString()!.ToLowerInvariant()).Distinct().ToList();
-        var suffixes = items.SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e.GetProperty("question").GetString()!.ToLowerInvariant(), @"\w+-(\w+)")
-            .Select(m => m.Groups[1].Value)).Distinct().ToList();
+        var suffixes = items
+            .SelectMany(e =>
+                System
+                    .Text.RegularExpressions.Regex.Matches(e.GetProperty("question").GetString()!.ToLowerInvariant(), @"\w+-(\w+)")
+                    .Select(m => m.Groups[1].Value)
+            )
+            .Distinct()
+            .ToList();
         Assert.Equal(8, suffixes.Count);
         Assert.All(suffixes, s => Assert.Contains("-" + s, pretrain, StringComparison.Ordinal));
         Assert.All(answers, a => Assert.Contains(a, pretrain, StringComparison.Ordinal));

@@ -11,7 +11,8 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
     private static partial Regex DrugName();
 
     private static Dictionary<string, byte[]> ReadTree(string dir) =>
-        Directory.GetFiles(dir, "*", SearchOption.AllDirectories)
+        Directory
+            .GetFiles(dir, "*", SearchOption.AllDirectories)
             .ToDictionary(f => Path.GetRelativePath(dir, f).Replace('\\', '/'), File.ReadAllBytes);
 
     private static IEnumerable<string> SciqTexts(JsonElement e) =>
@@ -23,7 +24,9 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
     [Fact]
     public void SameSeedGivesByteIdenticalFilesAndDifferentSeedDifferentOnes()
     {
-        using TempDir a = new(), b = new(), c = new();
+        using TempDir a = new(),
+            b = new(),
+            c = new();
         SyntheticData.Generate(a.Path, SyntheticDataOptions.Quick);
         SyntheticData.Generate(b.Path, SyntheticDataOptions.Quick);
         SyntheticData.Generate(c.Path, SyntheticDataOptions.Quick with { Seed = 99 });
@@ -36,7 +39,18 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
         {
             Assert.True(bytes.AsSpan().SequenceEqual(tb[path]), $"{path} differs between two runs with one seed");
         }
-        foreach (string path in new[] { SyntheticData.Pretrain, SyntheticData.Nu, SyntheticData.Heldout, SyntheticData.FactsTest, SyntheticData.DomainTrain, SyntheticData.DomainValidation, SyntheticData.DomainTest })
+        foreach (
+            string path in new[]
+            {
+                SyntheticData.Pretrain,
+                SyntheticData.Nu,
+                SyntheticData.Heldout,
+                SyntheticData.FactsTest,
+                SyntheticData.DomainTrain,
+                SyntheticData.DomainValidation,
+                SyntheticData.DomainTest,
+            }
+        )
         {
             Assert.False(ta[path].AsSpan().SequenceEqual(tc[path]), $"{path} is the same under another seed");
         }
@@ -150,9 +164,13 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
         var trainQuestions = train.Select(e => e.GetProperty("question").GetString()).ToHashSet(StringComparer.Ordinal);
         Assert.DoesNotContain(test.Select(e => e.GetProperty("question").GetString()), trainQuestions.Contains);
 
-        var trainTokens = train.SelectMany(SciqTexts)
-            .Concat(data.Lines(SyntheticData.Pretrain)).Concat(data.Lines(SyntheticData.Nu)).Concat(data.Lines(SyntheticData.Heldout))
-            .SelectMany(WordLevelTokenizer.PreTokenize).ToHashSet(StringComparer.Ordinal);
+        var trainTokens = train
+            .SelectMany(SciqTexts)
+            .Concat(data.Lines(SyntheticData.Pretrain))
+            .Concat(data.Lines(SyntheticData.Nu))
+            .Concat(data.Lines(SyntheticData.Heldout))
+            .SelectMany(WordLevelTokenizer.PreTokenize)
+            .ToHashSet(StringComparer.Ordinal);
         var rules = PharmaDomain.Rules.ToDictionary(r => r.Suffix);
         int kinds = 0;
         foreach (var e in test)
@@ -177,7 +195,9 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
         var validation = data.Jsonl(SyntheticData.DomainValidation);
         var test = data.Jsonl(SyntheticData.DomainTest);
         HashSet<string> Stems(List<JsonElement> items) =>
-            items.Select(e => DrugName().Match(e.GetProperty("question").GetString()!).Groups[1].Value.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
+            items
+                .Select(e => DrugName().Match(e.GetProperty("question").GetString()!).Groups[1].Value.ToLowerInvariant())
+                .ToHashSet(StringComparer.Ordinal);
         var validationStems = Stems(validation);
         Assert.Equal(60, validationStems.Count);
         Assert.DoesNotContain(Stems(test), validationStems.Contains);
@@ -188,16 +208,22 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
     [Fact]
     public void GeneralTextNamesDomainTermsButStatesNoRule()
     {
-        var general = new[] { SyntheticData.Pretrain, SyntheticData.Nu, SyntheticData.Heldout }.SelectMany(data.Lines)
-            .SelectMany(SyntheticDataFixture.Sentences).ToList();
+        var general = new[] { SyntheticData.Pretrain, SyntheticData.Nu, SyntheticData.Heldout }
+            .SelectMany(data.Lines)
+            .SelectMany(SyntheticDataFixture.Sentences)
+            .ToList();
         foreach (var rule in PharmaDomain.Rules)
         {
             // Each suffix and class name is in pretraining (so its embedding is trained) ...
-            Assert.Contains(general, s => s.Contains("-" + rule.Suffix + " ", StringComparison.Ordinal) || s.EndsWith("-" + rule.Suffix + ".", StringComparison.Ordinal));
+            Assert.Contains(general, s =>
+                s.Contains("-" + rule.Suffix + " ", StringComparison.Ordinal) || s.EndsWith("-" + rule.Suffix + ".", StringComparison.Ordinal)
+            );
             Assert.Contains(general, s => s.Contains(rule.Class, StringComparison.Ordinal));
             // ... but never in a sentence with one of its rule's attributes, and no drug name occurs.
             string[] attributes = [rule.Class, rule.Target, rule.Effect, rule.Use, rule.LayEffect, rule.LayUse];
-            Assert.DoesNotContain(general, s => s.Contains("-" + rule.Suffix, StringComparison.Ordinal) && attributes.Any(a => s.Contains(a, StringComparison.Ordinal)));
+            Assert.DoesNotContain(general, s =>
+                s.Contains("-" + rule.Suffix, StringComparison.Ordinal) && attributes.Any(a => s.Contains(a, StringComparison.Ordinal))
+            );
         }
         Assert.DoesNotContain(general, s => DrugName().IsMatch(s));
     }
@@ -216,9 +242,19 @@ public sealed partial class SyntheticDataTests(SyntheticDataFixture data) : ICla
         Assert.All(Enumerable.Range(0, 10), d => Assert.Contains(d.ToString(System.Globalization.CultureInfo.InvariantCulture), vocab.Keys));
 
         var tok = new Tokenizers.DotNet.Tokenizer(vocabPath: Path.Combine(data.Dir, SyntheticData.Tokenizer));
-        var texts = new[] { SyntheticData.Pretrain, SyntheticData.Nu, SyntheticData.Heldout }.SelectMany(data.Lines)
-            .Concat(data.Jsonl(SyntheticData.FactsTest).SelectMany(e => e.GetProperty("choices").EnumerateArray().Select(c => c.GetString()!).Append(e.GetProperty("question").GetString()!)))
-            .Concat(new[] { SyntheticData.DomainTrain, SyntheticData.DomainValidation, SyntheticData.DomainTest }.SelectMany(data.Jsonl).SelectMany(SciqTexts));
+        var texts = new[] { SyntheticData.Pretrain, SyntheticData.Nu, SyntheticData.Heldout }
+            .SelectMany(data.Lines)
+            .Concat(
+                data.Jsonl(SyntheticData.FactsTest)
+                    .SelectMany(e =>
+                        e.GetProperty("choices").EnumerateArray().Select(c => c.GetString()!).Append(e.GetProperty("question").GetString()!)
+                    )
+            )
+            .Concat(
+                new[] { SyntheticData.DomainTrain, SyntheticData.DomainValidation, SyntheticData.DomainTest }
+                    .SelectMany(data.Jsonl)
+                    .SelectMany(SciqTexts)
+            );
         long tokens = 0;
         foreach (string text in texts)
         {

@@ -41,9 +41,10 @@ public class CausalLMScorerTests
             var (ctx, cont) = (requests[i].Context, requests[i].Continuation);
             long[] ids = [.. ctx.Select(t => (long)t), .. cont.Select(t => (long)t)];
             using var scope = NewDisposeScope();
-            var logp = lm.forward(tensor(ids[..^1]).unsqueeze(0))[0].to_type(ScalarType.Float64).log_softmax(-1);   // [T-1,V]
+            var logp = lm.forward(tensor(ids[..^1]).unsqueeze(0))[0].to_type(ScalarType.Float64).log_softmax(-1); // [T-1,V]
             double expected = 0;
-            for (int j = 0; j < cont.Length; j++) expected += logp[ctx.Length - 1 + j, cont[j]].item<double>();
+            for (int j = 0; j < cont.Length; j++)
+                expected += logp[ctx.Length - 1 + j, cont[j]].item<double>();
             Assert.True(Math.Abs(scores[i] - expected) <= 1e-4, $"{name} request {i}: {scores[i]} vs {expected}");
         }
     }
@@ -51,7 +52,10 @@ public class CausalLMScorerTests
     /// <summary>PIQA items through the model's tokenizer, or random ids where the fixture has none; plus one-token continuations after one context.</summary>
     static List<LoglikelihoodRequest> Requests(string dir, int vocab)
     {
-        if (File.Exists(Path.Combine(dir, "config.json")) && (File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "tokenizer.model"))))
+        if (
+            File.Exists(Path.Combine(dir, "config.json"))
+            && (File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "tokenizer.model")))
+        )
         {
             using var tok = TextTokenizer.Load(dir);
             var items = McqDatasets.Read("piqa", Fixtures.Path_("datasets", "piqa", "dev.jsonl")).Take(4).ToList();

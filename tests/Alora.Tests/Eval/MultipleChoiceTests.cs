@@ -9,10 +9,19 @@ public class MultipleChoiceTests
     /// <summary>One token per UTF-16 char, so every string round-trips and the stub scorer can read the choice back.</summary>
     sealed class CharTokenizer : TextTokenizer
     {
-        public CharTokenizer(bool addBos) { BosId = 1; EosId = 2; AddBos = addBos; }
+        public CharTokenizer(bool addBos)
+        {
+            BosId = 1;
+            EosId = 2;
+            AddBos = addBos;
+        }
+
         public override int VocabSize => 65536;
+
         public override int[] Encode(string text) => text.Select(c => (int)c).ToArray();
+
         public override string Decode(IReadOnlyList<int> ids) => new(ids.Select(i => (char)i).ToArray());
+
         public override int? TokenToId(string token) => token.Length == 1 ? token[0] : null;
     }
 
@@ -20,6 +29,7 @@ public class MultipleChoiceTests
     sealed class StubScorer(Dictionary<string, double> lls, CharTokenizer tok) : ILogLikelihoodScorer
     {
         public List<LoglikelihoodRequest> Seen { get; } = [];
+
         public double[] Score(IReadOnlyList<LoglikelihoodRequest> requests, IProgress<EvalProgress>? progress = null)
         {
             Seen.AddRange(requests);
@@ -34,17 +44,28 @@ public class MultipleChoiceTests
     {
         var items = new[]
         {
-            Item(["a", "bbbb"], 1),   // lls -2, -4: acc picks 0; per char -2, -1: acc_norm picks 1
-            Item(["cc", "d"], 0),     // lls -4, -2: acc picks 1; per char -2, -2 tie: the first (0) wins, as numpy.argmax
+            Item(["a", "bbbb"], 1), // lls -2, -4: acc picks 0; per char -2, -1: acc_norm picks 1
+            Item(["cc", "d"], 0), // lls -4, -2: acc picks 1; per char -2, -2 tie: the first (0) wins, as numpy.argmax
             Item(["ee", "f", "ggg"], 0), // lls -1, -5, -6: both pick 0
             Item(["\U0001F600", "hi"], 1), // emoji is 1 code point (2 UTF-16 units): -2/1 < -3/2, acc_norm picks 1; acc picks 0
-            Item(["j", "klm"], 1),    // -1/1 < -2.5/3: picks 1; counting the leading space would give -1/2 > -2.5/4 and pick 0
-            Item(["n", "o"], 1),      // lls -1, -2: both pick 0, both wrong
+            Item(["j", "klm"], 1), // -1/1 < -2.5/3: picks 1; counting the leading space would give -1/2 > -2.5/4 and pick 0
+            Item(["n", "o"], 1), // lls -1, -2: both pick 0, both wrong
         };
         var lls = new Dictionary<string, double>
         {
-            [" a"] = -2, [" bbbb"] = -4, [" cc"] = -4, [" d"] = -2, [" ee"] = -1, [" f"] = -5, [" ggg"] = -6,
-            [" \U0001F600"] = -2, [" hi"] = -3, [" j"] = -1, [" klm"] = -2.5, [" n"] = -1, [" o"] = -2,
+            [" a"] = -2,
+            [" bbbb"] = -4,
+            [" cc"] = -4,
+            [" d"] = -2,
+            [" ee"] = -1,
+            [" f"] = -5,
+            [" ggg"] = -6,
+            [" \U0001F600"] = -2,
+            [" hi"] = -3,
+            [" j"] = -1,
+            [" klm"] = -2.5,
+            [" n"] = -1,
+            [" o"] = -2,
         };
         var tok = new CharTokenizer(addBos: false);
         var r = MultipleChoice.Evaluate("mcq", items, tok, new StubScorer(lls, tok));
@@ -98,7 +119,7 @@ public class MultipleChoiceTests
     {
         using var tok = TextTokenizer.Load(Fixtures.Model("tiny-gpt2"));
         var r = MultipleChoice.EncodePair(tok, "Question: What is 2+2?\nAnswer:", " four");
-        Assert.Equal(QuestionIds, r.Context);   // GPT-2 adds no bos
+        Assert.Equal(QuestionIds, r.Context); // GPT-2 adds no bos
         Assert.Equal(new[] { 1440 }, r.Continuation);
     }
 
@@ -118,7 +139,7 @@ public class MultipleChoiceTests
     {
         using var tok = TextTokenizer.Load(Fixtures.Model("tiny-random-llama"));
         var r = MultipleChoice.EncodePair(tok, "Hello", " world");
-        Assert.Equal(new[] { 1, 15043 }, r.Context);        // bos, "▁Hello"
-        Assert.Equal(new[] { 3186 }, r.Continuation);       // "▁world"
+        Assert.Equal(new[] { 1, 15043 }, r.Context); // bos, "▁Hello"
+        Assert.Equal(new[] { 3186 }, r.Continuation); // "▁world"
     }
 }

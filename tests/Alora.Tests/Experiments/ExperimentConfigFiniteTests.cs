@@ -54,11 +54,15 @@ public class ExperimentConfigFiniteTests
         // without this the error came from the first evaluation, after the runs had trained
         using var tmp = new TempDir();
         var model = Alora.Tests.Cli.TinyFolders.Model(tmp.File("model"));
-        foreach (var f in new[] { "h.txt", "test.jsonl" }) File.WriteAllText(tmp.File(f), "");
+        foreach (var f in new[] { "h.txt", "test.jsonl" })
+            File.WriteAllText(tmp.File(f), "");
         var path = tmp.File("experiment.yaml");
-        File.WriteAllText(path, $"model: {model}\nmethods: [base]\ngeneral: {{heldout: h.txt}}\n"
-            + "domain:\n  - {name: quiz, task: mcq, train: test.jsonl, test: test.jsonl}\n"
-            + (eval.StartsWith('{') ? $"eval: {eval}\n" : $"eval:\n  {eval}\n"));
+        File.WriteAllText(
+            path,
+            $"model: {model}\nmethods: [base]\ngeneral: {{heldout: h.txt}}\n"
+                + "domain:\n  - {name: quiz, task: mcq, train: test.jsonl, test: test.jsonl}\n"
+                + (eval.StartsWith('{') ? $"eval: {eval}\n" : $"eval:\n  {eval}\n")
+        );
         var e = Assert.Throws<AloraException>(() => ExperimentConfig.Load(path));
         Assert.Contains(path, e.Message);
         Assert.Contains(message, e.Message);

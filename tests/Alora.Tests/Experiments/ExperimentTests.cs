@@ -1,8 +1,8 @@
-using Alora.Recipes;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Alora.Experiments;
+using Alora.Recipes;
 using Alora.Tests.Cli;
 using SkiaSharp;
 using Xunit.Abstractions;
@@ -21,8 +21,16 @@ public sealed class ExperimentTests(ITestOutputHelper output)
 
     static readonly (string Obj, string Color)[] Facts =
     [
-        ("apple", "red"), ("leaf", "green"), ("sky", "blue"), ("sun", "yellow"), ("coal", "black"),
-        ("snow", "white"), ("banana", "yellow"), ("grass", "green"), ("ocean", "blue"), ("cloud", "white"),
+        ("apple", "red"),
+        ("leaf", "green"),
+        ("sky", "blue"),
+        ("sun", "yellow"),
+        ("coal", "black"),
+        ("snow", "white"),
+        ("banana", "yellow"),
+        ("grass", "green"),
+        ("ocean", "blue"),
+        ("cloud", "white"),
     ];
 
     static readonly string[] Colors = ["red", "green", "blue", "yellow", "black", "white"];
@@ -56,7 +64,9 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         WriteQuiz(Path.Combine(dir, "quiz-train.jsonl"), 16, 0);
         WriteQuiz(Path.Combine(dir, "quiz-test.jsonl"), 8, 3);
         var yaml = Path.Combine(dir, "experiment.yaml");
-        File.WriteAllText(yaml, $"""
+        File.WriteAllText(
+            yaml,
+            $"""
             # paths are relative to this file
             model: {Fixtures.Model("tiny-random-llama")}
             general:
@@ -83,7 +93,8 @@ public sealed class ExperimentTests(ITestOutputHelper output)
             eval:
               limit: 6
             {extra}
-            """);
+            """
+        );
         return yaml;
     }
 
@@ -104,7 +115,19 @@ public sealed class ExperimentTests(ITestOutputHelper output)
 
         // the plan shared one general stage per seed between lora-nu-mu and alora, and the phi sweep's phi = 100 point is the main alora run
         var runs = Directory.GetDirectories(Path.Combine(outDir, "runs")).Select(Path.GetFileName).Order().ToList();
-        Assert.Equal(["alora-quiz-s1", "alora-quiz-s1-phi1", "alora-quiz-s2", "alora-quiz-s2-phi1", "general-s1", "general-s2", "lora-nu-mu-quiz-s1", "lora-nu-mu-quiz-s2"], runs);
+        Assert.Equal(
+            [
+                "alora-quiz-s1",
+                "alora-quiz-s1-phi1",
+                "alora-quiz-s2",
+                "alora-quiz-s2-phi1",
+                "general-s1",
+                "general-s2",
+                "lora-nu-mu-quiz-s1",
+                "lora-nu-mu-quiz-s2",
+            ],
+            runs
+        );
         foreach (var run in runs)
         {
             var result = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "runs", run!, "result.json")))!;
@@ -127,7 +150,8 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         // results.csv: one row per method x seed x task, plus the sweep's rows
         var csv = ExperimentResults.ReadCsv(Path.Combine(outDir, "results.csv"));
         var header = File.ReadLines(Path.Combine(outDir, "results.csv")).First().Split(',');
-        foreach (var col in new[] { "method", "seed", "task", "general_ppl", "acc", "acc_norm", "train_seconds" }) Assert.Contains(col, header);
+        foreach (var col in new[] { "method", "seed", "task", "general_ppl", "acc", "acc_norm", "train_seconds" })
+            Assert.Contains(col, header);
         var main = csv.Where(r => r.Sweep is null).ToList();
         Assert.Equal(4, main.Count);
         Assert.Equal(["alora", "lora-nu-mu"], main.Select(r => r.Method).Distinct().Order());
@@ -139,16 +163,41 @@ public sealed class ExperimentTests(ITestOutputHelper output)
 
         // report.md: every section, every figure it links, each a real picture
         var report = File.ReadAllText(Path.Combine(outDir, "report.md"));
-        foreach (var section in new[] { "## Results", "## Ablation", "## Ours against each baseline", "## Domain-stage loss", "## Importance", "## Layer weights used", "## Sweeps", "## Cost" })
+        foreach (
+            var section in new[]
+            {
+                "## Results",
+                "## Ablation",
+                "## Ours against each baseline",
+                "## Domain-stage loss",
+                "## Importance",
+                "## Layer weights used",
+                "## Sweeps",
+                "## Cost",
+            }
+        )
             Assert.Contains(section, report);
         Assert.Contains("| LoRA(ν+μ) | general PPL |", report);
         Assert.Contains("Welch t", report);
         var linked = Regex.Matches(report, @"\]\(figures/([^)]+\.png)\)").Select(m => m.Groups[1].Value).ToList();
         var onDisk = Directory.GetFiles(Path.Combine(outDir, "figures"), "*.png").Select(f => Path.GetFileName(f)).Order().ToList();
         Assert.Equal(onDisk, linked.Order().ToList());
-        Assert.Equal(["cost-memory.png", "cost-seconds.png", "importance-heatmap.png", "layer-weights.png", "loss-methods-quiz.png", "loss-quiz.png",
-            "quiz-acc.png", "quiz-general-ppl.png", "sweep-phi-quiz.png"], onDisk);
-        foreach (var png in onDisk) AssertPicture(Path.Combine(outDir, "figures", png));
+        Assert.Equal(
+            [
+                "cost-memory.png",
+                "cost-seconds.png",
+                "importance-heatmap.png",
+                "layer-weights.png",
+                "loss-methods-quiz.png",
+                "loss-quiz.png",
+                "quiz-acc.png",
+                "quiz-general-ppl.png",
+                "sweep-phi-quiz.png",
+            ],
+            onDisk
+        );
+        foreach (var png in onDisk)
+            AssertPicture(Path.Combine(outDir, "figures", png));
 
         // 2. a rerun: nothing trained or evaluated, run folders untouched, the same table
         var stamps = runs.ToDictionary(r => r!, r => File.GetLastWriteTimeUtc(Path.Combine(outDir, "runs", r!, "summary.json")));
@@ -159,7 +208,8 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         output.WriteLine($"rerun: {clock.Elapsed.TotalSeconds:F1} s");
         Assert.Equal((0, 0, 0, 0), (again.Trained, again.Resumed, again.Evaluated, again.FisherPasses));
         Assert.Equal(8, again.Skipped);
-        foreach (var (r, t) in stamps) Assert.Equal(t, File.GetLastWriteTimeUtc(Path.Combine(outDir, "runs", r, "summary.json")));
+        foreach (var (r, t) in stamps)
+            Assert.Equal(t, File.GetLastWriteTimeUtc(Path.Combine(outDir, "runs", r, "summary.json")));
         Assert.Equal(csvText, File.ReadAllText(Path.Combine(outDir, "results.csv")));
 
         // 3. alora alone (its general stage is the same computation), interrupted twice mid-stage (after a checkpoint at step 2) and rerun
@@ -172,15 +222,18 @@ public sealed class ExperimentTests(ITestOutputHelper output)
             using var cts = new CancellationTokenSource();
             var progress = new Inline(e =>
             {
-                if (e.Run == stopIn && e.Event == ProgressEvent.Step && e.Step == 3 && !e.Stage.StartsWith("eval", StringComparison.Ordinal)) cts.Cancel();
+                if (e.Run == stopIn && e.Event == ProgressEvent.Step && e.Step == 3 && !e.Stage.StartsWith("eval", StringComparison.Ordinal))
+                    cts.Cancel();
             });
-            Assert.ThrowsAny<OperationCanceledException>(() => Experiment.Run(config2, interrupted, new ExperimentRunOptions { Progress = progress, Cancel = cts.Token }));
+            Assert.ThrowsAny<OperationCanceledException>(() =>
+                Experiment.Run(config2, interrupted, new ExperimentRunOptions { Progress = progress, Cancel = cts.Token })
+            );
             Assert.False(File.Exists(Path.Combine(interrupted, "runs", stopIn, "summary.json")));
             Assert.True(Directory.Exists(Path.Combine(interrupted, "runs", stopIn, "checkpoints", "step-0000002")));
         }
         var resumed = Experiment.Run(config2, interrupted);
         output.WriteLine($"interrupted twice and resumed: {clock.Elapsed.TotalSeconds:F1} s");
-        Assert.Equal(1, resumed.Resumed);              // alora-quiz-s2 continued from its step-2 checkpoint
+        Assert.Equal(1, resumed.Resumed); // alora-quiz-s2 continued from its step-2 checkpoint
         Assert.Equal(4, resumed.Jobs);
         var expected = main.ToDictionary(r => r.Run);
         Assert.Equal(["alora-quiz-s1", "alora-quiz-s2"], resumed.Rows.Select(r => r.Run));
@@ -191,12 +244,17 @@ public sealed class ExperimentTests(ITestOutputHelper output)
             Assert.Equal(u.Acc, r.Acc);
             Assert.Equal(u.AccNorm, r.AccNorm);
             Assert.Equal(u.FinalTaskLoss!.Value, r.FinalTaskLoss!.Value, 9);
-            if (u.FinalPenalty is { } p) Assert.Equal(p, r.FinalPenalty!.Value, 12);
+            if (u.FinalPenalty is { } p)
+                Assert.Equal(p, r.FinalPenalty!.Value, 12);
             // the metrics of the interrupted runs have each step once, as uninterrupted
-            var steps = File.ReadLines(Path.Combine(interrupted, "runs", r.Run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!["step"]!.GetValue<int>()).ToList();
+            var steps = File.ReadLines(Path.Combine(interrupted, "runs", r.Run, "metrics.jsonl"))
+                .Select(l => JsonNode.Parse(l)!["step"]!.GetValue<int>())
+                .ToList();
             Assert.Equal([1, 2, 3, 4], steps);
         }
-        var general = File.ReadLines(Path.Combine(interrupted, "runs", "general-s1", "metrics.jsonl")).Select(l => JsonNode.Parse(l)!["step"]!.GetValue<int>()).ToList();
+        var general = File.ReadLines(Path.Combine(interrupted, "runs", "general-s1", "metrics.jsonl"))
+            .Select(l => JsonNode.Parse(l)!["step"]!.GetValue<int>())
+            .ToList();
         Assert.Equal([1, 2, 3, 4], general);
     }
 
@@ -216,7 +274,8 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         Assert.True(row.FinalPenalty >= 0);
         var report = File.ReadAllText(outcome.Report);
         Assert.Contains("| EWC Fisher pass |", report);
-        foreach (var png in new[] { "cost-seconds.png", "loss-quiz.png", "quiz-general-ppl.png" }) AssertPicture(tmp.File("out/figures/" + png));
+        foreach (var png in new[] { "cost-seconds.png", "loss-quiz.png", "quiz-general-ppl.png" })
+            AssertPicture(tmp.File("out/figures/" + png));
     }
 
     /// <summary>The PNG decodes, has the figure's size, and is a picture: many colours and some clearly coloured (data) pixels.</summary>
@@ -261,11 +320,16 @@ public sealed class ExperimentTests(ITestOutputHelper output)
                 await _one.WaitAsync(cancel);
                 try
                 {
-                    if (job == fail) throw new AloraException($"its worker exited with code 1; log: {job}.log");
+                    if (job == fail)
+                        throw new AloraException($"its worker exited with code 1; log: {job}.log");
                     // on a thread of its own: a job run on a pool thread would hold it, and with the test's thread the
                     // pool of a 2-core machine may have none left to start the second launch until the first job ends
-                    await Task.Factory.StartNew(() => Experiment.Run(config, outDir, new ExperimentRunOptions { OnlyJob = job, Cancel = cancel }),
-                        cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                    await Task.Factory.StartNew(
+                        () => Experiment.Run(config, outDir, new ExperimentRunOptions { OnlyJob = job, Cancel = cancel }),
+                        cancel,
+                        TaskCreationOptions.LongRunning,
+                        TaskScheduler.Default
+                    );
                 }
                 finally
                 {
@@ -310,14 +374,21 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         var outDir = tmp.File("workers");
         var launcher = new InProcessLauncher(config, outDir);
         var events = new List<ExperimentProgress>();
-        var options = new ExperimentRunOptions { Workers = 2, LaunchJob = launcher.Launch, Progress = new Inline(events.Add) };
+        var options = new ExperimentRunOptions
+        {
+            Workers = 2,
+            LaunchJob = launcher.Launch,
+            Progress = new Inline(events.Add),
+        };
         clock.Restart();
         var parallel = Experiment.Run(config, outDir, options);
         output.WriteLine($"two workers (in-process, one at a time): {clock.Elapsed.TotalSeconds:F1} s");
 
         AssertSameResults(sequential.Rows, parallel.Rows);
-        Assert.Equal((sequential.Trained, sequential.Resumed, sequential.Skipped, sequential.Evaluated, sequential.FisherPasses),
-            (parallel.Trained, parallel.Resumed, parallel.Skipped, parallel.Evaluated, parallel.FisherPasses));
+        Assert.Equal(
+            (sequential.Trained, sequential.Resumed, sequential.Skipped, sequential.Evaluated, sequential.FisherPasses),
+            (parallel.Trained, parallel.Resumed, parallel.Skipped, parallel.Evaluated, parallel.FisherPasses)
+        );
         Assert.Equal((8, 6, 1), (parallel.Trained, parallel.Evaluated, parallel.FisherPasses));
         // every job handed over once, after the jobs it reads had finished; two at a time at most, and two at some point
         var plan = ExperimentPlanner.Plan(config, outDir);
@@ -332,11 +403,22 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         foreach (var job in plan.Jobs)
             Assert.Equal([ProgressEvent.Started, ProgressEvent.Finished], events.Where(e => e.Run == job.Name).Select(e => e.Event));
         Assert.Equal(plan.Jobs.Count, events[^1].JobsDone);
-        Assert.Equal(File.ReadAllText(Path.Combine(tmp.File("sequential"), "results.csv")).Split('\n').Length, File.ReadAllText(parallel.ResultsCsv).Split('\n').Length);
+        Assert.Equal(
+            File.ReadAllText(Path.Combine(tmp.File("sequential"), "results.csv")).Split('\n').Length,
+            File.ReadAllText(parallel.ResultsCsv).Split('\n').Length
+        );
         Assert.True(File.Exists(parallel.Report));
 
         // a rerun hands nothing over
-        var again = Experiment.Run(config, outDir, options with { Progress = null, LaunchJob = (job, _) => throw new InvalidOperationException("launched " + job) });
+        var again = Experiment.Run(
+            config,
+            outDir,
+            options with
+            {
+                Progress = null,
+                LaunchJob = (job, _) => throw new InvalidOperationException("launched " + job),
+            }
+        );
         Assert.Equal((0, 0, 0, 0, 9), (again.Trained, again.Resumed, again.Evaluated, again.FisherPasses, again.Skipped));
     }
 
@@ -349,11 +431,14 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         var config = ExperimentConfig.Load(yaml);
         var outDir = tmp.File("out");
         var failing = new InProcessLauncher(config, outDir, fail: "alora-quiz-s1");
-        var e = Assert.Throws<AloraException>(() => Experiment.Run(config, outDir, new ExperimentRunOptions { Workers = 2, LaunchJob = failing.Launch }));
+        var e = Assert.Throws<AloraException>(() =>
+            Experiment.Run(config, outDir, new ExperimentRunOptions { Workers = 2, LaunchJob = failing.Launch })
+        );
         Assert.StartsWith("alora-quiz-s1 failed: its worker exited with code 1; log: alora-quiz-s1.log", e.Message);
         Assert.False(File.Exists(Path.Combine(outDir, "results.csv")));
         // lora-mu ran beside general-s1 and alora; both finished and are kept
-        foreach (var run in new[] { "lora-mu-quiz-s1", "general-s1" }) Assert.True(File.Exists(Path.Combine(outDir, "runs", run, "summary.json")), run);
+        foreach (var run in new[] { "lora-mu-quiz-s1", "general-s1" })
+            Assert.True(File.Exists(Path.Combine(outDir, "runs", run, "summary.json")), run);
         Assert.True(File.Exists(Path.Combine(outDir, "runs", "lora-mu-quiz-s1", "eval.json")));
 
         var rerun = new InProcessLauncher(config, outDir);
@@ -400,8 +485,11 @@ public sealed class ExperimentTests(ITestOutputHelper output)
     public void ThePlanSharesTheGeneralStageAndTheFisherAcrossMethods()
     {
         using var tmp = new TempDir();
-        var yaml = WriteExperiment(tmp.Path, "[base, lora-mu, lora-nu-mu, rslora, ewc-lora, alora-no-layer, alora]",
-            "fisher:\n  per-seed: false\n  samples: 8\nsweeps:\n  xi: [0.01]\n  rank: [2, 4]\n");
+        var yaml = WriteExperiment(
+            tmp.Path,
+            "[base, lora-mu, lora-nu-mu, rslora, ewc-lora, alora-no-layer, alora]",
+            "fisher:\n  per-seed: false\n  samples: 8\nsweeps:\n  xi: [0.01]\n  rank: [2, 4]\n"
+        );
         var plan = ExperimentPlanner.Plan(ExperimentConfig.Load(yaml), tmp.File("out"));
         string Kinds(JobKind k) => string.Join(" ", plan.Jobs.Where(j => j.Kind == k).Select(j => j.Name));
         // one general stage per seed serves lora-nu-mu, alora-no-layer and alora; the xi sweep needs its own (Omega depends on xi),
@@ -452,7 +540,10 @@ public sealed class ExperimentTests(ITestOutputHelper output)
     [InlineData("train:\n  seed: 3\n", "train.seed: 'seed' is set by the experiment")]
     [InlineData("overrides:\n  alora: {phii: 1}\n", "unknown key 'overrides.alora.phii'")]
     [InlineData("train:\n  max-steps: many\n", "'max-steps' has the wrong type")]
-    [InlineData("overrides:\n  alora: {phi: 1, layer-weights: onehot}\n", "the settings of alora (train, domain-stage, overrides.alora): 'layer-weights': 'onehot' is not one of softmax, softmax-normalized, softmax-log, uniform")]
+    [InlineData(
+        "overrides:\n  alora: {phi: 1, layer-weights: onehot}\n",
+        "the settings of alora (train, domain-stage, overrides.alora): 'layer-weights': 'onehot' is not one of softmax, softmax-normalized, softmax-log, uniform"
+    )]
     [InlineData("domain:\n  - {name: quiz, task: mcq, train: quiz-train.jsonl, test: missing.jsonl}\n", "missing.jsonl not found")]
     public void ConfigurationErrorsNameTheFileAndTheKey(string change, string message)
     {

@@ -23,11 +23,35 @@ public sealed class ExperimentYamlTests
         var c = new ExperimentConfig
         {
             Model = "/m/base",
-            Domain = [new() { Name = "law", Task = "mcq", Train = "/d/tr.jsonl", Test = "/d/te.jsonl" }, new() { Name = "med", Task = "sciq", Train = "/d/it's.jsonl", Test = "/d/t.jsonl" }],
+            Domain =
+            [
+                new()
+                {
+                    Name = "law",
+                    Task = "mcq",
+                    Train = "/d/tr.jsonl",
+                    Test = "/d/te.jsonl",
+                },
+                new()
+                {
+                    Name = "med",
+                    Task = "sciq",
+                    Train = "/d/it's.jsonl",
+                    Test = "/d/t.jsonl",
+                },
+            ],
             Methods = ["lora-mu", "alora"],
             Seeds = [7],
-            Train = new() { ["lr"] = 0.003, ["target-modules"] = new JsonArray("q_proj", "v_proj"), ["rslora"] = true },
-            Overrides = new Dictionary<string, JsonObject> { ["alora"] = new() { ["phi"] = 30.0, ["layer-weights"] = "uniform" } },
+            Train = new()
+            {
+                ["lr"] = 0.003,
+                ["target-modules"] = new JsonArray("q_proj", "v_proj"),
+                ["rslora"] = true,
+            },
+            Overrides = new Dictionary<string, JsonObject>
+            {
+                ["alora"] = new() { ["phi"] = 30.0, ["layer-weights"] = "uniform" },
+            },
             Fisher = new() { Samples = 16 },
         };
         // hand-written: defaults (device, dtype, general, probes, stages, eval, sweeps, fisher.per-seed) left out
@@ -65,7 +89,21 @@ public sealed class ExperimentYamlTests
     public void StringsThatLookLikeNumbersOrBooleansStayStrings()
     {
         using var tmp = new TempDir();
-        var c = new ExperimentConfig { Model = "/x/1e3", Domain = [new() { Name = "true", Task = "null", Train = "/d/'quoted'", Test = "/d/a: b # c" }], Methods = ["42"] };
+        var c = new ExperimentConfig
+        {
+            Model = "/x/1e3",
+            Domain =
+            [
+                new()
+                {
+                    Name = "true",
+                    Task = "null",
+                    Train = "/d/'quoted'",
+                    Test = "/d/a: b # c",
+                },
+            ],
+            Methods = ["42"],
+        };
         Assert.Equal(Json(c), Json(ReadBack(ExperimentYaml.Write(c), tmp)));
     }
 

@@ -1,5 +1,5 @@
-using Alora.IO;
 using System.Text;
+using Alora.IO;
 using Alora.Models;
 
 namespace Alora.Tests.FileFormats;
@@ -30,7 +30,10 @@ public class HfConfigTests
     {
         // Values from the fixtures' README (tiny-random-llama: hidden 16, intermediate 64, 2 layers, 4 heads, vocab 32000).
         var llama = Assert.IsType<LlamaConfig>(Parse(Path.Combine(Fixtures.Model("tiny-random-llama"), "config.json")));
-        Assert.Equal((16, 64, 2, 4, 4, 32000), (llama.HiddenSize, llama.IntermediateSize, llama.NumHiddenLayers, llama.NumAttentionHeads, llama.KvHeads, llama.VocabSize));
+        Assert.Equal(
+            (16, 64, 2, 4, 4, 32000),
+            (llama.HiddenSize, llama.IntermediateSize, llama.NumHiddenLayers, llama.NumAttentionHeads, llama.KvHeads, llama.VocabSize)
+        );
         Assert.Equal((1e-6, 10000.0), (llama.RmsNormEps, llama.RopeTheta));
         var gptj = Assert.IsType<GptJConfig>(Parse(Path.Combine(Fixtures.Model("tiny-random-gptj"), "config.json")));
         Assert.Equal((64, 2, 4, 8), (gptj.NEmbd, gptj.NLayer, gptj.NHead, gptj.Rotary));
@@ -68,7 +71,11 @@ public class HfConfigTests
         using var dir = new TempDir();
         var json = Llama.Replace("\"LlamaForCausalLM\"", "\"\\udc00\"", StringComparison.Ordinal);
         var path = Write(dir, json);
-        Assert.StartsWith($"{path}: the string at byte offset {json.IndexOf("\"\\udc00", StringComparison.Ordinal)} holds an escape that is not valid Unicode", Error(path), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{path}: the string at byte offset {json.IndexOf("\"\\udc00", StringComparison.Ordinal)} holds an escape that is not valid Unicode",
+            Error(path),
+            StringComparison.Ordinal
+        );
     }
 
     [Theory]
@@ -76,13 +83,24 @@ public class HfConfigTests
     [InlineData("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 2, \"head_dim\": -2", "head_dim -2 must be positive")]
     [InlineData("\"hidden_size\": 16", "\"hidden_size\": 2", "hidden_size 2 is smaller than num_attention_heads 4")]
     [InlineData("\"rms_norm_eps\": 1e-6", "\"rms_norm_eps\": \"NaN\"", "rms_norm_eps must be a positive finite number, got NaN")]
-    [InlineData("\"rms_norm_eps\": 1e-6", "\"rms_norm_eps\": 1e-6, \"rope_theta\": \"-Infinity\"", "rope_theta must be a positive finite number, got -Infinity")]
+    [InlineData(
+        "\"rms_norm_eps\": 1e-6",
+        "\"rms_norm_eps\": 1e-6, \"rope_theta\": \"-Infinity\"",
+        "rope_theta must be a positive finite number, got -Infinity"
+    )]
     [InlineData("\"rms_norm_eps\": 1e-6", "\"rms_norm_eps\": 0", "rms_norm_eps must be a positive finite number, got 0")]
     [InlineData("\"rms_norm_eps\": 1e-6", "\"rms_norm_eps\": 1e-6, \"hidden_act\": \"swiglu\"", "hidden_act 'swiglu' is not supported")]
     [InlineData("\"rms_norm_eps\": 1e-6", "\"rms_norm_eps\": 1e-6, \"max_position_embeddings\": -1", "max_position_embeddings -1 must be positive")]
-    [InlineData("\"rms_norm_eps\": 1e-6", "\"rms_norm_eps\": 1e-6, \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 2, \"high_freq_factor\": 2}",
-        "rope_scaling.high_freq_factor must differ from low_freq_factor")]
-    [InlineData("\"rms_norm_eps\": 1e-6", "\"rms_norm_eps\": 1e-6, \"rope_scaling\": {\"type\": \"linear\", \"factor\": 0}", "rope_scaling.factor must be a positive finite number, got 0")]
+    [InlineData(
+        "\"rms_norm_eps\": 1e-6",
+        "\"rms_norm_eps\": 1e-6, \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 2, \"high_freq_factor\": 2}",
+        "rope_scaling.high_freq_factor must differ from low_freq_factor"
+    )]
+    [InlineData(
+        "\"rms_norm_eps\": 1e-6",
+        "\"rms_norm_eps\": 1e-6, \"rope_scaling\": {\"type\": \"linear\", \"factor\": 0}",
+        "rope_scaling.factor must be a positive finite number, got 0"
+    )]
     public void LlamaValuesNoModelCanUse(string from, string to, string message)
     {
         using var dir = new TempDir();
@@ -94,12 +112,17 @@ public class HfConfigTests
     [InlineData("\"rotary_dim\": 8", "\"rotary_dim\": -2", "rotary_dim -2 must be positive, even and at most the head size 16")]
     [InlineData("\"n_positions\": 128", "\"n_positions\": 0", "n_positions 0 must be positive")]
     [InlineData("\"n_positions\": 128", "\"n_positions\": 128, \"n_inner\": -4", "n_inner -4 must be positive")]
-    [InlineData("\"n_positions\": 128", "\"n_positions\": 128, \"layer_norm_epsilon\": \"Infinity\"", "layer_norm_epsilon must be a positive finite number, got Infinity")]
+    [InlineData(
+        "\"n_positions\": 128",
+        "\"n_positions\": 128, \"layer_norm_epsilon\": \"Infinity\"",
+        "layer_norm_epsilon must be a positive finite number, got Infinity"
+    )]
     [InlineData("\"n_positions\": 128", "\"n_positions\": 128, \"activation_function\": \"tanh\"", "activation_function 'tanh' is not supported")]
     public void GptJValuesNoModelCanUse(string from, string to, string message)
     {
         using var dir = new TempDir();
-        const string GptJ = """{"architectures": ["GPTJForCausalLM"], "vocab_size": 100, "n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 128, "rotary_dim": 8}""";
+        const string GptJ =
+            """{"architectures": ["GPTJForCausalLM"], "vocab_size": 100, "n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 128, "rotary_dim": 8}""";
         var path = Write(dir, GptJ.Replace(from, to, StringComparison.Ordinal));
         Assert.StartsWith($"{path}: {message}", Error(path), StringComparison.Ordinal);
     }

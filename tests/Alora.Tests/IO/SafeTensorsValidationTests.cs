@@ -54,14 +54,22 @@ public class SafeTensorsValidationTests
     {
         using var dir = new TempDir();
         var path = Write(dir, Build("{" + A + ",\"b\":{\"dtype\":\"F32\",\"shape\":[16],\"data_offsets\":[72,136]}}", 136));
-        Assert.StartsWith($"{path}: data bytes [64, 72) between tensors 'a' [0, 64) and 'b' [72, 136) belong to no tensor", Error(path), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{path}: data bytes [64, 72) between tensors 'a' [0, 64) and 'b' [72, 136) belong to no tensor",
+            Error(path),
+            StringComparison.Ordinal
+        );
 
         path = Write(dir, Build("{\"a\":{\"dtype\":\"F32\",\"shape\":[16],\"data_offsets\":[8,72]}}", 72));
         Assert.StartsWith($"{path}: data bytes [0, 8) before tensor 'a' [8, 72) belong to no tensor", Error(path), StringComparison.Ordinal);
 
         // reference (test_metadata_incomplete_buffer): bytes after the last tensor make the file invalid
         path = Write(dir, Build("{" + A + "}", 64 + 34));
-        Assert.StartsWith($"{path}: data bytes [64, 98) after the last tensor 'a' [0, 64) belong to no tensor", Error(path), StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{path}: data bytes [64, 98) after the last tensor 'a' [0, 64) belong to no tensor",
+            Error(path),
+            StringComparison.Ordinal
+        );
 
         path = Write(dir, Build("{}", 5));
         Assert.StartsWith($"{path}: 5 data bytes follow the header but it lists no tensors", Error(path), StringComparison.Ordinal);
@@ -77,18 +85,36 @@ public class SafeTensorsValidationTests
         BinaryPrimitives.WriteInt16LittleEndian(data.AsSpan(4), -3);
         BinaryPrimitives.WriteInt16LittleEndian(data.AsSpan(6), 5);
         BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(8), 1.5f);
-        var path = Write(dir, Build("{\"c\":{\"dtype\":\"F32\",\"shape\":[1,1],\"data_offsets\":[8,12]},"
-            + "\"z0\":{\"dtype\":\"F64\",\"shape\":[0,3],\"data_offsets\":[0,0]},"
-            + "\"b\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[4,8]},"
-            + "\"z1\":{\"dtype\":\"I8\",\"shape\":[4,0],\"data_offsets\":[4,4]},"
-            + "\"a\":{\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[0,4]},"
-            + "\"z2\":{\"dtype\":\"BOOL\",\"shape\":[0],\"data_offsets\":[12,12]}}", 12, "    ", data));
+        var path = Write(
+            dir,
+            Build(
+                "{\"c\":{\"dtype\":\"F32\",\"shape\":[1,1],\"data_offsets\":[8,12]},"
+                    + "\"z0\":{\"dtype\":\"F64\",\"shape\":[0,3],\"data_offsets\":[0,0]},"
+                    + "\"b\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[4,8]},"
+                    + "\"z1\":{\"dtype\":\"I8\",\"shape\":[4,0],\"data_offsets\":[4,4]},"
+                    + "\"a\":{\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[0,4]},"
+                    + "\"z2\":{\"dtype\":\"BOOL\",\"shape\":[0],\"data_offsets\":[12,12]}}",
+                12,
+                "    ",
+                data
+            )
+        );
         var f = SafeTensorsFile.Open(path);
         Assert.Equal(["a", "b", "c", "z0", "z1", "z2"], f.Entries.Keys.Order(StringComparer.Ordinal));
-        using (var a = f.Load("a")) { Assert.Empty(a.shape); Assert.Equal(7, a.item<int>()); }
-        using (var b = f.Load("b")) Assert.Equal(new short[] { -3, 5 }, b.data<short>().ToArray());
-        using (var c = f.Load("c")) { Assert.Equal([1L, 1L], c.shape); Assert.Equal(1.5f, c.item<float>()); }
-        using (var z = f.Load("z1")) Assert.Equal([4L, 0L], z.shape);
+        using (var a = f.Load("a"))
+        {
+            Assert.Empty(a.shape);
+            Assert.Equal(7, a.item<int>());
+        }
+        using (var b = f.Load("b"))
+            Assert.Equal(new short[] { -3, 5 }, b.data<short>().ToArray());
+        using (var c = f.Load("c"))
+        {
+            Assert.Equal([1L, 1L], c.shape);
+            Assert.Equal(1.5f, c.item<float>());
+        }
+        using (var z = f.Load("z1"))
+            Assert.Equal([4L, 0L], z.shape);
     }
 
     [Fact]
@@ -167,10 +193,17 @@ public class SafeTensorsValidationTests
         // F4 packs two elements per byte: 3 elements are not a whole number of bytes, 4 are 2 bytes.
         var path = Write(dir, Build("{\"a\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,2]}}", 2));
         Assert.Equal($"{path}: tensor 'a': F4 [3] is not a whole number of bytes", Error(path));
-        path = Write(dir, Build("{\"a\":{\"dtype\":\"F4\",\"shape\":[4],\"data_offsets\":[0,2]},\"b\":{\"dtype\":\"U16\",\"shape\":[1],\"data_offsets\":[2,4]}}", 4));
+        path = Write(
+            dir,
+            Build("{\"a\":{\"dtype\":\"F4\",\"shape\":[4],\"data_offsets\":[0,2]},\"b\":{\"dtype\":\"U16\",\"shape\":[1],\"data_offsets\":[2,4]}}", 4)
+        );
         var f = SafeTensorsFile.Open(path);
         Assert.Equal("U16", f.Entries["b"].DType);
-        Assert.StartsWith($"{path}: tensor 'b' has dtype U16, which Alora does not load", Assert.Throws<AloraException>(() => f.Load("b")).Message, StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"{path}: tensor 'b' has dtype U16, which Alora does not load",
+            Assert.Throws<AloraException>(() => f.Load("b")).Message,
+            StringComparison.Ordinal
+        );
         Assert.Equal($"{path}: no tensor 'c'", Assert.Throws<AloraException>(() => f.Load("c")).Message);
         path = Write(dir, Build("{\"a\":{\"dtype\":\"F12\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2));
         Assert.Equal($"{path}: tensor 'a': unknown dtype 'F12'", Error(path));

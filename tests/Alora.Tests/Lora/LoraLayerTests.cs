@@ -15,7 +15,15 @@ public class LoraLayerTests
         using var ids = TinyModels.Ids(2, 10);
         using var _ = no_grad();
         using var before = model.forward(ids);
-        var adapters = LoraInjector.Inject(model, new LoraConfig { R = 4, Alpha = 8, Dropout = 0.5 });
+        var adapters = LoraInjector.Inject(
+            model,
+            new LoraConfig
+            {
+                R = 4,
+                Alpha = 8,
+                Dropout = 0.5,
+            }
+        );
         Assert.Equal(4, adapters.Count); // q_proj and v_proj of 2 layers
         model.train(); // dropout is on the LoRA branch only: the base path must not change
         using var after = model.forward(ids);
@@ -47,19 +55,28 @@ public class LoraLayerTests
         using var model = TinyModels.Llama();
         var adapters = LoraInjector.Inject(model, new LoraConfig { R = 4, Alpha = 8 });
         var layer = adapters[1].Layer;
-        using (no_grad()) foreach (var a in adapters) a.Layer.lora_B.weight.normal_(0, 0.1);
-        foreach (var a in adapters) { a.Layer.lora_A.weight.requires_grad = true; a.Layer.lora_B.weight.requires_grad = true; }
+        using (no_grad())
+            foreach (var a in adapters)
+                a.Layer.lora_B.weight.normal_(0, 0.1);
+        foreach (var a in adapters)
+        {
+            a.Layer.lora_A.weight.requires_grad = true;
+            a.Layer.lora_B.weight.requires_grad = true;
+        }
         using var ids = TinyModels.Ids(2, 12);
         using var logits = model.forward(ids);
         using var loss = nn.functional.cross_entropy(logits[.., ..^1].reshape(-1, 97), ids[.., 1..].reshape(-1));
         loss.backward();
-        double eta = 0.5, s = layer.Scaling;
+        double eta = 0.5,
+            s = layer.Scaling;
         using var a0 = layer.lora_A.weight.detach().clone();
         using var b0 = layer.lora_B.weight.detach().clone();
         using var gA = layer.lora_A.weight.grad!.clone();
         using var gB = layer.lora_B.weight.grad!.clone();
         using var d0 = layer.DeltaWeight().detach();
-        using var sgd = new Alora.Training.Sgd(adapters.SelectMany(a => new[] { ("a", a.Layer.lora_A.weight), ("b", a.Layer.lora_B.weight) }).ToList());
+        using var sgd = new Alora.Training.Sgd(
+            adapters.SelectMany(a => new[] { ("a", a.Layer.lora_A.weight), ("b", a.Layer.lora_B.weight) }).ToList()
+        );
         sgd.Step(eta);
         using var d1 = layer.DeltaWeight().detach();
         using var expected = -eta * s * (gB.matmul(a0) + b0.matmul(gA) - eta * gB.matmul(gA));
@@ -73,18 +90,24 @@ public class LoraLayerTests
     {
         using var model = TinyModels.Llama();
         var adapters = LoraInjector.Inject(model, new LoraConfig { R = 4, Alpha = 16 });
-        using (no_grad()) foreach (var a in adapters) a.Layer.lora_B.weight.normal_(0, 0.2);
+        using (no_grad())
+            foreach (var a in adapters)
+                a.Layer.lora_B.weight.normal_(0, 0.2);
         var w0 = adapters.Select(a => a.Layer.BaseWeight.detach().clone()).ToList();
         using var ids = TinyModels.Ids(2, 10);
         using var _ = no_grad();
         using var adapted = model.forward(ids);
-        foreach (var a in adapters) a.Layer.Merge();
+        foreach (var a in adapters)
+            a.Layer.Merge();
         Assert.True(MaxAbs(adapters[0].Layer.BaseWeight, w0[0]) > 1e-3, "merging must change W");
         using var merged = model.forward(ids);
         Assert.True(MaxAbs(adapted, merged) <= 1e-5, $"merged vs adapted logits differ by {MaxAbs(adapted, merged):E3}");
-        foreach (var a in adapters) a.Layer.Unmerge();
-        for (int i = 0; i < adapters.Count; i++) Assert.True(MaxAbs(adapters[i].Layer.BaseWeight, w0[i]) <= 1e-6);
-        foreach (var w in w0) w.Dispose();
+        foreach (var a in adapters)
+            a.Layer.Unmerge();
+        for (int i = 0; i < adapters.Count; i++)
+            Assert.True(MaxAbs(adapters[i].Layer.BaseWeight, w0[i]) <= 1e-6);
+        foreach (var w in w0)
+            w.Dispose();
     }
 
     [Theory]
@@ -92,7 +115,16 @@ public class LoraLayerTests
     [InlineData(8, 32, true, 11.313708498984761)] // 32 / sqrt(8)
     [InlineData(16, 16, true, 4.0)]
     public void ScalingIsAlphaOverROrOverSqrtR(int r, double alpha, bool rs, double expected) =>
-        Assert.Equal(expected, new LoraConfig { R = r, Alpha = alpha, UseRslora = rs }.Scaling, 12);
+        Assert.Equal(
+            expected,
+            new LoraConfig
+            {
+                R = r,
+                Alpha = alpha,
+                UseRslora = rs,
+            }.Scaling,
+            12
+        );
 
     [Fact]
     public void UnknownTargetModuleAndTooLargeRankAreClearErrors()

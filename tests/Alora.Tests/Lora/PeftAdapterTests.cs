@@ -12,7 +12,9 @@ public class PeftAdapterTests
     {
         var adapters = LoraInjector.Inject(model, cfg);
         random.manual_seed(seed);
-        using (no_grad()) foreach (var a in adapters) a.Layer.lora_B.weight.normal_(0, 0.2);
+        using (no_grad())
+            foreach (var a in adapters)
+                a.Layer.lora_B.weight.normal_(0, 0.2);
         return adapters;
     }
 
@@ -21,9 +23,30 @@ public class PeftAdapterTests
     public void SavedAdapterFollowsPeftConventions()
     {
         using var model = TinyModels.Llama();
-        var adapters = Adapted(model, new LoraConfig { R = 4, Alpha = 16, Dropout = 0.05, UseRslora = true }, 1);
+        var adapters = Adapted(
+            model,
+            new LoraConfig
+            {
+                R = 4,
+                Alpha = 16,
+                Dropout = 0.05,
+                UseRslora = true,
+            },
+            1
+        );
         using var dir = new TempDir();
-        PeftAdapter.Save(dir.Path, adapters, new LoraConfig { R = 4, Alpha = 16, Dropout = 0.05, UseRslora = true }, "my/base-model");
+        PeftAdapter.Save(
+            dir.Path,
+            adapters,
+            new LoraConfig
+            {
+                R = 4,
+                Alpha = 16,
+                Dropout = 0.05,
+                UseRslora = true,
+            },
+            "my/base-model"
+        );
 
         var cfg = JsonNode.Parse(File.ReadAllText(dir.File("adapter_config.json")))!.AsObject();
         Assert.Equal("LORA", cfg["peft_type"]!.GetValue<string>());
@@ -43,14 +66,15 @@ public class PeftAdapterTests
         Assert.Equal("pt", st.Metadata["format"]);
         var expectedKeys = new List<string>();
         foreach (var layer in new[] { 0, 1 })
-            foreach (var proj in new[] { "q_proj", "v_proj" })
-            {
-                string p = $"base_model.model.model.layers.{layer}.self_attn.{proj}";
-                long outDim = proj == "q_proj" ? 32 : 16; // q: 4 heads x 8; v: 2 kv heads x 8
-                Assert.Equal(new long[] { 4, 32 }, st.Entries[p + ".lora_A.weight"].Shape);
-                Assert.Equal(new long[] { outDim, 4 }, st.Entries[p + ".lora_B.weight"].Shape);
-                expectedKeys.Add(p + ".lora_A.weight"); expectedKeys.Add(p + ".lora_B.weight");
-            }
+        foreach (var proj in new[] { "q_proj", "v_proj" })
+        {
+            string p = $"base_model.model.model.layers.{layer}.self_attn.{proj}";
+            long outDim = proj == "q_proj" ? 32 : 16; // q: 4 heads x 8; v: 2 kv heads x 8
+            Assert.Equal(new long[] { 4, 32 }, st.Entries[p + ".lora_A.weight"].Shape);
+            Assert.Equal(new long[] { outDim, 4 }, st.Entries[p + ".lora_B.weight"].Shape);
+            expectedKeys.Add(p + ".lora_A.weight");
+            expectedKeys.Add(p + ".lora_B.weight");
+        }
         Assert.Equal(expectedKeys.Order(), st.Entries.Keys.Order());
         Assert.All(st.Entries.Values, e => Assert.Equal("F32", e.DType));
     }
@@ -61,13 +85,24 @@ public class PeftAdapterTests
     public void HandWrittenPeftAdapterGivesTheSameLogits()
     {
         using var trained = TinyModels.Llama();
-        var adapters = Adapted(trained, new LoraConfig { R = 2, Alpha = 4, TargetModules = ["q_proj", "v_proj", "o_proj"] }, 2);
+        var adapters = Adapted(
+            trained,
+            new LoraConfig
+            {
+                R = 2,
+                Alpha = 4,
+                TargetModules = ["q_proj", "v_proj", "o_proj"],
+            },
+            2
+        );
         using var ids = TinyModels.Ids(1, 9);
         using var _ = no_grad();
         using var expected = trained.forward(ids);
 
         using var dir = new TempDir();
-        File.WriteAllText(dir.File("adapter_config.json"), """
+        File.WriteAllText(
+            dir.File("adapter_config.json"),
+            """
             {
               "alpha_pattern": {},
               "auto_mapping": null,
@@ -89,12 +124,15 @@ public class PeftAdapterTests
               "task_type": "CAUSAL_LM",
               "use_rslora": false
             }
-            """);
-        var tensors = adapters.SelectMany(a => new[]
-        {
-            new KeyValuePair<string, Tensor>($"base_model.model.{a.Path}.lora_A.weight", a.Layer.lora_A.weight),
-            new KeyValuePair<string, Tensor>($"base_model.model.{a.Path}.lora_B.weight", a.Layer.lora_B.weight),
-        });
+            """
+        );
+        var tensors = adapters.SelectMany(a =>
+            new[]
+            {
+                new KeyValuePair<string, Tensor>($"base_model.model.{a.Path}.lora_A.weight", a.Layer.lora_A.weight),
+                new KeyValuePair<string, Tensor>($"base_model.model.{a.Path}.lora_B.weight", a.Layer.lora_B.weight),
+            }
+        );
         SafeTensorsWriter.Write(dir.File("adapter_model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
 
         using var fresh = TinyModels.Llama();

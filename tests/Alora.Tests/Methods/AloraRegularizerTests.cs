@@ -9,23 +9,28 @@ namespace Alora.Tests.Methods;
 
 public class AloraRegularizerTests
 {
-    // DESIGN.md's example: norms 0.02, 12.2, 0.001, 7.8 give softmax weights 0, 0.988, 0, 0.012.
+    // Norms a few units apart saturate the paper's softmax: 0.02, 12.2, 0.001, 7.8 give 0, 0.988, 0, 0.012 (by hand:
+    // e^12.2 / (e^12.2 + e^7.8 + e^0.02 + e^0.001) = 1 / (1 + e^-4.4 + ...) = 0.988).
     [Fact]
     public void LayerWeightsMatchHandComputedSoftmaxAndSumToOne()
     {
         double[] n = [0.02, 12.2, 0.001, 7.8];
         var w = AloraRegularizer.LayerWeights(n, LayerWeighting.Softmax);
         double z = Math.Exp(0.02) + Math.Exp(12.2) + Math.Exp(0.001) + Math.Exp(7.8);
-        for (int i = 0; i < 4; i++) Assert.Equal(Math.Exp(n[i]) / z, w[i], 12);
+        for (int i = 0; i < 4; i++)
+            Assert.Equal(Math.Exp(n[i]) / z, w[i], 12);
         Assert.Equal(0.988, w[1], 3);
         Assert.Equal(0.012, w[3], 3);
         Assert.Equal(1.0, w.Sum(), 12);
         Assert.Equal(new[] { 0.25, 0.25, 0.25, 0.25 }, AloraRegularizer.LayerWeights(n, LayerWeighting.Uniform));
         var log = AloraRegularizer.LayerWeights(n, LayerWeighting.SoftmaxLog);
-        for (int i = 0; i < 4; i++) Assert.Equal(n[i] / n.Sum(), log[i], 12);          // softmax(log n) = n / sum n
+        for (int i = 0; i < 4; i++)
+            Assert.Equal(n[i] / n.Sum(), log[i], 12); // softmax(log n) = n / sum n
         var norm = AloraRegularizer.LayerWeights(n, LayerWeighting.SoftmaxNormalized);
-        double mean = n.Average(), zn = n.Sum(x => Math.Exp(x / mean));
-        for (int i = 0; i < 4; i++) Assert.Equal(Math.Exp(n[i] / mean) / zn, norm[i], 12);
+        double mean = n.Average(),
+            zn = n.Sum(x => Math.Exp(x / mean));
+        for (int i = 0; i < 4; i++)
+            Assert.Equal(Math.Exp(n[i] / mean) / zn, norm[i], 12);
         // stable for huge norms (a naive exp overflows)
         var big = AloraRegularizer.LayerWeights([1000, 1001], LayerWeighting.Softmax);
         Assert.Equal(1 / (1 + Math.E), big[0], 12);
@@ -55,12 +60,16 @@ public class AloraRegularizerTests
         foreach (var (t, idx) in new[] { (a, new long[] { 0, 0 }), (a, new long[] { 2, 4 }), (b, new long[] { 1, 2 }), (b, new long[] { 3, 0 }) })
         {
             double orig = t[idx[0], idx[1]].item<double>();
-            using (no_grad()) t[idx[0], idx[1]] = orig + h;
+            using (no_grad())
+                t[idx[0], idx[1]] = orig + h;
             double up = Direct();
-            using (no_grad()) t[idx[0], idx[1]] = orig - h;
+            using (no_grad())
+                t[idx[0], idx[1]] = orig - h;
             double down = Direct();
-            using (no_grad()) t[idx[0], idx[1]] = orig;
-            double fd = (up - down) / (2 * h), ad = t.grad![idx[0], idx[1]].item<double>();
+            using (no_grad())
+                t[idx[0], idx[1]] = orig;
+            double fd = (up - down) / (2 * h),
+                ad = t.grad![idx[0], idx[1]].item<double>();
             Assert.True(Math.Abs(fd - ad) <= 1e-6 * Math.Max(1, Math.Abs(fd)), $"grad {ad} vs finite difference {fd}");
         }
     }
@@ -73,7 +82,23 @@ public class AloraRegularizerTests
         var path = dir.File("imp.safetensors");
         using (var rec = new SiRecorder(adapters, SiVariant.Paper, 1e-3, true, path))
         {
-            using (var trainer = new Trainer(model, adapters, TinyModels.PatternData(16, 12, seed: 1), new TrainConfig { MaxSteps = 20, BatchSize = 8, MicroBatchSize = 8, MaxLength = 12, Lr = 1e-2, CheckpointEvery = 0 }, hooks: [rec]))
+            using (
+                var trainer = new Trainer(
+                    model,
+                    adapters,
+                    TinyModels.PatternData(16, 12, seed: 1),
+                    new TrainConfig
+                    {
+                        MaxSteps = 20,
+                        BatchSize = 8,
+                        MicroBatchSize = 8,
+                        MaxLength = 12,
+                        Lr = 1e-2,
+                        CheckpointEvery = 0,
+                    },
+                    hooks: [rec]
+                )
+            )
                 trainer.Train();
             rec.WriteArtifacts(dir.Path);
         }
@@ -88,12 +113,38 @@ public class AloraRegularizerTests
         {
             var hooks = phi is { } p ? new List<ITrainingHook> { new AloraRegularizer(adapters, importance, path, p, LayerWeighting.Softmax) } : [];
             random.manual_seed(3);
-            var domain = Enumerable.Range(0, 16).Select(i => new TrainingExample(Enumerable.Range(0, 12).Select(j => 50 + (i * 7 + j * 3) % 40).ToArray(), Enumerable.Range(0, 12).Select(j => j > 0).ToArray())).ToList();
-            using (var trainer = new Trainer(model, adapters, domain, new TrainConfig { MaxSteps = 30, BatchSize = 8, MicroBatchSize = 8, MaxLength = 12, Lr = 1e-2, CheckpointEvery = 0, Seed = 9 }, hooks: hooks))
+            var domain = Enumerable
+                .Range(0, 16)
+                .Select(i => new TrainingExample(
+                    Enumerable.Range(0, 12).Select(j => 50 + (i * 7 + j * 3) % 40).ToArray(),
+                    Enumerable.Range(0, 12).Select(j => j > 0).ToArray()
+                ))
+                .ToList();
+            using (
+                var trainer = new Trainer(
+                    model,
+                    adapters,
+                    domain,
+                    new TrainConfig
+                    {
+                        MaxSteps = 30,
+                        BatchSize = 8,
+                        MicroBatchSize = 8,
+                        MaxLength = 12,
+                        Lr = 1e-2,
+                        CheckpointEvery = 0,
+                        Seed = 9,
+                    },
+                    hooks: hooks
+                )
+            )
                 trainer.Train();
-            foreach (var h in hooks) h.Dispose();
+            foreach (var h in hooks)
+                h.Dispose();
             using var _ = no_grad();
-            return adapters.Select(a => (a.Layer.DeltaWeight() - importance.B[a.Path].matmul(importance.A[a.Path]) * a.Layer.Scaling).DetachFromDisposeScope()).ToArray();
+            return adapters
+                .Select(a => (a.Layer.DeltaWeight() - importance.B[a.Path].matmul(importance.A[a.Path]) * a.Layer.Scaling).DetachFromDisposeScope())
+                .ToArray();
         }
     }
 
@@ -104,7 +155,8 @@ public class AloraRegularizerTests
         using var d2 = new TempDir();
         var plain = DomainStage(d1, null);
         var zero = DomainStage(d2, 0.0);
-        for (int i = 0; i < plain.Length; i++) Assert.Equal(plain[i].data<float>().ToArray(), zero[i].data<float>().ToArray());
+        for (int i = 0; i < plain.Length; i++)
+            Assert.Equal(plain[i].data<float>().ToArray(), zero[i].data<float>().ToArray());
         Assert.True(plain.Sum(t => t.norm().item<float>()) > 1e-3, "the domain stage must move D");
     }
 

@@ -14,8 +14,23 @@ public class EwcCliTests
     {
         using var tmp = new TempDir();
         var fisher = tmp.File("fisher.safetensors");
-        var (c1, out1, e1) = CliRunner.Run("fisher", "--model", Tiny, "--data", Ptb, "--out", fisher,
-            "--samples", "6", "--max-length", "32", "--target-modules", "q_proj,v_proj", "--seed", "3");
+        var (c1, out1, e1) = CliRunner.Run(
+            "fisher",
+            "--model",
+            Tiny,
+            "--data",
+            Ptb,
+            "--out",
+            fisher,
+            "--samples",
+            "6",
+            "--max-length",
+            "32",
+            "--target-modules",
+            "q_proj,v_proj",
+            "--seed",
+            "3"
+        );
         Assert.True(c1 == 0, e1);
         Assert.Contains("seconds:", out1);
         Assert.Contains($"bytes: {new FileInfo(fisher).Length}", out1);
@@ -26,8 +41,31 @@ public class EwcCliTests
         Assert.Equal("32", file.Metadata["max_length"]);
 
         var run = tmp.File("run");
-        var (c2, _, e2) = CliRunner.Run("train", "--model", Tiny, "--data", Ptb, "--out", run, "--method", "ewc-lora",
-            "--fisher", fisher, "--ewc-lambda", "1000", "--max-steps", "3", "--batch-size", "4", "--max-length", "32", "--lr", "0.05", "--dropout", "0");
+        var (c2, _, e2) = CliRunner.Run(
+            "train",
+            "--model",
+            Tiny,
+            "--data",
+            Ptb,
+            "--out",
+            run,
+            "--method",
+            "ewc-lora",
+            "--fisher",
+            fisher,
+            "--ewc-lambda",
+            "1000",
+            "--max-steps",
+            "3",
+            "--batch-size",
+            "4",
+            "--max-length",
+            "32",
+            "--lr",
+            "0.05",
+            "--dropout",
+            "0"
+        );
         Assert.True(c2 == 0, e2);
         var metrics = File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
         Assert.Equal(3, metrics.Count);
@@ -45,14 +83,41 @@ public class EwcCliTests
     public void EwcLoraWithoutAFisherFailsClearly()
     {
         using var tmp = new TempDir();
-        var (code, _, err) = CliRunner.Run("train", "--model", Tiny, "--data", Ptb, "--out", tmp.File("run"), "--method", "ewc-lora",
-            "--max-steps", "1", "--batch-size", "2", "--max-length", "16");
+        var (code, _, err) = CliRunner.Run(
+            "train",
+            "--model",
+            Tiny,
+            "--data",
+            Ptb,
+            "--out",
+            tmp.File("run"),
+            "--method",
+            "ewc-lora",
+            "--max-steps",
+            "1",
+            "--batch-size",
+            "2",
+            "--max-length",
+            "16"
+        );
         Assert.Equal(1, code);
         Assert.Contains("needs --fisher", err);
         var (c2, _, e2) = CliRunner.Run("fisher", "--model", Tiny, "--data", Ptb, "--out", tmp.File("f.bin"));
         Assert.Equal(1, c2);
         Assert.Contains(".safetensors", e2);
-        var (c3, _, e3) = CliRunner.Run("fisher", "--model", Tiny, "--data", Ptb, "--out", tmp.File("f.safetensors"), "--target-modules", "qkv_proj", "--samples", "1");
+        var (c3, _, e3) = CliRunner.Run(
+            "fisher",
+            "--model",
+            Tiny,
+            "--data",
+            Ptb,
+            "--out",
+            tmp.File("f.safetensors"),
+            "--target-modules",
+            "qkv_proj",
+            "--samples",
+            "1"
+        );
         Assert.Equal(1, c3);
         Assert.Contains("qkv_proj", e3);
     }

@@ -26,39 +26,55 @@ public class EwcRegularizerTests
         using var model = TinyModels.Llama(hidden: 16, layers: 1);
         var adapters = LoraInjector.Inject(model, new LoraConfig { R = 3, Alpha = 6 });
         model.to(ScalarType.Float64);
-        using (no_grad()) foreach (var a in adapters) a.Layer.lora_B.weight.normal_(0, 0.3);
+        using (no_grad())
+            foreach (var a in adapters)
+                a.Layer.lora_B.weight.normal_(0, 0.3);
         Assert.All(adapters, a => Assert.Equal(ScalarType.Float64, a.Layer.lora_A.weight.dtype));
         const double lambda = 0.7;
         using var fisher = RandomFisher(adapters, ScalarType.Float64);
         using var ewc = new EwcRegularizer(fisher, adapters, lambda);
 
         double expected = 0;
-        var gradA = new List<double[]>(); var gradB = new List<double[]>();
+        var gradA = new List<double[]>();
+        var gradB = new List<double[]>();
         foreach (var a in adapters)
         {
-            int r = a.Layer.Rank, o = (int)a.Layer.OutFeatures, n = (int)a.Layer.InFeatures;
+            int r = a.Layer.Rank,
+                o = (int)a.Layer.OutFeatures,
+                n = (int)a.Layer.InFeatures;
             double s = a.Layer.Scaling;
-            var A = Values(a.Layer.lora_A.weight); var B = Values(a.Layer.lora_B.weight); var F = Values(fisher.Values[a.Path]);
+            var A = Values(a.Layer.lora_A.weight);
+            var B = Values(a.Layer.lora_B.weight);
+            var F = Values(fisher.Values[a.Path]);
             var G = new double[o * n]; // dP/dD = 2 lambda F D
             for (int i = 0; i < o; i++)
-                for (int j = 0; j < n; j++)
-                {
-                    double d = 0;
-                    for (int k = 0; k < r; k++) d += s * B[i * r + k] * A[k * n + j];
-                    expected += lambda * F[i * n + j] * d * d;
-                    G[i * n + j] = 2 * lambda * F[i * n + j] * d;
-                }
-            var gA = new double[r * n]; var gB = new double[o * r];
-            for (int k = 0; k < r; k++)
-                for (int j = 0; j < n; j++)
-                    for (int i = 0; i < o; i++) gA[k * n + j] += s * B[i * r + k] * G[i * n + j];
-            for (int i = 0; i < o; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double d = 0;
                 for (int k = 0; k < r; k++)
-                    for (int j = 0; j < n; j++) gB[i * r + k] += s * G[i * n + j] * A[k * n + j];
-            gradA.Add(gA); gradB.Add(gB);
+                    d += s * B[i * r + k] * A[k * n + j];
+                expected += lambda * F[i * n + j] * d * d;
+                G[i * n + j] = 2 * lambda * F[i * n + j] * d;
+            }
+            var gA = new double[r * n];
+            var gB = new double[o * r];
+            for (int k = 0; k < r; k++)
+            for (int j = 0; j < n; j++)
+            for (int i = 0; i < o; i++)
+                gA[k * n + j] += s * B[i * r + k] * G[i * n + j];
+            for (int i = 0; i < o; i++)
+            for (int k = 0; k < r; k++)
+            for (int j = 0; j < n; j++)
+                gB[i * r + k] += s * G[i * n + j] * A[k * n + j];
+            gradA.Add(gA);
+            gradB.Add(gB);
         }
 
-        foreach (var a in adapters) { a.Layer.lora_A.weight.requires_grad = true; a.Layer.lora_B.weight.requires_grad = true; }
+        foreach (var a in adapters)
+        {
+            a.Layer.lora_A.weight.requires_grad = true;
+            a.Layer.lora_B.weight.requires_grad = true;
+        }
         using (var p = ewc.Compute())
         {
             Assert.Equal(ScalarType.Float64, p.dtype);
@@ -75,19 +91,23 @@ public class EwcRegularizerTests
         const double h = 1e-5;
         var layer = adapters[1].Layer;
         foreach (var (w, analytic) in new[] { (layer.lora_A.weight, gradA[1]), (layer.lora_B.weight, gradB[1]) })
-            foreach (long idx in new long[] { 0, 7, w.numel() - 1 })
-            {
-                using var _ = no_grad();
-                var flat = w.view(-1);
-                double orig = flat[idx].item<double>();
-                flat[idx].fill_(orig + h);
-                double up; using (var p = ewc.Compute()) up = p.item<double>();
-                flat[idx].fill_(orig - h);
-                double down; using (var p = ewc.Compute()) down = p.item<double>();
-                flat[idx].fill_(orig);
-                double fd = (up - down) / (2 * h);
-                Assert.True(Math.Abs(fd - analytic[idx]) <= 1e-7 * (Math.Abs(analytic[idx]) + 1e-3), $"element {idx}: {fd} vs {analytic[idx]}");
-            }
+        foreach (long idx in new long[] { 0, 7, w.numel() - 1 })
+        {
+            using var _ = no_grad();
+            var flat = w.view(-1);
+            double orig = flat[idx].item<double>();
+            flat[idx].fill_(orig + h);
+            double up;
+            using (var p = ewc.Compute())
+                up = p.item<double>();
+            flat[idx].fill_(orig - h);
+            double down;
+            using (var p = ewc.Compute())
+                down = p.item<double>();
+            flat[idx].fill_(orig);
+            double fd = (up - down) / (2 * h);
+            Assert.True(Math.Abs(fd - analytic[idx]) <= 1e-7 * (Math.Abs(analytic[idx]) + 1e-3), $"element {idx}: {fd} vs {analytic[idx]}");
+        }
     }
 
     static void AssertClose(double[] expected, double[] actual, double rel)
@@ -98,7 +118,17 @@ public class EwcRegularizerTests
             Assert.True(Math.Abs(expected[i] - actual[i]) <= rel * scale, $"[{i}] {expected[i]} vs {actual[i]}");
     }
 
-    static TrainConfig Config => new() { Lr = 1e-2, MaxSteps = 25, BatchSize = 4, MicroBatchSize = 2, MaxLength = 12, Seed = 3, CheckpointEvery = 0 };
+    static TrainConfig Config =>
+        new()
+        {
+            Lr = 1e-2,
+            MaxSteps = 25,
+            BatchSize = 4,
+            MicroBatchSize = 2,
+            MaxLength = 12,
+            Seed = 3,
+            CheckpointEvery = 0,
+        };
 
     /// <summary>
     /// Trains a fresh adapter on the pattern data with an EWC hook of strength lambda (none when null), with
@@ -118,14 +148,19 @@ public class EwcRegularizerTests
         {
             using var trainer = new Trainer(model, adapters, data, Config, hooks: hooks);
             var history = trainer.Train();
-            if (lambda is not null) Assert.All(history, m => Assert.True(m.Penalties.ContainsKey("ewc_penalty")));
+            if (lambda is not null)
+                Assert.All(history, m => Assert.True(m.Penalties.ContainsKey("ewc_penalty")));
             using var scope = NewDisposeScope();
             double norm2 = adapters.Sum(a => a.Layer.DeltaWeight().square().sum().item<float>());
-            return (adapters.SelectMany(a => new[] { a.Layer.lora_A.weight, a.Layer.lora_B.weight }).Select(t => t.data<float>().ToArray()).ToArray(), norm2);
+            return (
+                adapters.SelectMany(a => new[] { a.Layer.lora_A.weight, a.Layer.lora_B.weight }).Select(t => t.data<float>().ToArray()).ToArray(),
+                norm2
+            );
         }
         finally
         {
-            foreach (var h in hooks) h.Dispose();
+            foreach (var h in hooks)
+                h.Dispose();
         }
     }
 
@@ -134,7 +169,8 @@ public class EwcRegularizerTests
     {
         var plain = Train(null, uniformFisher: false).Bits;
         var zero = Train(0, uniformFisher: false).Bits;
-        for (int i = 0; i < plain.Length; i++) Assert.Equal(plain[i], zero[i]);
+        for (int i = 0; i < plain.Length; i++)
+            Assert.Equal(plain[i], zero[i]);
     }
 
     [Fact]
@@ -164,7 +200,17 @@ public class EwcRegularizerTests
         }
         using (ewc)
         {
-            using var trainer = new Trainer(model, adapters, TinyModels.PatternData(8, 8), Config with { MaxSteps = 60, BatchSize = 2 }, hooks: [ewc]);
+            using var trainer = new Trainer(
+                model,
+                adapters,
+                TinyModels.PatternData(8, 8),
+                Config with
+                {
+                    MaxSteps = 60,
+                    BatchSize = 2,
+                },
+                hooks: [ewc]
+            );
             trainer.Train(stopAfter: 10);
             long after10 = DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount;
             var history = trainer.Train();
@@ -212,11 +258,13 @@ public class EwcRegularizerTests
         }
 
         // NaN through the recipe's path (--fisher)
-        using (no_grad()) good.Values["model.layers.1.self_attn.v_proj"].view(-1)[5].fill_(double.NaN);
+        using (no_grad())
+            good.Values["model.layers.1.self_attn.v_proj"].view(-1)[5].fill_(double.NaN);
         var nanPath = tmp.File("nan.safetensors");
         good.Save(nanPath);
         var opts = new FinetuneOptions { Method = FinetuneMethod.EwcLora, Fisher = nanPath };
-        IReadOnlyList<ITrainingHook> Hooks(FinetuneOptions o) => MethodRegistry.Get(o.Method).Stages[o.Stage](new MethodContext(o, o.Stage, tmp.Path, model, adapters));
+        IReadOnlyList<ITrainingHook> Hooks(FinetuneOptions o) =>
+            MethodRegistry.Get(o.Method).Stages[o.Stage](new MethodContext(o, o.Stage, tmp.Path, model, adapters));
         var nan = Assert.Throws<AloraException>(() => Hooks(opts));
         Assert.Contains(nanPath, nan.Message);
         Assert.Contains("model.layers.1.self_attn.v_proj", nan.Message);

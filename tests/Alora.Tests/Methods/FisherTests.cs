@@ -1,7 +1,7 @@
 using Alora.Data;
 using Alora.Lora;
-using Alora.Models;
 using Alora.Methods;
+using Alora.Models;
 using Alora.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -17,26 +17,35 @@ public class FisherTests
     internal static List<TrainingExample> RandomData(int count, int maxLen, long seed = 13)
     {
         var rng = new Random((int)seed);
-        return Enumerable.Range(0, count).Select(_ =>
-        {
-            var ids = Enumerable.Range(0, rng.Next(4, maxLen + 1)).Select(_ => rng.Next(3, Vocab)).ToArray();
-            return new TrainingExample(ids, ids.Select((_, j) => j > 0).ToArray());
-        }).ToList();
+        return Enumerable
+            .Range(0, count)
+            .Select(_ =>
+            {
+                var ids = Enumerable.Range(0, rng.Next(4, maxLen + 1)).Select(_ => rng.Next(3, Vocab)).ToArray();
+                return new TrainingExample(ids, ids.Select((_, j) => j > 0).ToArray());
+            })
+            .ToList();
     }
 
     static List<(string Path, Parameter W)> Targets(LlamaForCausalLM m) =>
-        m.model.layers.Select((l, i) => new[]
-        {
-            ($"model.layers.{i}.self_attn.q_proj", ((Alora.Models.Linear)l.self_attn.q_proj).weight),
-            ($"model.layers.{i}.self_attn.v_proj", ((Alora.Models.Linear)l.self_attn.v_proj).weight),
-        }).SelectMany(x => x).ToList();
+        m
+            .model.layers.Select(
+                (l, i) =>
+                    new[]
+                    {
+                        ($"model.layers.{i}.self_attn.q_proj", ((Alora.Models.Linear)l.self_attn.q_proj).weight),
+                        ($"model.layers.{i}.self_attn.v_proj", ((Alora.Models.Linear)l.self_attn.v_proj).weight),
+                    }
+            )
+            .SelectMany(x => x)
+            .ToList();
 
     /// <summary>Per-sample mean next-token cross-entropy from the full logits [1,T,V] (the path Fisher does not use).</summary>
     static Tensor SampleLoss(LlamaForCausalLM m, TrainingExample ex)
     {
         using var scope = NewDisposeScope();
-        var ids = tensor(ex.Ids.Select(t => (long)t).ToArray(), [1, ex.Ids.Length]);             // [1,T]
-        var logits = m.forward(ids);                                                              // [1,T,V]
+        var ids = tensor(ex.Ids.Select(t => (long)t).ToArray(), [1, ex.Ids.Length]); // [1,T]
+        var logits = m.forward(ids); // [1,T,V]
         return nn.functional.cross_entropy(logits[0, ..^1], ids[0, 1..]).MoveToOuterDisposeScope(); // mean over T-1 targets
     }
 
@@ -54,16 +63,21 @@ public class FisherTests
         var targets = Targets(model);
         Assert.Equal(targets.Select(t => t.Path).Order(), fisher.Values.Keys.Order());
         var reference = targets.Select(t => new double[t.W.numel()]).ToList();
-        foreach (var p in model.parameters()) p.requires_grad = false;
-        foreach (var (_, w) in targets) w.requires_grad = true;
+        foreach (var p in model.parameters())
+            p.requires_grad = false;
+        foreach (var (_, w) in targets)
+            w.requires_grad = true;
         foreach (var ex in data)
         {
-            foreach (var (_, w) in targets) w.grad?.zero_();
-            using (var loss = SampleLoss(model, ex)) loss.backward();
+            foreach (var (_, w) in targets)
+                w.grad?.zero_();
+            using (var loss = SampleLoss(model, ex))
+                loss.backward();
             for (int k = 0; k < targets.Count; k++)
             {
                 var g = targets[k].W.grad!.data<float>().ToArray();
-                for (int i = 0; i < g.Length; i++) reference[k][i] += (double)g[i] * g[i] / data.Count;
+                for (int i = 0; i < g.Length; i++)
+                    reference[k][i] += (double)g[i] * g[i] / data.Count;
             }
         }
         double max = reference.SelectMany(r => r).Max();
@@ -99,9 +113,13 @@ public class FisherTests
             foreach (var ex in data)
             {
                 flat[idx] = orig + h;
-                double up; using (var l = SampleLoss(model, ex)) up = l.item<float>();
+                double up;
+                using (var l = SampleLoss(model, ex))
+                    up = l.item<float>();
                 flat[idx] = orig - h;
-                double down; using (var l = SampleLoss(model, ex)) down = l.item<float>();
+                double down;
+                using (var l = SampleLoss(model, ex))
+                    down = l.item<float>();
                 flat[idx] = orig;
                 double g = (up - down) / (2 * h);
                 expected += g * g / data.Count;
@@ -120,9 +138,16 @@ public class FisherTests
         using var plain = FisherEstimator.Estimate(model, data, o);
         var adapters = LoraInjector.Inject(model, new LoraConfig { R = 2, Alpha = 4 });
         using (var withLora = FisherEstimator.Estimate(model, data, o))
-            foreach (var (k, v) in plain.Values) Assert.Equal(0f, (v - withLora.Values[k]).abs().max().item<float>());
-        Assert.All(model.parameters(), p => Assert.Equal(p.requires_grad, model.named_parameters().First(n => ReferenceEquals(n.parameter, p)).name.Contains("lora_", StringComparison.Ordinal)));
-        using (no_grad()) adapters[0].Layer.lora_B.weight.fill_(0.1);
+            foreach (var (k, v) in plain.Values)
+                Assert.Equal(0f, (v - withLora.Values[k]).abs().max().item<float>());
+        Assert.All(model.parameters(), p =>
+            Assert.Equal(
+                p.requires_grad,
+                model.named_parameters().First(n => ReferenceEquals(n.parameter, p)).name.Contains("lora_", StringComparison.Ordinal)
+            )
+        );
+        using (no_grad())
+            adapters[0].Layer.lora_B.weight.fill_(0.1);
         var e = Assert.Throws<AloraException>(() => FisherEstimator.Estimate(model, data, o));
         Assert.Contains("model.layers.0.self_attn.q_proj", e.Message);
     }
@@ -132,7 +157,14 @@ public class FisherTests
     {
         using var model = TinyModels.Llama(hidden: 16, layers: 1);
         var data = RandomData(12, 8);
-        FisherOptions O(long seed, int n) => new() { Samples = n, MaxLength = 8, Seed = seed, TargetModules = ["v_proj"] };
+        FisherOptions O(long seed, int n) =>
+            new()
+            {
+                Samples = n,
+                MaxLength = 8,
+                Seed = seed,
+                TargetModules = ["v_proj"],
+            };
         using (var warm = FisherEstimator.Estimate(model, data, O(1, 2))) { }
         long before = DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount;
         using (var a = FisherEstimator.Estimate(model, data, O(1, 4)))
@@ -156,13 +188,23 @@ public class FisherTests
     {
         using var tmp = new TempDir();
         using var model = TinyModels.Llama(hidden: 16, layers: 2);
-        using var fisher = FisherEstimator.Estimate(model, RandomData(3, 8), new FisherOptions { Samples = 3, MaxLength = 8, Seed = 9 });
+        using var fisher = FisherEstimator.Estimate(
+            model,
+            RandomData(3, 8),
+            new FisherOptions
+            {
+                Samples = 3,
+                MaxLength = 8,
+                Seed = 9,
+            }
+        );
         var path = tmp.File("f.safetensors");
         long bytes = fisher.Save(path);
         Assert.Equal(new FileInfo(path).Length, bytes);
         using var back = DiagonalFisher.Load(path);
         Assert.Equal(fisher.Values.Keys.Order(), back.Values.Keys.Order());
-        foreach (var (k, v) in fisher.Values) Assert.Equal(0f, (v - back.Values[k]).abs().max().item<float>());
+        foreach (var (k, v) in fisher.Values)
+            Assert.Equal(0f, (v - back.Values[k]).abs().max().item<float>());
         var meta = IO.SafeTensorsFile.Open(path).Metadata;
         Assert.Equal("ewc-fisher", meta["alora_kind"]);
         Assert.Equal("q_proj,v_proj", meta["target_modules"]);

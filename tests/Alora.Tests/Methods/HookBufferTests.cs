@@ -14,13 +14,24 @@ namespace Alora.Tests.Methods;
 [Collection(TorchRngCollection.Name)]
 public class HookBufferTests
 {
-    static readonly TrainConfig Config = new() { MaxSteps = 40, BatchSize = 4, MicroBatchSize = 4, MaxLength = 10, Lr = 1e-2, CheckpointEvery = 0 };
+    static readonly TrainConfig Config = new()
+    {
+        MaxSteps = 40,
+        BatchSize = 4,
+        MicroBatchSize = 4,
+        MaxLength = 10,
+        Lr = 1e-2,
+        CheckpointEvery = 0,
+    };
 
     /// <summary>Paper-variant omega with fresh tensors each step: omega += -s(g_B A + B g_A - eta g_B g_A) * s(B'A' - BA).</summary>
     sealed class PlainPaperOmega(IReadOnlyList<AdaptedModule> adapters) : ITrainingHook
     {
-        public readonly Tensor[] Omega = adapters.Select(a => zeros(a.Layer.OutFeatures, a.Layer.InFeatures, ScalarType.Float64).DetachFromDisposeScope()).ToArray();
-        readonly Tensor?[] _g = new Tensor?[adapters.Count], _d = new Tensor?[adapters.Count];
+        public readonly Tensor[] Omega = adapters
+            .Select(a => zeros(a.Layer.OutFeatures, a.Layer.InFeatures, ScalarType.Float64).DetachFromDisposeScope())
+            .ToArray();
+        readonly Tensor?[] _g = new Tensor?[adapters.Count],
+            _d = new Tensor?[adapters.Count];
         public string Name => "plain";
 
         public void OnTaskGradients(StepContext ctx)
@@ -29,9 +40,12 @@ public class HookBufferTests
             for (int i = 0; i < adapters.Count; i++)
             {
                 var l = adapters[i].Layer;
-                Tensor a = l.lora_A.weight.to_type(ScalarType.Float64), b = l.lora_B.weight.to_type(ScalarType.Float64);
-                Tensor gA = l.lora_A.weight.grad!.to_type(ScalarType.Float64), gB = l.lora_B.weight.grad!.to_type(ScalarType.Float64);
-                _g[i]?.Dispose(); _d[i]?.Dispose();
+                Tensor a = l.lora_A.weight.to_type(ScalarType.Float64),
+                    b = l.lora_B.weight.to_type(ScalarType.Float64);
+                Tensor gA = l.lora_A.weight.grad!.to_type(ScalarType.Float64),
+                    gB = l.lora_B.weight.grad!.to_type(ScalarType.Float64);
+                _g[i]?.Dispose();
+                _d[i]?.Dispose();
                 _g[i] = ((gB.matmul(a) + b.matmul(gA) - gB.matmul(gA) * ctx.Lr) * l.Scaling).DetachFromDisposeScope();
                 _d[i] = (b.matmul(a) * l.Scaling).DetachFromDisposeScope();
             }
@@ -50,7 +64,8 @@ public class HookBufferTests
 
         public void Dispose()
         {
-            foreach (var t in Omega.Concat(_g.OfType<Tensor>()).Concat(_d.OfType<Tensor>())) t.Dispose();
+            foreach (var t in Omega.Concat(_g.OfType<Tensor>()).Concat(_d.OfType<Tensor>()))
+                t.Dispose();
         }
     }
 
@@ -99,14 +114,17 @@ public class HookBufferTests
         using var model = TinyModels.Llama();
         random.manual_seed(6);
         var adapters = LoraInjector.Inject(model, new LoraConfig { R = 4, Alpha = 8 });
-        using (no_grad()) foreach (var a in adapters) a.Layer.lora_B.weight.normal_(0, 0.1);
+        using (no_grad())
+            foreach (var a in adapters)
+                a.Layer.lora_B.weight.normal_(0, 0.1);
         var importance = new ImportanceFile
         {
             Modules = adapters.Select(a => a.Path).ToList(),
             Omega = adapters.ToDictionary(a => a.Path, a => rand(a.Layer.OutFeatures, a.Layer.InFeatures).DetachFromDisposeScope()),
             A = adapters.ToDictionary(a => a.Path, a => randn(4, a.Layer.InFeatures).mul_(0.1).DetachFromDisposeScope()),
             B = adapters.ToDictionary(a => a.Path, a => randn(a.Layer.OutFeatures, 4).mul_(0.1).DetachFromDisposeScope()),
-            Scaling = adapters[0].Layer.Scaling, Metadata = new Dictionary<string, string>(),
+            Scaling = adapters[0].Layer.Scaling,
+            Metadata = new Dictionary<string, string>(),
         };
         const double phi = 3.0;
         using var reg = new AloraRegularizer(adapters, importance, "imp", phi, LayerWeighting.SoftmaxLog);
@@ -116,7 +134,8 @@ public class HookBufferTests
         using var p = reg.Penalty(ctx)!;
         p.backward();
         var grads = parameters.Select(x => x.grad!.clone().DetachFromDisposeScope()).ToList();
-        foreach (var x in parameters) x.grad!.zero_();
+        foreach (var x in parameters)
+            x.grad!.zero_();
         Tensor want = zeros(1).squeeze();
         for (int i = 0; i < adapters.Count; i++)
         {

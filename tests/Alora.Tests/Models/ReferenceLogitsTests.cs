@@ -33,10 +33,11 @@ public class ReferenceLogitsTests
             using var scope = NewDisposeScope();
             var ids = inputs[s]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
             using var _ = no_grad();
-            var logits = model.forward(tensor(ids).unsqueeze(0))[0];                      // [T,V]
+            var logits = model.forward(tensor(ids).unsqueeze(0))[0]; // [T,V]
             if (reference["logits"] is JsonArray all)
             {
-                var expected = tensor(all[s]!.AsArray().SelectMany(r => r!.AsArray().Select(v => v!.GetValue<float>())).ToArray()).view(ids.Length, -1);
+                var expected = tensor(all[s]!.AsArray().SelectMany(r => r!.AsArray().Select(v => v!.GetValue<float>())).ToArray())
+                    .view(ids.Length, -1);
                 double diff = (logits - expected).abs().max().item<float>();
                 Assert.True(diff <= logitTol, $"{name} seq {s}: max |logit diff| {diff:E3} > {logitTol}");
             }
@@ -68,16 +69,27 @@ public class ReferenceLogitsTests
     [FixtureFact]
     public void Llama31InverseFrequenciesMatchTestVector()
     {
-        var r = JsonNode.Parse(File.ReadAllText(Path.Combine(Fixtures.Model("tiny-random-llama3"), "reference.json")))!["llama31_8b_inv_freq_test_vector"]!;
+        var r = JsonNode.Parse(File.ReadAllText(Path.Combine(Fixtures.Model("tiny-random-llama3"), "reference.json")))![
+            "llama31_8b_inv_freq_test_vector"
+        ]!;
         var p = r["params"]!;
         var rs = p["rope_scaling"]!;
-        var scaling = new RopeScaling("llama3", null, rs["factor"]!.GetValue<double>(), rs["low_freq_factor"]!.GetValue<double>(),
-            rs["high_freq_factor"]!.GetValue<double>(), rs["original_max_position_embeddings"]!.GetValue<int>());
+        var scaling = new RopeScaling(
+            "llama3",
+            null,
+            rs["factor"]!.GetValue<double>(),
+            rs["low_freq_factor"]!.GetValue<double>(),
+            rs["high_freq_factor"]!.GetValue<double>(),
+            rs["original_max_position_embeddings"]!.GetValue<int>()
+        );
         var inv = Rope.InverseFrequencies(p["head_dim"]!.GetValue<int>(), p["rope_theta"]!.GetValue<double>(), scaling);
         var expected = r["inv_freq"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
         Assert.Equal(expected.Length, inv.Length);
         for (int i = 0; i < inv.Length; i++)
-            Assert.True(Math.Abs(inv[i] - expected[i]) <= 1e-6 * Math.Max(1, Math.Abs(expected[i])) + 1e-9, $"inv_freq[{i}] {inv[i]} vs {expected[i]}");
+            Assert.True(
+                Math.Abs(inv[i] - expected[i]) <= 1e-6 * Math.Max(1, Math.Abs(expected[i])) + 1e-9,
+                $"inv_freq[{i}] {inv[i]} vs {expected[i]}"
+            );
         var bands = r["bands"]!.AsArray().Select(x => x!.GetValue<string>()).ToArray();
         Assert.Contains("medium", bands); // the vector covers all three bands
     }

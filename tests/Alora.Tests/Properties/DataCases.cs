@@ -20,7 +20,9 @@ internal sealed record Rec(List<(string Key, string Json)> Fields)
 /// <summary>How records are laid out in a file: JSON Lines (line ending, blank lines, final newline) or a JSON array, with or without a byte order mark.</summary>
 internal sealed record Layout(bool Array, bool Crlf, bool BlankLines, bool FinalNewline, bool Bom)
 {
-    public static readonly Gen<Layout> Any = Gen.Select(Gen.Int[0, 3], Gen.Bool, Gen.Bool, Gen.Bool, Gen.Int[0, 4], (a, crlf, blank, final, bom) => new Layout(a == 0, crlf, blank, final, bom == 0));
+    public static readonly Gen<Layout> Any = Gen.Select(Gen.Int[0, 3], Gen.Bool, Gen.Bool, Gen.Bool, Gen.Int[0, 4], (a, crlf, blank, final, bom) =>
+        new Layout(a == 0, crlf, blank, final, bom == 0)
+    );
 
     public string Extension => Array ? ".json" : ".jsonl";
 
@@ -41,19 +43,23 @@ internal sealed record Layout(bool Array, bool Crlf, bool BlankLines, bool Final
             lines[i] = line;
             offsets[i] = (Bom ? 3 : 0) + Encoding.UTF8.GetByteCount(sb.ToString());
             sb.Append(records[i]);
-            if (Array && i < records.Count - 1) sb.Append(',');
-            if (Array || i < records.Count - 1 || FinalNewline) sb.Append(nl);
+            if (Array && i < records.Count - 1)
+                sb.Append(',');
+            if (Array || i < records.Count - 1 || FinalNewline)
+                sb.Append(nl);
             line++;
         }
-        if (Array) sb.Append(']');
+        if (Array)
+            sb.Append(']');
         var text = Encoding.UTF8.GetBytes(sb.ToString());
         return (Bom ? [0xEF, 0xBB, 0xBF, .. text] : text, lines, offsets);
     }
 
     /// <summary>"line N" for JSON Lines, "item N" for an array: how errors place a record.</summary>
-    public string Where(int record, int[] lines) => Array
-        ? string.Create(CultureInfo.InvariantCulture, $"item {record + 1}")
-        : string.Create(CultureInfo.InvariantCulture, $"line {lines[record]}");
+    public string Where(int record, int[] lines) =>
+        Array
+            ? string.Create(CultureInfo.InvariantCulture, $"item {record + 1}")
+            : string.Create(CultureInfo.InvariantCulture, $"line {lines[record]}");
 }
 
 /// <summary>Generators shared by the data properties.</summary>
@@ -70,8 +76,10 @@ internal static class DataCases
 
     /// <summary>Fields no reader looks at, with any JSON value.</summary>
     public static readonly Gen<(string, string)[]> Extras = Gen.Select(
-        Gen.OneOf("meta", "source", "x_note", "pile_set_name"),
-        Gen.OneOf("null", "3", "\"text\"", "{\"a\": [1, {\"b\": null}]}", "[\"\\ud83d\\ude00\"]", "1e400")).Array[0, 2]
+            Gen.OneOf("meta", "source", "x_note", "pile_set_name"),
+            Gen.OneOf("null", "3", "\"text\"", "{\"a\": [1, {\"b\": null}]}", "[\"\\ud83d\\ude00\"]", "1e400")
+        )
+        .Array[0, 2]
         .Select(a => a.DistinctBy(x => x.Item1).ToArray());
 
     /// <summary>

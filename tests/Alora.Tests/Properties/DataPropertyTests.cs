@@ -6,14 +6,26 @@ using CsCheck;
 namespace Alora.Tests.Properties;
 
 /// <summary>How a generated file is damaged after it is written: an invalid UTF-8 sequence in the first record, or a record's closing brace cut.</summary>
-internal enum Damage { None, Utf8, Cut }
+internal enum Damage
+{
+    None,
+    Utf8,
+    Cut,
+}
 
 /// <summary>A data file to read and what must come of it: the expected values, or null when it must fail (at <see cref="Record"/> when given).</summary>
-internal sealed record DataCase<T>(string Why, Layout Layout, List<Rec> Records, T? Expected, int? Record = null, Damage Damage = Damage.None, byte[]? Bad = null)
+internal sealed record DataCase<T>(
+    string Why,
+    Layout Layout,
+    List<Rec> Records,
+    T? Expected,
+    int? Record = null,
+    Damage Damage = Damage.None,
+    byte[]? Bad = null
+)
     where T : class
 {
-    public override string ToString() =>
-        $"{Why}: {(Expected is null ? "must fail" : "must read")}; {Layout}\n{string.Join("\n", Records)}";
+    public override string ToString() => $"{Why}: {(Expected is null ? "must fail" : "must read")}; {Layout}\n{string.Join("\n", Records)}";
 }
 
 /// <summary>
@@ -41,11 +53,17 @@ public sealed class DataPropertyTests : IDisposable
         from idLists in Gen.Int[0, int.MaxValue].Array[0, 6].Array[n]
         from extras in DataCases.Extras.Array[n]
         from extraFirst in Gen.Bool.Array[n]
-        select (Enumerable.Range(0, n).Select(i =>
-        {
-            var field = ids ? ("input_ids", "[" + string.Join(", ", idLists[i]) + "]") : ("text", texts[i].Json);
-            return new Rec(extraFirst[i] ? [.. extras[i], field] : [field, .. extras[i]]);
-        }).ToList(), Enumerable.Range(0, n).Select(i => ids ? new CorpusDocument(null, idLists[i]) : new CorpusDocument(texts[i].Text, null)).ToList());
+        select (
+            Enumerable
+                .Range(0, n)
+                .Select(i =>
+                {
+                    var field = ids ? ("input_ids", "[" + string.Join(", ", idLists[i]) + "]") : ("text", texts[i].Json);
+                    return new Rec(extraFirst[i] ? [.. extras[i], field] : [field, .. extras[i]]);
+                })
+                .ToList(),
+            Enumerable.Range(0, n).Select(i => ids ? new CorpusDocument(null, idLists[i]) : new CorpusDocument(texts[i].Text, null)).ToList()
+        );
 
     static readonly Gen<DataCase<List<CorpusDocument>>> CorpusCase =
         from c in Corpus
@@ -59,7 +77,12 @@ public sealed class DataPropertyTests : IDisposable
     {
         var field = docs[0].InputIds is null ? "text" : "input_ids";
         var other = field == "text" ? "input_ids" : "text";
-        List<Rec> At(Rec rec) { var l = records.ToList(); l[r] = rec; return l; }
+        List<Rec> At(Rec rec)
+        {
+            var l = records.ToList();
+            l[r] = rec;
+            return l;
+        }
         DataCase<List<CorpusDocument>> Invalid(string why, List<Rec> recs) => new(why, layout, recs, null, r);
         switch (kind)
         {
@@ -79,7 +102,12 @@ public sealed class DataPropertyTests : IDisposable
                 ids.Insert(at, BadIds[pick % BadIds.Length]);
                 var mutated = Invalid($"id {BadIds[pick % BadIds.Length]}", At(records[r].With("input_ids", "[" + string.Join(", ", ids) + "]")));
                 // A file of one record whose one field is a list starting with an object reads as a wrapped dataset: another error, for the whole file.
-                return records.Count == 1 && records[0].Fields.Count == 1 && at == 0 && BadIds[pick % BadIds.Length] == "{}" ? mutated with { Record = null } : mutated;
+                return records.Count == 1 && records[0].Fields.Count == 1 && at == 0 && BadIds[pick % BadIds.Length] == "{}"
+                    ? mutated with
+                    {
+                        Record = null,
+                    }
+                    : mutated;
             case 5 when r > 0: // the first record decides the field; a later one with only the other is an error
                 return Invalid($"'{other}' instead of '{field}'", At(records[r].Without(field).With(other, other == "text" ? "\"x\"" : "[1]")));
             case 5 or 7:
@@ -87,22 +115,42 @@ public sealed class DataPropertyTests : IDisposable
             case 6:
                 return Invalid("unpaired surrogate escape", At(records[r].With("text", "\"a\\ud800\"")));
             case 8:
-                return new("invalid UTF-8", layout, records, null, Damage: Damage.Utf8, Bad: PropertyRun.InvalidUtf8Sequences[pick % PropertyRun.InvalidUtf8Sequences.Length]);
+                return new(
+                    "invalid UTF-8",
+                    layout,
+                    records,
+                    null,
+                    Damage: Damage.Utf8,
+                    Bad: PropertyRun.InvalidUtf8Sequences[pick % PropertyRun.InvalidUtf8Sequences.Length]
+                );
             default:
                 return new("cut record", layout, records, null, r, Damage.Cut);
         }
     }
 
     [Fact]
-    public void CorporaReadExactlyOrFailAtThePlace() => PropertyRun.Check(CorpusCase, c => CheckRecords(_dir, c, path => TextCorpus.Read(path).ToList(), (expected, docs) =>
-    {
-        Assert.Equal(expected.Count, docs.Count);
-        for (var i = 0; i < docs.Count; i++)
-        {
-            Assert.Equal(expected[i].Text, docs[i].Text);
-            Assert.Equal(expected[i].InputIds, docs[i].InputIds);
-        }
-    }), iter: 10000, Seed, c => c.ToString());
+    public void CorporaReadExactlyOrFailAtThePlace() =>
+        PropertyRun.Check(
+            CorpusCase,
+            c =>
+                CheckRecords(
+                    _dir,
+                    c,
+                    path => TextCorpus.Read(path).ToList(),
+                    (expected, docs) =>
+                    {
+                        Assert.Equal(expected.Count, docs.Count);
+                        for (var i = 0; i < docs.Count; i++)
+                        {
+                            Assert.Equal(expected[i].Text, docs[i].Text);
+                            Assert.Equal(expected[i].InputIds, docs[i].InputIds);
+                        }
+                    }
+                ),
+            iter: 10000,
+            Seed,
+            c => c.ToString()
+        );
 
     static readonly Gen<DataCase<List<QaExample>>> QaCase =
         from n in Gen.Int[1, 6]
@@ -111,25 +159,57 @@ public sealed class DataPropertyTests : IDisposable
         from kind in Gen.Int[0, 7]
         from r in Gen.Int[0, n - 1]
         from pick in Gen.Int[0, 1000]
-        let records = pairs.Select(p => new Rec(p.Item4 ? [("prompt", p.Item1.Json), ("completion", p.Item2.Json), .. p.Item3] : [.. p.Item3, ("completion", p.Item2.Json), ("prompt", p.Item1.Json)])).ToList()
+        let records = pairs
+            .Select(p => new Rec(
+                p.Item4
+                    ? [("prompt", p.Item1.Json), ("completion", p.Item2.Json), .. p.Item3]
+                    : [.. p.Item3, ("completion", p.Item2.Json), ("prompt", p.Item1.Json)]
+            ))
+            .ToList()
         let expected = pairs.Select(p => new QaExample(p.Item1.Text, p.Item2.Text)).ToList()
         let field = pick % 2 == 0 ? "prompt" : "completion"
-        let at = (Func<Rec, List<Rec>>)(rec => { var l = records.ToList(); l[r] = rec; return l; })
+        let at = (Func<Rec, List<Rec>>)(
+            rec =>
+            {
+                var l = records.ToList();
+                l[r] = rec;
+                return l;
+            }
+        )
         select kind switch
         {
             0 or 1 or 2 => new DataCase<List<QaExample>>("valid", layout, records, expected),
             3 => new($"'{field}' missing", layout, at(records[r].Without(field)), null, r),
-            4 => new($"'{field}' not a string", layout, at(records[r].With(field, DataCases.NotStrings[pick % DataCases.NotStrings.Length])), null, r),
+            4 => new(
+                $"'{field}' not a string",
+                layout,
+                at(records[r].With(field, DataCases.NotStrings[pick % DataCases.NotStrings.Length])),
+                null,
+                r
+            ),
             5 => new($"'{field}' twice", layout, at(records[r].Twice(field)), null, r),
             6 => new("unpaired surrogate escape", layout, at(records[r].With(field, "\"\\udfff\"")), null, r),
             _ => pick % 2 == 0
-                ? new("invalid UTF-8", layout, records, null, Damage: Damage.Utf8, Bad: PropertyRun.InvalidUtf8Sequences[pick % PropertyRun.InvalidUtf8Sequences.Length])
+                ? new(
+                    "invalid UTF-8",
+                    layout,
+                    records,
+                    null,
+                    Damage: Damage.Utf8,
+                    Bad: PropertyRun.InvalidUtf8Sequences[pick % PropertyRun.InvalidUtf8Sequences.Length]
+                )
                 : new("cut record", layout, records, null, r, Damage.Cut),
         };
 
     [Fact]
-    public void PromptCompletionFilesReadExactlyOrFailAtThePlace() => PropertyRun.Check(QaCase,
-        c => CheckRecords(_dir, c, path => QaCorpus.Read(path).ToList(), (expected, read) => Assert.Equal(expected, read)), iter: 5000, Seed, c => c.ToString());
+    public void PromptCompletionFilesReadExactlyOrFailAtThePlace() =>
+        PropertyRun.Check(
+            QaCase,
+            c => CheckRecords(_dir, c, path => QaCorpus.Read(path).ToList(), (expected, read) => Assert.Equal(expected, read)),
+            iter: 5000,
+            Seed,
+            c => c.ToString()
+        );
 
     /// <summary>Plain-text lines: no CR or LF inside; no U+FEFF, which at the start of a file is the byte order mark.</summary>
     static readonly Gen<string> Line = PropertyRun.Text.Select(s => new string(s.Where(ch => ch is not ('\r' or '\n' or '\ufeff')).ToArray()));
@@ -139,46 +219,56 @@ public sealed class DataPropertyTests : IDisposable
     /// the start of a line is refused with that exact byte offset and line number.
     /// </summary>
     [Fact]
-    public void PlainTextReadsExactlyOrNamesTheBadByte() => PropertyRun.Check(
-        Gen.Select(Line.Array[1, 12], Gen.Bool, Gen.Bool, Gen.Int[-30, 1000]), (lines, crlf, bom, damaged) =>
-        {
-            var nl = crlf ? "\r\n" : "\n";
-            var text = Encoding.UTF8.GetBytes(string.Join(nl, lines) + nl);
-            byte[] bytes = bom ? [0xEF, 0xBB, 0xBF, .. text] : text;
-            var expected = lines.Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
-            long? at = null;
-            var line = 0;
-            if (damaged >= 0)
+    public void PlainTextReadsExactlyOrNamesTheBadByte() =>
+        PropertyRun.Check(
+            Gen.Select(Line.Array[1, 12], Gen.Bool, Gen.Bool, Gen.Int[-30, 1000]),
+            (lines, crlf, bom, damaged) =>
             {
-                line = damaged % lines.Length;
-                at = (bom ? 3 : 0) + Encoding.UTF8.GetByteCount(string.Concat(lines.Take(line).Select(l => l + nl)));
-                var bad = PropertyRun.InvalidUtf8Sequences[damaged % PropertyRun.InvalidUtf8Sequences.Length];
-                bytes = [.. bytes[..(int)at], .. bad, .. bytes[(int)at..]];
-            }
-            PropertyRun.WithFile(_dir, ".txt", bytes, path =>
-            {
-                var (docs, error) = PropertyRun.Outcome(path, () => TextCorpus.Read(path, TextSplit.Lines).ToList());
-                if (at is { } offset)
+                var nl = crlf ? "\r\n" : "\n";
+                var text = Encoding.UTF8.GetBytes(string.Join(nl, lines) + nl);
+                byte[] bytes = bom ? [0xEF, 0xBB, 0xBF, .. text] : text;
+                var expected = lines.Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+                long? at = null;
+                var line = 0;
+                if (damaged >= 0)
                 {
-                    Assert.Null(docs);
-                    Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"{path}: not valid UTF-8 at byte offset {offset} (line {line + 1};"), error, StringComparison.Ordinal);
+                    line = damaged % lines.Length;
+                    at = (bom ? 3 : 0) + Encoding.UTF8.GetByteCount(string.Concat(lines.Take(line).Select(l => l + nl)));
+                    var bad = PropertyRun.InvalidUtf8Sequences[damaged % PropertyRun.InvalidUtf8Sequences.Length];
+                    bytes = [.. bytes[..(int)at], .. bad, .. bytes[(int)at..]];
                 }
-                else if (expected.Count == 0)
+                PropertyRun.WithFile(_dir, ".txt", bytes, path =>
                 {
-                    Assert.Equal($"{path}: contains no documents", error);
-                }
-                else
-                {
-                    Assert.Equal(expected, docs!.Select(d => d.Text));
-                }
-            });
-        }, iter: 5000, Seed);
+                    var (docs, error) = PropertyRun.Outcome(path, () => TextCorpus.Read(path, TextSplit.Lines).ToList());
+                    if (at is { } offset)
+                    {
+                        Assert.Null(docs);
+                        Assert.Contains(
+                            string.Create(CultureInfo.InvariantCulture, $"{path}: not valid UTF-8 at byte offset {offset} (line {line + 1};"),
+                            error,
+                            StringComparison.Ordinal
+                        );
+                    }
+                    else if (expected.Count == 0)
+                    {
+                        Assert.Equal($"{path}: contains no documents", error);
+                    }
+                    else
+                    {
+                        Assert.Equal(expected, docs!.Select(d => d.Text));
+                    }
+                });
+            },
+            iter: 5000,
+            Seed
+        );
 
     /// <summary>
     /// Writes the case, damages it if asked, reads it, and checks the outcome: the expected values, or an error that
     /// names the file and the record's line or item (or the byte offset and line of invalid UTF-8).
     /// </summary>
-    internal static void CheckRecords<T>(CaseDir dir, DataCase<T> c, Func<string, T> read, Action<T, T> assertEqual) where T : class
+    internal static void CheckRecords<T>(CaseDir dir, DataCase<T> c, Func<string, T> read, Action<T, T> assertEqual)
+        where T : class
     {
         var (bytes, lines, offsets) = c.Layout.Write(c.Records);
         string? place = c.Record is { } r ? c.Layout.Where(r, lines) + ":" : null;
@@ -200,12 +290,14 @@ public sealed class DataPropertyTests : IDisposable
             var (value, error) = PropertyRun.Outcome(path, () => read(path));
             if (c.Expected is null)
             {
-                if (value is not null) throw new InvalidOperationException($"an invalid file was read ({c.Why})");
+                if (value is not null)
+                    throw new InvalidOperationException($"an invalid file was read ({c.Why})");
                 if (place is not null && !error!.StartsWith(place[0] == ':' ? path + place : $"{path} {place}", StringComparison.Ordinal))
                     throw new InvalidOperationException($"the error does not name {place}: {error}");
                 return;
             }
-            if (value is null) throw new InvalidOperationException($"a valid file was refused ({c.Why}): {error}");
+            if (value is null)
+                throw new InvalidOperationException($"a valid file was refused ({c.Why}): {error}");
             assertEqual(c.Expected, value);
         });
     }

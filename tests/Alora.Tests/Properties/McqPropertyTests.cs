@@ -31,7 +31,8 @@ public sealed class McqPropertyTests : IDisposable
     static readonly Gen<(string? Json, string? Id)> Ids = Gen.OneOf(
         Gen.Const<(string?, string?)>((null, null)),
         Gen.Int[0, 99999].Select(i => ((string?)i.ToString(CultureInfo.InvariantCulture), (string?)i.ToString(CultureInfo.InvariantCulture))),
-        Gen.String[Gen.Char["abc123-"], 1, 8].Select(s => ((string?)("\"" + s + "\""), (string?)s)));
+        Gen.String[Gen.Char["abc123-"], 1, 8].Select(s => ((string?)("\"" + s + "\""), (string?)s))
+    );
 
     static Rec Rec(params (string? Key, string Json)[] fields) => new(fields.Where(f => f.Key is not null).Select(f => (f.Key!, f.Json)).ToList());
 
@@ -42,12 +43,36 @@ public sealed class McqPropertyTests : IDisposable
         from support in Gen.Select(Gen.String[Gen.Char[" \t\n"], 0, 3], Lettered, Gen.Int[0, 2])
         from id in Ids
         let supportText = support.Item3 == 0 ? "" : support.Item2.Text
-        let supportJson = support.Item3 switch { 0 => "null", _ => "\"" + support.Item1.Replace("\t", "\\t", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal) + support.Item2.Json[1..] }
+        let supportJson = support.Item3 switch
+        {
+            0 => "null",
+            _ => "\""
+                + support.Item1.Replace("\t", "\\t", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal)
+                + support.Item2.Json[1..],
+        }
         select new Item(
-            Rec(("question", q.Json), ("distractor1", d[0].Json), ("distractor2", d[1].Json), ("distractor3", d[2].Json), ("correct_answer", correct.Json),
-                (support.Item3 == 2 && supportText.Length > 0 ? "support" : support.Item3 == 0 ? "support" : null, supportJson), (id.Json is null ? null : "id", id.Json ?? "")),
-            new McqItem($"{(support.Item3 == 2 ? supportText : "")}\nQuestion: {q.Text}\nAnswer:", [d[0].Text, d[1].Text, d[2].Text, correct.Text], 3, id.Id),
-            ["question", "distractor1", "distractor2", "distractor3", "correct_answer"]);
+            Rec(
+                ("question", q.Json),
+                ("distractor1", d[0].Json),
+                ("distractor2", d[1].Json),
+                ("distractor3", d[2].Json),
+                ("correct_answer", correct.Json),
+                (
+                    support.Item3 == 2 && supportText.Length > 0 ? "support"
+                    : support.Item3 == 0 ? "support"
+                    : null,
+                    supportJson
+                ),
+                (id.Json is null ? null : "id", id.Json ?? "")
+            ),
+            new McqItem(
+                $"{(support.Item3 == 2 ? supportText : "")}\nQuestion: {q.Text}\nAnswer:",
+                [d[0].Text, d[1].Text, d[2].Text, correct.Text],
+                3,
+                id.Id
+            ),
+            ["question", "distractor1", "distractor2", "distractor3", "correct_answer"]
+        );
 
     static readonly Gen<Item> Piqa =
         from goal in Text
@@ -55,9 +80,16 @@ public sealed class McqPropertyTests : IDisposable
         from label in Gen.Int[0, 1]
         from id in Ids
         select new Item(
-            Rec(("goal", goal.Json), ("sol1", sol[0].Json), ("sol2", sol[1].Json), ("label", label.ToString(CultureInfo.InvariantCulture)), (id.Json is null ? null : "id", id.Json ?? "")),
+            Rec(
+                ("goal", goal.Json),
+                ("sol1", sol[0].Json),
+                ("sol2", sol[1].Json),
+                ("label", label.ToString(CultureInfo.InvariantCulture)),
+                (id.Json is null ? null : "id", id.Json ?? "")
+            ),
             new McqItem($"Question: {goal.Text}\nAnswer:", [sol[0].Text, sol[1].Text], label, id.Id),
-            ["goal", "sol1", "sol2", "label"]);
+            ["goal", "sol1", "sol2", "label"]
+        );
 
     /// <summary>A MedMCQA item with a cop of the given base; the file's base is decided afterwards from all cops.</summary>
     static Gen<Item> MedMcqa(int copBase) =>
@@ -66,10 +98,24 @@ public sealed class McqPropertyTests : IDisposable
         from cop in Gen.Int[copBase, copBase + 3]
         from id in Ids
         select new Item(
-            Rec(("question", q.Json), ("opa", o[0].Json), ("opb", o[1].Json), ("opc", o[2].Json), ("opd", o[3].Json), ("cop", cop.ToString(CultureInfo.InvariantCulture)),
-                (id.Json is null ? null : "id", id.Json ?? "")),
-            new McqItem($"Question: {q.Text}\nChoices:\nA. {o[0].Text}\nB. {o[1].Text}\nC. {o[2].Text}\nD. {o[3].Text}\nAnswer:", ["A", "B", "C", "D"], -1, id.Id),
-            ["question", "opa", "opb", "opc", "opd", "cop"], cop);
+            Rec(
+                ("question", q.Json),
+                ("opa", o[0].Json),
+                ("opb", o[1].Json),
+                ("opc", o[2].Json),
+                ("opd", o[3].Json),
+                ("cop", cop.ToString(CultureInfo.InvariantCulture)),
+                (id.Json is null ? null : "id", id.Json ?? "")
+            ),
+            new McqItem(
+                $"Question: {q.Text}\nChoices:\nA. {o[0].Text}\nB. {o[1].Text}\nC. {o[2].Text}\nD. {o[3].Text}\nAnswer:",
+                ["A", "B", "C", "D"],
+                -1,
+                id.Id
+            ),
+            ["question", "opa", "opb", "opc", "opd", "cop"],
+            cop
+        );
 
     /// <summary>
     /// The generic layout. Choices start with "c" and end with their index (never a single capital letter, all
@@ -85,38 +131,65 @@ public sealed class McqPropertyTests : IDisposable
         from context in Gen.Select(Text, Gen.Int[0, 2])
         let choices = raw.Select((c, i) => lettered ? $"{(char)('A' + i)}. c{c.Text}{i}" : $"c{c.Text}{i}").ToArray()
         let choiceJson = raw.Select((c, i) => lettered ? $"\"{(char)('A' + i)}. c{c.Json[1..^1]}{i}\"" : $"\"c{c.Json[1..^1]}{i}\"").ToArray()
-        let answerJson = how switch { 0 => answer.ToString(CultureInfo.InvariantCulture), 1 => $"\"{(char)('A' + answer)}\"", _ => choiceJson[answer] }
+        let answerJson = how switch
+        {
+            0 => answer.ToString(CultureInfo.InvariantCulture),
+            1 => $"\"{(char)('A' + answer)}\"",
+            _ => choiceJson[answer],
+        }
         let ctx = context.Item2 == 2 ? context.Item1.Text : ""
         let options = lettered ? choices.Select(c => c[3..]).ToArray() : choices
         select new Item(
-            Rec(("question", q.Json), ("choices", "[" + string.Join(", ", choiceJson) + "]"), ("answer", answerJson),
-                (context.Item2 == 0 ? null : "context", context.Item2 == 1 ? "null" : context.Item1.Json)),
+            Rec(
+                ("question", q.Json),
+                ("choices", "[" + string.Join(", ", choiceJson) + "]"),
+                ("answer", answerJson),
+                (context.Item2 == 0 ? null : "context", context.Item2 == 1 ? "null" : context.Item1.Json)
+            ),
             asMedMcqa
-                ? new McqItem((ctx.Length > 0 ? ctx + "\n" : "") + $"Question: {q.Text}\nChoices:\n"
-                    + string.Concat(options.Select((o, i) => $"{(char)('A' + i)}. {o}\n")) + "Answer:", options.Select((_, i) => ((char)('A' + i)).ToString()).ToArray(), answer)
+                ? new McqItem(
+                    (ctx.Length > 0 ? ctx + "\n" : "")
+                        + $"Question: {q.Text}\nChoices:\n"
+                        + string.Concat(options.Select((o, i) => $"{(char)('A' + i)}. {o}\n"))
+                        + "Answer:",
+                    options.Select((_, i) => ((char)('A' + i)).ToString()).ToArray(),
+                    answer
+                )
                 : new McqItem(ctx.Length > 0 ? $"{ctx}\nQuestion: {q.Text}\nAnswer:" : $"Question: {q.Text}\nAnswer:", choices, answer),
-            ["question", "choices", "answer"]);
+            ["question", "choices", "answer"]
+        );
 
     /// <summary>A task, its items (1-6, one layout), with the file's expected items.</summary>
     static readonly Gen<(string Task, Item[] Items)> Files =
         from layout in Gen.Int[0, 5]
         from n in Gen.Int[1, 6]
-        from items in (layout switch
-        {
-            0 => SciQ, 1 => Piqa, 2 => MedMcqa(0), 3 => MedMcqa(1), 4 => Generic(false), _ => Generic(true),
-        }).Array[n]
+        from items in (
+            layout switch
+            {
+                0 => SciQ,
+                1 => Piqa,
+                2 => MedMcqa(0),
+                3 => MedMcqa(1),
+                4 => Generic(false),
+                _ => Generic(true),
+            }
+        ).Array[n]
         from generalTask in Gen.Bool
         let task = layout switch
         {
-            0 => generalTask ? "mcq" : "sciq", 1 => generalTask ? "mcq" : "piqa", 2 or 3 => generalTask ? "mcq" : "medmcqa",
-            4 => generalTask ? "mcq" : (n % 2 == 0 ? "sciq" : "piqa"), _ => "medmcqa",
+            0 => generalTask ? "mcq" : "sciq",
+            1 => generalTask ? "mcq" : "piqa",
+            2 or 3 => generalTask ? "mcq" : "medmcqa",
+            4 => generalTask ? "mcq" : (n % 2 == 0 ? "sciq" : "piqa"),
+            _ => "medmcqa",
         }
         select (task, MedMcqaAnswers(items));
 
     /// <summary>MedMCQA numbers cop 0-3 (HF) or 1-4 (original): a 4 anywhere means 1-based, else 0-based.</summary>
     static Item[] MedMcqaAnswers(Item[] items)
     {
-        if (items[0].Cop is null) return items;
+        if (items[0].Cop is null)
+            return items;
         var copBase = items.Any(i => i.Cop == 4) ? 1 : 0;
         return items.Select(i => i with { Expected = i.Expected with { Answer = i.Cop!.Value - copBase } }).ToArray();
     }
@@ -138,7 +211,12 @@ public sealed class McqPropertyTests : IDisposable
         var records = items.Select(i => i.Record).ToList();
         var item = items[r];
         var field = item.Required[pick % item.Required.Length];
-        List<Rec> At(Rec rec) { var l = records.ToList(); l[r] = rec; return l; }
+        List<Rec> At(Rec rec)
+        {
+            var l = records.ToList();
+            l[r] = rec;
+            return l;
+        }
         DataCase<List<McqItem>> Invalid(string why, Rec rec) => new($"{task}: {why}", layout, At(rec), null, r);
         switch (kind)
         {
@@ -165,34 +243,54 @@ public sealed class McqPropertyTests : IDisposable
             case 6:
                 return Invalid($"unpaired surrogate in '{field}'", item.Record.With(field, "\"x\\udbff\""));
             case 7:
-                return new($"{task}: invalid UTF-8", layout, records, null, Damage: Damage.Utf8, Bad: PropertyRun.InvalidUtf8Sequences[pick % PropertyRun.InvalidUtf8Sequences.Length]);
+                return new(
+                    $"{task}: invalid UTF-8",
+                    layout,
+                    records,
+                    null,
+                    Damage: Damage.Utf8,
+                    Bad: PropertyRun.InvalidUtf8Sequences[pick % PropertyRun.InvalidUtf8Sequences.Length]
+                );
             default:
                 return new($"{task}: cut record", layout, records, null, r, Damage.Cut);
         }
     }
 
     /// <summary>An answer no reading fits: an index past the choices, a letter past them that no choice spells, a text no choice has, a non-integer.</summary>
-    static string AnswerOutOfRange(Item item, int pick) => (pick % 6) switch
-    {
-        0 => item.Expected.Choices.Count.ToString(CultureInfo.InvariantCulture),
-        1 => "-1",
-        2 => $"\"{(char)('A' + item.Expected.Choices.Count)}\"",
-        3 => "\"no such choice\"",
-        4 => "1.5",
-        _ => "null",
-    };
+    static string AnswerOutOfRange(Item item, int pick) =>
+        (pick % 6) switch
+        {
+            0 => item.Expected.Choices.Count.ToString(CultureInfo.InvariantCulture),
+            1 => "-1",
+            2 => $"\"{(char)('A' + item.Expected.Choices.Count)}\"",
+            3 => "\"no such choice\"",
+            4 => "1.5",
+            _ => "null",
+        };
 
     [Fact]
-    public void McqFilesReadAsTheHarnessPromptsOrFailAtThePlace() => PropertyRun.Check(Cases,
-        t => DataPropertyTests.CheckRecords(_dir, t.Case, path => McqDatasets.Read(t.Task, path).ToList(), (expected, read) =>
-        {
-            Assert.Equal(expected.Count, read.Count);
-            for (var i = 0; i < read.Count; i++)
-            {
-                Assert.Equal(expected[i].Prompt, read[i].Prompt);
-                Assert.Equal(expected[i].Choices, read[i].Choices);
-                Assert.Equal(expected[i].Answer, read[i].Answer);
-                Assert.Equal(expected[i].Id, read[i].Id);
-            }
-        }), iter: 10000, Seed, t => t.Case.ToString());
+    public void McqFilesReadAsTheHarnessPromptsOrFailAtThePlace() =>
+        PropertyRun.Check(
+            Cases,
+            t =>
+                DataPropertyTests.CheckRecords(
+                    _dir,
+                    t.Case,
+                    path => McqDatasets.Read(t.Task, path).ToList(),
+                    (expected, read) =>
+                    {
+                        Assert.Equal(expected.Count, read.Count);
+                        for (var i = 0; i < read.Count; i++)
+                        {
+                            Assert.Equal(expected[i].Prompt, read[i].Prompt);
+                            Assert.Equal(expected[i].Choices, read[i].Choices);
+                            Assert.Equal(expected[i].Answer, read[i].Answer);
+                            Assert.Equal(expected[i].Id, read[i].Id);
+                        }
+                    }
+                ),
+            iter: 10000,
+            Seed,
+            t => t.Case.ToString()
+        );
 }

@@ -30,26 +30,31 @@ public sealed class ParquetPropertyTests : IDisposable
     }
 
     [Fact]
-    public void ParquetCorporaReadExactlyAndDamagedOnesFailCleanly() => PropertyRun.Check(
-        Gen.Select(PropertyRun.Text.Array[1, 5], Gen.Int[0, int.MaxValue].Array[6]), (texts, cuts) =>
-        {
-            var bytes = Write(texts);
-            PropertyRun.WithFile(_dir, ".parquet", bytes, path =>
+    public void ParquetCorporaReadExactlyAndDamagedOnesFailCleanly() =>
+        PropertyRun.Check(
+            Gen.Select(PropertyRun.Text.Array[1, 5], Gen.Int[0, int.MaxValue].Array[6]),
+            (texts, cuts) =>
             {
-                var (docs, error) = PropertyRun.Outcome(path, () => TextCorpus.Read(path));
-                if (texts.All(t => t.Length == 0))
-                    Assert.Equal($"{path}: contains only empty documents", error);
-                else
-                    Assert.Equal(texts, docs!.Select(d => d.Text));
-            });
-            foreach (var cut in cuts)
-            {
-                var damaged = bytes[..(cut % bytes.Length)];
-                PropertyRun.WithFile(_dir, ".parquet", damaged, path =>
+                var bytes = Write(texts);
+                PropertyRun.WithFile(_dir, ".parquet", bytes, path =>
                 {
-                    PropertyRun.Outcome(path, () => TextCorpus.Read(path));
-                    PropertyRun.Outcome(path, () => QaCorpus.Read(path));
+                    var (docs, error) = PropertyRun.Outcome(path, () => TextCorpus.Read(path));
+                    if (texts.All(t => t.Length == 0))
+                        Assert.Equal($"{path}: contains only empty documents", error);
+                    else
+                        Assert.Equal(texts, docs!.Select(d => d.Text));
                 });
-            }
-        }, iter: 150, Seed);
+                foreach (var cut in cuts)
+                {
+                    var damaged = bytes[..(cut % bytes.Length)];
+                    PropertyRun.WithFile(_dir, ".parquet", damaged, path =>
+                    {
+                        PropertyRun.Outcome(path, () => TextCorpus.Read(path));
+                        PropertyRun.Outcome(path, () => QaCorpus.Read(path));
+                    });
+                }
+            },
+            iter: 150,
+            Seed
+        );
 }

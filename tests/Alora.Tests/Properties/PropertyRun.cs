@@ -37,7 +37,8 @@ internal static class PropertyRun
     /// The outcome every parser must have: a value, or an <see cref="AloraException"/> whose message starts with the
     /// file's path. Any other exception escapes and fails the property. Returns the value or the error's message.
     /// </summary>
-    public static (T? Value, string? Error) Outcome<T>(string path, Func<T> parse) where T : class
+    public static (T? Value, string? Error) Outcome<T>(string path, Func<T> parse)
+        where T : class
     {
         try
         {
@@ -52,7 +53,8 @@ internal static class PropertyRun
     }
 
     /// <summary>The value of an input that must parse (an error fails the property, with its message).</summary>
-    public static T Succeeds<T>(string path, string what, Func<T> parse) where T : class
+    public static T Succeeds<T>(string path, string what, Func<T> parse)
+        where T : class
     {
         var (value, error) = Outcome(path, parse);
         return value ?? throw new InvalidOperationException($"a valid input was refused ({what}): {error}");
@@ -61,16 +63,21 @@ internal static class PropertyRun
     static long _counter;
 
     /// <summary>A fresh file name in the folder (cases run on two threads at once).</summary>
-    public static string NewFile(CaseDir dir, string extension) =>
-        dir.File($"case{Interlocked.Increment(ref _counter)}{extension}");
+    public static string NewFile(CaseDir dir, string extension) => dir.File($"case{Interlocked.Increment(ref _counter)}{extension}");
 
     /// <summary>Writes a case's bytes, runs the check, and removes the file so the folder stays small.</summary>
     public static void WithFile(CaseDir dir, string extension, byte[] bytes, Action<string> check)
     {
         var path = NewFile(dir, extension);
         File.WriteAllBytes(path, bytes);
-        try { check(path); }
-        finally { File.Delete(path); }
+        try
+        {
+            check(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     /// <summary>Text that is valid Unicode: ASCII (with JSON's special characters), Latin, CJK, and pairs beyond the BMP.</summary>
@@ -78,8 +85,10 @@ internal static class PropertyRun
             Gen.Char["abcdefghijklmnopqrstuvwxyz ABCXYZ0123456789.,;:!?-_/'"].Select(c => c.ToString()),
             Gen.Char["\"\\\t\n\r\b\f\u0001\u001f\u007f"].Select(c => c.ToString()),
             Gen.Char["éüßøñçΩжא中文字€\u00a0\u2028\u2029\ufeff\ufffd"].Select(c => c.ToString()),
-            Gen.OneOf("😀", "𝄞", "\U0010FFFF", "𐍈"))
-        .Array[0, 12].Select(parts => string.Concat(parts));
+            Gen.OneOf("😀", "𝄞", "\U0010FFFF", "𐍈")
+        )
+        .Array[0, 12]
+        .Select(parts => string.Concat(parts));
 
     /// <summary>
     /// A JSON string literal written by hand (not by the code under test's serializer): each character is written
@@ -94,10 +103,19 @@ internal static class PropertyRun
             var c = s[i];
             var pair = char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]);
             if ((i < escape.Length && escape[i]) || c < 0x20 || c is '"' or '\\')
-                sb.Append(c switch { '"' => "\\\"", '\\' => "\\\\", '\n' => "\\n", _ => $"\\u{(int)c:x4}" + (pair ? $"\\u{(int)s[i + 1]:x4}" : "") });
+                sb.Append(
+                    c switch
+                    {
+                        '"' => "\\\"",
+                        '\\' => "\\\\",
+                        '\n' => "\\n",
+                        _ => $"\\u{(int)c:x4}" + (pair ? $"\\u{(int)s[i + 1]:x4}" : ""),
+                    }
+                );
             else
                 sb.Append(c).Append(pair ? s[i + 1].ToString() : "");
-            if (pair) i++; // both halves of a pair are written the same way: half an escape has no UTF-8 form
+            if (pair)
+                i++; // both halves of a pair are written the same way: half an escape has no UTF-8 form
         }
         return sb.Append('"').ToString();
     }
@@ -105,12 +123,17 @@ internal static class PropertyRun
     /// <summary>Byte sequences that are invalid UTF-8 wherever they start at a character boundary.</summary>
     public static readonly byte[][] InvalidUtf8Sequences =
     [
-        [0xFF], [0xFE], [0x80], [0xBF], // never valid / a continuation byte with no lead
-        [0xC0, 0xAF], [0xC1, 0x81], // overlong two-byte forms
+        [0xFF],
+        [0xFE],
+        [0x80],
+        [0xBF], // never valid / a continuation byte with no lead
+        [0xC0, 0xAF],
+        [0xC1, 0x81], // overlong two-byte forms
         [0xE0, 0x80, 0x80], // overlong three-byte form
         [0xED, 0xA0, 0x80], // an encoded surrogate
         [0xF4, 0x90, 0x80, 0x80], // beyond U+10FFFF
-        [0xE2, 0x82], [0xC3], // a sequence cut short (what follows a boundary is never a continuation byte)
+        [0xE2, 0x82],
+        [0xC3], // a sequence cut short (what follows a boundary is never a continuation byte)
         [0xF8, 0x88, 0x80, 0x80, 0x80], // five-byte forms do not exist
     ];
 
@@ -145,7 +168,10 @@ internal sealed class CaseDir : IDisposable
 
     public void Dispose()
     {
-        try { Directory.Delete(Path, recursive: true); }
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
         catch (IOException) { } // a leftover folder must not fail a test
     }
 }

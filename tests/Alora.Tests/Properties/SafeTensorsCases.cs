@@ -37,24 +37,49 @@ internal static class SafeTensorsCases
     /// <summary>The dtypes Alora loads, with their element sizes and torch types.</summary>
     public static readonly (string Name, int Size, ScalarType Type)[] Loadable =
     [
-        ("F32", 4, ScalarType.Float32), ("F16", 2, ScalarType.Float16), ("BF16", 2, ScalarType.BFloat16), ("F64", 8, ScalarType.Float64),
-        ("I64", 8, ScalarType.Int64), ("I32", 4, ScalarType.Int32), ("I16", 2, ScalarType.Int16), ("I8", 1, ScalarType.Int8),
-        ("U8", 1, ScalarType.Byte), ("BOOL", 1, ScalarType.Bool),
+        ("F32", 4, ScalarType.Float32),
+        ("F16", 2, ScalarType.Float16),
+        ("BF16", 2, ScalarType.BFloat16),
+        ("F64", 8, ScalarType.Float64),
+        ("I64", 8, ScalarType.Int64),
+        ("I32", 4, ScalarType.Int32),
+        ("I16", 2, ScalarType.Int16),
+        ("I8", 1, ScalarType.Int8),
+        ("U8", 1, ScalarType.Byte),
+        ("BOOL", 1, ScalarType.Bool),
     ];
 
     /// <summary>Bits per element of every dtype the format defines.</summary>
     public static readonly Dictionary<string, int> FormatBits = new(StringComparer.Ordinal)
     {
-        ["BOOL"] = 8, ["F4"] = 4, ["F6_E2M3"] = 6, ["F6_E3M2"] = 6, ["U8"] = 8, ["I8"] = 8, ["F8_E5M2"] = 8, ["F8_E4M3"] = 8,
-        ["F8_E8M0"] = 8, ["I16"] = 16, ["U16"] = 16, ["F16"] = 16, ["BF16"] = 16, ["I32"] = 32, ["U32"] = 32, ["F32"] = 32,
-        ["C64"] = 64, ["F64"] = 64, ["I64"] = 64, ["U64"] = 64,
+        ["BOOL"] = 8,
+        ["F4"] = 4,
+        ["F6_E2M3"] = 6,
+        ["F6_E3M2"] = 6,
+        ["U8"] = 8,
+        ["I8"] = 8,
+        ["F8_E5M2"] = 8,
+        ["F8_E4M3"] = 8,
+        ["F8_E8M0"] = 8,
+        ["I16"] = 16,
+        ["U16"] = 16,
+        ["F16"] = 16,
+        ["BF16"] = 16,
+        ["I32"] = 32,
+        ["U32"] = 32,
+        ["F32"] = 32,
+        ["C64"] = 64,
+        ["F64"] = 64,
+        ["I64"] = 64,
+        ["U64"] = 64,
     };
 
     public static int Size(string dtype) => FormatBits[dtype] / 8;
 
     static readonly Gen<string> NamePrefix = Gen.OneOf(
         Gen.String[Gen.Char["abcxyz._0123456789"], 0, 10],
-        PropertyRun.Text.Select(s => s.Length > 10 ? s[..10] : s).Where(s => s.Length == 0 || !char.IsHighSurrogate(s[^1])));
+        PropertyRun.Text.Select(s => s.Length > 10 ? s[..10] : s).Where(s => s.Length == 0 || !char.IsHighSurrogate(s[^1]))
+    );
 
     static readonly Gen<TensorCase> Tensor =
         from d in Gen.Int[0, Loadable.Length - 1]
@@ -72,15 +97,28 @@ internal static class SafeTensorsCases
         from dataOrder in Gen.Shuffle(Enumerable.Range(0, named.Length).ToArray())
         from headerOrder in Gen.Shuffle(Enumerable.Range(0, named.Length).ToArray())
         from padding in Gen.String[Gen.Char[" \t\r\n"], 0, 7]
-        select new FileCase(named, meta.Select((m, i) => (m.Item1 + "#" + i, m.Item2)).ToDictionary(m => m.Item1, m => m.Item2, StringComparer.Ordinal),
-            dataOrder, headerOrder, padding);
+        select new FileCase(
+            named,
+            meta.Select((m, i) => (m.Item1 + "#" + i, m.Item2)).ToDictionary(m => m.Item1, m => m.Item2, StringComparer.Ordinal),
+            dataOrder,
+            headerOrder,
+            padding
+        );
 
     /// <summary>A JSON string literal with only the mandatory escapes (written here, not by a JSON library).</summary>
     public static string Json(string s)
     {
         var sb = new StringBuilder("\"");
         foreach (var c in s)
-            sb.Append(c switch { '"' => "\\\"", '\\' => "\\\\", < ' ' => $"\\u{(int)c:x4}", _ => c.ToString() });
+            sb.Append(
+                c switch
+                {
+                    '"' => "\\\"",
+                    '\\' => "\\\\",
+                    < ' ' => $"\\u{(int)c:x4}",
+                    _ => c.ToString(),
+                }
+            );
         return sb.Append('"').ToString();
     }
 
@@ -95,7 +133,8 @@ internal static class SafeTensorsCases
         /// <summary>Replaces the name's JSON (escaped spellings); by default <see cref="Json"/> of the name.</summary>
         public string? NameJson { get; init; }
 
-        public string ToJson() => $"{NameJson ?? Json(Name)}:{{\"dtype\":{DType},\"shape\":{ShapeJson},\"data_offsets\":{Offsets ?? $"[{Begin},{End}]"}{Extra}}}";
+        public string ToJson() =>
+            $"{NameJson ?? Json(Name)}:{{\"dtype\":{DType},\"shape\":{ShapeJson},\"data_offsets\":{Offsets ?? $"[{Begin},{End}]"}{Extra}}}";
     }
 
     /// <summary>The entries in header order with offsets from the data order, and the data itself.</summary>
@@ -108,7 +147,15 @@ internal static class SafeTensorsCases
             begins[i] = data.Count;
             data.AddRange(f.Tensors[i].Data);
         }
-        var entries = f.HeaderOrder.Select(i => new Entry(f.Tensors[i].Name, Json(f.Tensors[i].DType), Shape(f.Tensors[i].Shape), begins[i], begins[i] + f.Tensors[i].Data.Length)).ToList();
+        var entries = f
+            .HeaderOrder.Select(i => new Entry(
+                f.Tensors[i].Name,
+                Json(f.Tensors[i].DType),
+                Shape(f.Tensors[i].Shape),
+                begins[i],
+                begins[i] + f.Tensors[i].Data.Length
+            ))
+            .ToList();
         return (entries, data.ToArray());
     }
 
@@ -140,7 +187,8 @@ internal static class SafeTensorsCases
         var n = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         var header = bytes.AsSpan(8, (int)n);
         Assert.True(header.Length > 0 && header[0] == (byte)'{' && Utf8.IsValid(header), "header is UTF-8 and starts with '{'");
-        long cursor = 0, dataLength = bytes.Length - 8 - n;
+        long cursor = 0,
+            dataLength = bytes.Length - 8 - n;
         foreach (var e in file.Entries.Values.OrderBy(e => e.Begin).ThenBy(e => e.End))
         {
             Assert.Equal(cursor, e.Begin);
@@ -163,7 +211,8 @@ internal static class SafeTensorsCases
     public static Tensor Make(TensorCase t)
     {
         var x = empty(t.Shape, Loadable.First(l => l.Name == t.DType).Type);
-        if (t.Data.Length > 0) x.bytes = t.Data;
+        if (t.Data.Length > 0)
+            x.bytes = t.Data;
         return x;
     }
 
@@ -177,7 +226,8 @@ internal static class SafeTensorsCases
         }
         finally
         {
-            foreach (var kv in tensors) kv.Value.Dispose();
+            foreach (var kv in tensors)
+                kv.Value.Dispose();
         }
         return System.IO.File.ReadAllBytes(path);
     }

@@ -10,7 +10,8 @@ public sealed class MethodRegistryTests
     public void EveryMethodIsRegisteredOnce()
     {
         Assert.Equal(Enum.GetValues<FinetuneMethod>().Order(), MethodRegistry.All.Select(s => s.Method).Order());
-        foreach (var m in Enum.GetValues<FinetuneMethod>()) Assert.Equal(m, MethodRegistry.Get(m).Method);
+        foreach (var m in Enum.GetValues<FinetuneMethod>())
+            Assert.Equal(m, MethodRegistry.Get(m).Method);
     }
 
     /// <summary>The paper's tables list the methods in this order (base, then the baselines, then the ablation and the method).</summary>
@@ -18,7 +19,10 @@ public sealed class MethodRegistryTests
     public void TheExperimentComparesThePapersMethodsInThePapersOrder()
     {
         Assert.Equal(["base", "lora-mu", "lora-nu-mu", "rslora", "ewc-lora", "alora-no-layer", "alora"], ExperimentMethods.All);
-        Assert.Equal(["Base", "LoRA(μ)", "LoRA(ν+μ)", "RSLoRA", "EWC-LoRA", "Ours − layer", "Ours"], ExperimentMethods.All.Select(ExperimentMethods.Display));
+        Assert.Equal(
+            ["Base", "LoRA(μ)", "LoRA(ν+μ)", "RSLoRA", "EWC-LoRA", "Ours − layer", "Ours"],
+            ExperimentMethods.All.Select(ExperimentMethods.Display)
+        );
         Assert.Equal(["lora-nu-mu", "alora-no-layer", "alora"], ExperimentMethods.All.Where(ExperimentMethods.ContinuesGeneral));
         Assert.Equal(["ewc-lora"], ExperimentMethods.All.Where(ExperimentMethods.NeedsFisher));
         Assert.Equal(FinetuneMethod.Lora, ExperimentMethods.RecipeMethod("lora-nu-mu"));
@@ -31,7 +35,8 @@ public sealed class MethodRegistryTests
         {
             Assert.NotEmpty(s.Stages);
             Assert.DoesNotContain(Stage.Both, s.Stages.Keys);
-            foreach (var key in s.Options) Assert.NotNull(OptionCatalog.Find(key));
+            foreach (var key in s.Options)
+                Assert.NotNull(OptionCatalog.Find(key));
         }
         // the options every method reads are nobody's own
         foreach (var common in new[] { "lr", "rank", "alpha", "target-modules", "seed", "dtype", "init-adapter" })
@@ -43,7 +48,12 @@ public sealed class MethodRegistryTests
     [Fact]
     public void RsLoraScalesByTheSquareRootOfTheRankWhateverRsloraSays()
     {
-        var o = new FinetuneOptions { Method = FinetuneMethod.Rslora, Rank = 16, Alpha = 32 };
+        var o = new FinetuneOptions
+        {
+            Method = FinetuneMethod.Rslora,
+            Rank = 16,
+            Alpha = 32,
+        };
         Assert.Equal(32 / 4.0, o.ToLoraConfig().Scaling);
         Assert.Equal(32 / 16.0, (o with { Method = FinetuneMethod.Lora }).ToLoraConfig().Scaling);
     }

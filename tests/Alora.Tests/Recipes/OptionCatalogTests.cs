@@ -44,17 +44,55 @@ public sealed class OptionCatalogTests
     {
         var old = new JsonObject
         {
-            ["model"] = "/m", ["data"] = "/d", ["out"] = "/o", ["method"] = "alora-no-layer", ["stage"] = "general", ["general-data"] = null, ["task"] = null,
-            ["rank"] = 4, ["alpha"] = 16.0, ["dropout"] = 0.0, ["target-modules"] = new JsonArray("q_proj", "k_proj"), ["rslora"] = false,
-            ["lr"] = 0.01, ["batch-size"] = 8, ["micro-batch-size"] = 4, ["epochs"] = 2, ["max-steps"] = 30, ["max-length"] = 64, ["seed"] = 7,
-            ["optimizer"] = "sgd", ["schedule"] = "cosine", ["warmup-ratio"] = 0.1, ["weight-decay"] = 0.0, ["max-grad-norm"] = 1.0,
-            ["checkpoint-every"] = 10, ["resume"] = false, ["init-adapter"] = null, ["device"] = "cpu", ["dtype"] = "bfloat16",
-            ["importance"] = null, ["phi"] = 10.0, ["xi"] = 0.01, ["si-variant"] = "exact", ["clamp-omega"] = false, ["layer-weights"] = "softmax-log",
-            ["omega-dtype"] = "float16", ["prior-importance"] = null, ["fisher"] = null, ["ewc-lambda"] = 2.5,
+            ["model"] = "/m",
+            ["data"] = "/d",
+            ["out"] = "/o",
+            ["method"] = "alora-no-layer",
+            ["stage"] = "general",
+            ["general-data"] = null,
+            ["task"] = null,
+            ["rank"] = 4,
+            ["alpha"] = 16.0,
+            ["dropout"] = 0.0,
+            ["target-modules"] = new JsonArray("q_proj", "k_proj"),
+            ["rslora"] = false,
+            ["lr"] = 0.01,
+            ["batch-size"] = 8,
+            ["micro-batch-size"] = 4,
+            ["epochs"] = 2,
+            ["max-steps"] = 30,
+            ["max-length"] = 64,
+            ["seed"] = 7,
+            ["optimizer"] = "sgd",
+            ["schedule"] = "cosine",
+            ["warmup-ratio"] = 0.1,
+            ["weight-decay"] = 0.0,
+            ["max-grad-norm"] = 1.0,
+            ["checkpoint-every"] = 10,
+            ["resume"] = false,
+            ["init-adapter"] = null,
+            ["device"] = "cpu",
+            ["dtype"] = "bfloat16",
+            ["importance"] = null,
+            ["phi"] = 10.0,
+            ["xi"] = 0.01,
+            ["si-variant"] = "exact",
+            ["clamp-omega"] = false,
+            ["layer-weights"] = "softmax-log",
+            ["omega-dtype"] = "float16",
+            ["prior-importance"] = null,
+            ["fisher"] = null,
+            ["ewc-lambda"] = 2.5,
         };
         var o = OptionCatalog.Bind(old, "config.json");
-        Assert.Equal((FinetuneMethod.AloraNoLayer, Stage.General, SiVariant.Exact, LayerWeighting.SoftmaxLog), (o.Method, o.Stage, o.SiVariant, o.LayerWeights));
-        Assert.Equal((OptimizerKind.Sgd, LrSchedule.Cosine, ComputeDtype.BFloat16, (ComputeDtype?)ComputeDtype.Float16), (o.Optimizer, o.Schedule, o.Dtype, o.OmegaDtype));
+        Assert.Equal(
+            (FinetuneMethod.AloraNoLayer, Stage.General, SiVariant.Exact, LayerWeighting.SoftmaxLog),
+            (o.Method, o.Stage, o.SiVariant, o.LayerWeights)
+        );
+        Assert.Equal(
+            (OptimizerKind.Sgd, LrSchedule.Cosine, ComputeDtype.BFloat16, (ComputeDtype?)ComputeDtype.Float16),
+            (o.Optimizer, o.Schedule, o.Dtype, o.OmegaDtype)
+        );
         Assert.True(JsonNode.DeepEquals(old, o.ToJson()), o.ToJson().ToJsonString());
     }
 
@@ -81,10 +119,24 @@ public sealed class OptionCatalogTests
         {
             Assert.False(string.IsNullOrWhiteSpace(o.Description), o.Key);
             Assert.True(JsonNode.DeepEquals(o.Default, defaults.ToJson()[o.Key]), o.Key);
-            if (o.Values is not null) Assert.Contains(o.Values, v => o.Default is null || v == o.Default.GetValue<string>());
+            if (o.Values is not null)
+                Assert.Contains(o.Values, v => o.Default is null || v == o.Default.GetValue<string>());
         }
         // the nine options that had no help before the catalog
-        foreach (var k in new[] { "warmup-ratio", "weight-decay", "max-grad-norm", "checkpoint-every", "clamp-omega", "omega-dtype", "prior-importance", "ewc-lambda", "fisher" })
+        foreach (
+            var k in new[]
+            {
+                "warmup-ratio",
+                "weight-decay",
+                "max-grad-norm",
+                "checkpoint-every",
+                "clamp-omega",
+                "omega-dtype",
+                "prior-importance",
+                "ewc-lambda",
+                "fisher",
+            }
+        )
             Assert.NotNull(OptionCatalog.Find(k));
     }
 
@@ -105,16 +157,33 @@ public sealed class OptionCatalogTests
     [Fact]
     public void AStageTheMethodDoesNotHaveIsRefusedBeforeAnyWork()
     {
-        var o = new FinetuneOptions { Model = "m", Data = "d", Out = "o", Method = FinetuneMethod.EwcLora, Stage = Stage.General };
-        Assert.Contains("--method ewc-lora has no general stage (it has domain)", Assert.Throws<AloraException>(o.Validate).Message, StringComparison.Ordinal);
+        var o = new FinetuneOptions
+        {
+            Model = "m",
+            Data = "d",
+            Out = "o",
+            Method = FinetuneMethod.EwcLora,
+            Stage = Stage.General,
+        };
+        Assert.Contains(
+            "--method ewc-lora has no general stage (it has domain)",
+            Assert.Throws<AloraException>(o.Validate).Message,
+            StringComparison.Ordinal
+        );
     }
 
     [Fact]
     public void TheReadmesOptionTableIsTheCatalogs()
     {
         var readme = File.ReadAllText(Path.Combine(Fixtures.RepoRoot, "README.md"));
-        Assert.Equal(OptionCatalog.MarkdownTable(), Between(readme, "<!-- train options: made from OptionCatalog.MarkdownTable() -->\n", "<!-- end of train options -->"));
-        Assert.Equal(MethodRegistry.MarkdownTable(), Between(readme, "<!-- methods: made from MethodRegistry.MarkdownTable() -->\n", "<!-- end of methods -->"));
+        Assert.Equal(
+            OptionCatalog.MarkdownTable(),
+            Between(readme, "<!-- train options: made from OptionCatalog.MarkdownTable() -->\n", "<!-- end of train options -->")
+        );
+        Assert.Equal(
+            MethodRegistry.MarkdownTable(),
+            Between(readme, "<!-- methods: made from MethodRegistry.MarkdownTable() -->\n", "<!-- end of methods -->")
+        );
     }
 
     static string Between(string text, string start, string end)

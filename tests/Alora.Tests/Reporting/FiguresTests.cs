@@ -18,8 +18,10 @@ public sealed class FiguresTests : IDisposable
 
     public void Dispose()
     {
-        if (Environment.GetEnvironmentVariable("ALORA_KEEP_FIGURES") == "1") _output.WriteLine("figures kept in " + _dir);
-        else Directory.Delete(_dir, recursive: true);
+        if (Environment.GetEnvironmentVariable("ALORA_KEEP_FIGURES") == "1")
+            _output.WriteLine("figures kept in " + _dir);
+        else
+            Directory.Delete(_dir, recursive: true);
     }
 
     /// <summary>Decodes the PNG and checks its size and that it is a real picture, not a blank canvas.</summary>
@@ -33,7 +35,8 @@ public sealed class FiguresTests : IDisposable
         Assert.Equal(width, bitmap.Width);
         Assert.Equal(height, bitmap.Height);
         var colors = new HashSet<uint>();
-        foreach (var c in bitmap.Pixels) colors.Add((uint)c);
+        foreach (var c in bitmap.Pixels)
+            colors.Add((uint)c);
         // Axes, anti-aliased text and coloured data give hundreds of colours; a blank image has one.
         Assert.True(colors.Count > 50, $"only {colors.Count} distinct colours in {path}");
         int coloured = bitmap.Pixels.Count(c => Math.Max(c.Red, Math.Max(c.Green, c.Blue)) - Math.Min(c.Red, Math.Min(c.Green, c.Blue)) > 60);
@@ -67,7 +70,14 @@ public sealed class FiguresTests : IDisposable
         Assert.False(Figures.UseLogAxis([-1.0, 400.0]));
         Assert.False(Figures.UseLogAxis([]));
         string path = Path.Combine(_dir, "group-log.png");
-        Figures.GroupDistribution(path, "Perplexity", "perplexity ↓", new Dictionary<string, double[]> { ["base"] = [2.6, 2.6], ["rslora"] = [216, 395] }, 600, 400);
+        Figures.GroupDistribution(
+            path,
+            "Perplexity",
+            "perplexity ↓",
+            new Dictionary<string, double[]> { ["base"] = [2.6, 2.6], ["rslora"] = [216, 395] },
+            600,
+            400
+        );
         AssertPng(path, 600, 400);
     }
 
@@ -100,8 +110,8 @@ public sealed class FiguresTests : IDisposable
     {
         var values = new double[2, 12];
         for (int r = 0; r < 2; r++)
-            for (int c = 0; c < 12; c++)
-                values[r, c] = Math.Log(1 + c + 5 * r);
+        for (int c = 0; c < 12; c++)
+            values[r, c] = Math.Log(1 + c + 5 * r);
         values[1, 3] = double.NaN;
         string[] cols = [.. Enumerable.Range(0, 12).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
         string path = Path.Combine(_dir, "heat.png");
@@ -113,10 +123,30 @@ public sealed class FiguresTests : IDisposable
     public void Heatmap_of_one_row_or_column_and_constant_values_renders()
     {
         string path = Path.Combine(_dir, "flat.png");
-        Figures.Heatmap(path, "constant", ["a"], ["x", "y"], new double[,] { { 1.0, 1.0 } });
+        Figures.Heatmap(
+            path,
+            "constant",
+            ["a"],
+            ["x", "y"],
+            new double[,]
+            {
+                { 1.0, 1.0 },
+            }
+        );
         AssertPng(path, Figures.DefaultWidth, Figures.DefaultHeight, minColouredFraction: 0.5);
         string column = Path.Combine(_dir, "column.png");
-        Figures.Heatmap(column, "one column", ["a", "b", "c"], ["x"], new double[,] { { 1.0 }, { 2.0 }, { double.NaN } });
+        Figures.Heatmap(
+            column,
+            "one column",
+            ["a", "b", "c"],
+            ["x"],
+            new double[,]
+            {
+                { 1.0 },
+                { 2.0 },
+                { double.NaN },
+            }
+        );
         AssertPng(column, Figures.DefaultWidth, Figures.DefaultHeight, minColouredFraction: 0.3);
     }
 
@@ -127,8 +157,17 @@ public sealed class FiguresTests : IDisposable
     {
         double[] phi = [1e-4, 1e-3, 1e-2, 1e-1, 1];
         string path = Path.Combine(_dir, $"sweep-{logX}.png");
-        Figures.Sweep(path, "Sweep over φ", "φ", phi, [("perplexity", [14.2, 13.1, 12.0, 12.4, 15.8])], logX,
-            yLabel: "perplexity", rightSeries: [("accuracy", [0.52, 0.55, 0.61, 0.60, 0.48])], rightYLabel: "accuracy");
+        Figures.Sweep(
+            path,
+            "Sweep over φ",
+            "φ",
+            phi,
+            [("perplexity", [14.2, 13.1, 12.0, 12.4, 15.8])],
+            logX,
+            yLabel: "perplexity",
+            rightSeries: [("accuracy", [0.52, 0.55, 0.61, 0.60, 0.48])],
+            rightYLabel: "accuracy"
+        );
         AssertPng(path, Figures.DefaultWidth, Figures.DefaultHeight);
     }
 
@@ -143,14 +182,21 @@ public sealed class FiguresTests : IDisposable
 
     [Fact]
     public void Sweep_rejects_non_positive_x_on_log_axis() =>
-        Assert.Throws<ArgumentException>(() =>
-            Figures.Sweep(Path.Combine(_dir, "bad.png"), "t", "x", [0.0, 1.0], [("a", [1.0, 2.0])], logX: true));
+        Assert.Throws<ArgumentException>(() => Figures.Sweep(Path.Combine(_dir, "bad.png"), "t", "x", [0.0, 1.0], [("a", [1.0, 2.0])], logX: true));
 
     [Fact]
     public void Bars_writes_png()
     {
         string path = Path.Combine(_dir, "bars.png");
-        Figures.Bars(path, "Training cost", "GPU hours", ["LoRA", "Alora", "Full FT", "failed"], [1.5, 1.8, 7.25, double.NaN], width: 700, height: 450);
+        Figures.Bars(
+            path,
+            "Training cost",
+            "GPU hours",
+            ["LoRA", "Alora", "Full FT", "failed"],
+            [1.5, 1.8, 7.25, double.NaN],
+            width: 700,
+            height: 450
+        );
         AssertPng(path, 700, 450);
     }
 

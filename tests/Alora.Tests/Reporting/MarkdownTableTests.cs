@@ -7,13 +7,14 @@ public class MarkdownTableTests
     [Fact]
     public void Builds_a_plain_table_exactly()
     {
-        string md = MarkdownTable.Build(["method", "ppl"], [["LoRA", "12.3"], ["a|b", "9"]]);
-        Assert.Equal(
-            "| method | ppl |\n" +
-            "| --- | --- |\n" +
-            "| LoRA | 12.3 |\n" +
-            "| a\\|b | 9 |\n",
-            md);
+        string md = MarkdownTable.Build(
+            ["method", "ppl"],
+            [
+                ["LoRA", "12.3"],
+                ["a|b", "9"],
+            ]
+        );
+        Assert.Equal("| method | ppl |\n" + "| --- | --- |\n" + "| LoRA | 12.3 |\n" + "| a\\|b | 9 |\n", md);
     }
 
     [Fact]
@@ -46,14 +47,16 @@ public class MarkdownTableTests
                 ("LoRA", [new MeanSd(12.5, 0.31), new MeanSd(0.61, 0.02), new MeanSd(3, 0.1)]),
                 ("Alora", [new MeanSd(11.004, 0.2), new MeanSd(double.NaN, double.NaN), new MeanSd(4, 0.2)]),
                 ("Full", [new MeanSd(11.001, 0.4), new MeanSd(0.64, 0.015), new MeanSd(9, 1)]),
-            ]);
+            ]
+        );
         Assert.Equal(
-            "| method | ppl | acc | time |\n" +
-            "| :--- | ---: | ---: | ---: |\n" +
-            "| LoRA | 12.50 ± 0.31 | 0.61 ± 0.02 | 3.00 ± 0.10 |\n" +
-            "| Alora | **11.00 ± 0.20** | n/a | 4.00 ± 0.20 |\n" +
-            "| Full | **11.00 ± 0.40** | **0.64 ± 0.01** | 9.00 ± 1.00 |\n",
-            md);
+            "| method | ppl | acc | time |\n"
+                + "| :--- | ---: | ---: | ---: |\n"
+                + "| LoRA | 12.50 ± 0.31 | 0.61 ± 0.02 | 3.00 ± 0.10 |\n"
+                + "| Alora | **11.00 ± 0.20** | n/a | 4.00 ± 0.20 |\n"
+                + "| Full | **11.00 ± 0.40** | **0.64 ± 0.01** | 9.00 ± 1.00 |\n",
+            md
+        );
     }
 
     [Fact]

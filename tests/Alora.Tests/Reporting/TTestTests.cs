@@ -11,34 +11,39 @@ namespace Alora.Tests.Reporting;
 /// </summary>
 public class TTestTests
 {
-    private const double TolT = 1e-9, TolP = 1e-6;
+    private const double TolT = 1e-9,
+        TolP = 1e-6;
 
     // A: equal n = 6, similar variances (e.g. eval loss of two methods over six seeds).
     private static readonly double[] A1 = [2.31, 2.45, 2.19, 2.52, 2.38, 2.27];
     private static readonly double[] A2 = [2.41, 2.58, 2.49, 2.66, 2.53, 2.47];
+
     // B: unequal n (5 vs 8) and unequal variances (sd 0.017 vs 0.059).
     private static readonly double[] B1 = [0.612, 0.634, 0.598, 0.641, 0.627];
     private static readonly double[] B2 = [0.571, 0.655, 0.532, 0.689, 0.601, 0.548, 0.672, 0.590];
+
     // C: very unequal n (3 vs 12) and variances, large effect, small p.
     private static readonly double[] C1 = [10.2, 10.9, 9.7];
     private static readonly double[] C2 = [12.1, 13.5, 11.8, 14.2, 12.9, 13.1, 12.4, 15.0, 11.5, 13.8, 12.7, 14.4];
 
-    public static TheoryData<string, TTestKind, double, double, double> Cases => new()
-    {
-        { "A", TTestKind.Student, -2.7814504110363248, 10.0, 0.019402311035386543 },
-        { "A", TTestKind.Welch, -2.7814504110363248, 9.1297241271911063, 0.021069475348148897 },
-        { "B", TTestKind.Student, 0.55539108460300122, 11.0, 0.58974350363992624 },
-        { "B", TTestKind.Welch, 0.6854815163253587, 8.8036941261467572, 0.5106847792772542 },
-        { "C", TTestKind.Student, -4.2816953838989494, 13.0, 0.00089306920280682685 },
-        { "C", TTestKind.Welch, -6.0716920315571402, 5.8993018038579951, 0.00096478942177664232 },
-    };
+    public static TheoryData<string, TTestKind, double, double, double> Cases =>
+        new()
+        {
+            { "A", TTestKind.Student, -2.7814504110363248, 10.0, 0.019402311035386543 },
+            { "A", TTestKind.Welch, -2.7814504110363248, 9.1297241271911063, 0.021069475348148897 },
+            { "B", TTestKind.Student, 0.55539108460300122, 11.0, 0.58974350363992624 },
+            { "B", TTestKind.Welch, 0.6854815163253587, 8.8036941261467572, 0.5106847792772542 },
+            { "C", TTestKind.Student, -4.2816953838989494, 13.0, 0.00089306920280682685 },
+            { "C", TTestKind.Welch, -6.0716920315571402, 5.8993018038579951, 0.00096478942177664232 },
+        };
 
-    private static (double[], double[]) Data(string name) => name switch
-    {
-        "A" => (A1, A2),
-        "B" => (B1, B2),
-        _ => (C1, C2),
-    };
+    private static (double[], double[]) Data(string name) =>
+        name switch
+        {
+            "A" => (A1, A2),
+            "B" => (B1, B2),
+            _ => (C1, C2),
+        };
 
     [Theory]
     [MemberData(nameof(Cases))]

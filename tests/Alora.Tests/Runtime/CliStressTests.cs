@@ -21,23 +21,44 @@ public class CliStressTests(ITestOutputHelper output)
         var data = TinyModels.WriteIdsJsonl(tmp.File("data.jsonl"), 48, 32);
         var steps = Environment.GetEnvironmentVariable("ALORA_STRESS_CLI_STEPS") ?? "200";
         string[] Args(string run) =>
-        [
-            "train", "--model", model, "--data", data, "--out", run, "--max-steps", steps, "--batch-size", "4",
-            "--micro-batch-size", "2", "--max-length", "32", "--lr", "0.01", "--dropout", "0.1",
-            "--target-modules", "q_proj,v_proj,down_proj", "--seed", "5",
-        ];
+            [
+                "train",
+                "--model",
+                model,
+                "--data",
+                data,
+                "--out",
+                run,
+                "--max-steps",
+                steps,
+                "--batch-size",
+                "4",
+                "--micro-batch-size",
+                "2",
+                "--max-length",
+                "32",
+                "--lr",
+                "0.01",
+                "--dropout",
+                "0.1",
+                "--target-modules",
+                "q_proj,v_proj,down_proj",
+                "--seed",
+                "5",
+            ];
         var quiet = RunCli(Args(tmp.File("quiet")), onTerminal: false, storm: false);
         Assert.True(quiet.Code == 0, quiet.Output);
         var stormy = RunCli(Args(tmp.File("stormy")), onTerminal: true, storm: true);
         output.WriteLine($"quiet run {quiet.Seconds:F1} s, stormy run on a terminal {stormy.Seconds:F1} s");
         Assert.True(stormy.Code == 0, stormy.Output);
-        Assert.Contains("\u001b[", stormy.Output, StringComparison.Ordinal);    // the progress display drew on the terminal
+        Assert.Contains("\u001b[", stormy.Output, StringComparison.Ordinal); // the progress display drew on the terminal
         Assert.Contains("train lora/domain", stormy.Output, StringComparison.Ordinal);
 
-        string[] Numbers(string run) => File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
-            .Select(l => JsonNode.Parse(l)!.AsObject())
-            .Select(o => string.Join(" ", new[] { "step", "loss", "grad_norm", "lr" }.Select(k => o[k]!.ToJsonString())))
-            .ToArray();
+        string[] Numbers(string run) =>
+            File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
+                .Select(l => JsonNode.Parse(l)!.AsObject())
+                .Select(o => string.Join(" ", new[] { "step", "loss", "grad_norm", "lr" }.Select(k => o[k]!.ToJsonString())))
+                .ToArray();
         var expected = Numbers(tmp.File("quiet"));
         Assert.Equal(int.Parse(steps, System.Globalization.CultureInfo.InvariantCulture), expected.Length);
         Assert.Equal(expected, Numbers(tmp.File("stormy")));
@@ -54,14 +75,19 @@ public class CliStressTests(ITestOutputHelper output)
         if (onTerminal)
         {
             // script -q -e -c CMD /dev/null: CMD on a new pseudo-terminal, its exit code returned, no typescript file
-            var command = string.Join(" ", new[] { dotnet, cli }.Concat(args).Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
-            foreach (var a in new[] { "-q", "-e", "-c", command, "/dev/null" }) info.ArgumentList.Add(a);
+            var command = string.Join(
+                " ",
+                new[] { dotnet, cli }.Concat(args).Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'")
+            );
+            foreach (var a in new[] { "-q", "-e", "-c", command, "/dev/null" })
+                info.ArgumentList.Add(a);
             info.Environment["TERM"] = "xterm-256color";
         }
         else
         {
             info.ArgumentList.Add(cli);
-            foreach (var a in args) info.ArgumentList.Add(a);
+            foreach (var a in args)
+                info.ArgumentList.Add(a);
         }
         info.Environment.Remove("CI"); // the CLI draws no progress under CI
         info.Environment["OMP_NUM_THREADS"] = "1"; // one torch thread: the storm and a busy core do not stall a second one

@@ -24,13 +24,31 @@ public class DisposeScopeCoverageTests
     public void TrainingStepsMakeNoTensorOutsideAScopeAndLeaveNoneBehind()
     {
         using var model = TinyModels.Llama();
-        var adapters = LoraInjector.Inject(model, new LoraConfig { R = 4, Alpha = 16, Dropout = 0.1 });
+        var adapters = LoraInjector.Inject(
+            model,
+            new LoraConfig
+            {
+                R = 4,
+                Alpha = 16,
+                Dropout = 0.1,
+            }
+        );
         using var dir = new TempDir();
         using var recorder = new SiRecorder(adapters, SiVariant.Paper, 1e-3, clamp: true, dir.File("importance.safetensors"));
-        var config = new TrainConfig { Lr = 1e-2, MaxSteps = 30, BatchSize = 4, MicroBatchSize = 2, MaxLength = 16, Seed = 3, CheckpointEvery = 0 };
+        var config = new TrainConfig
+        {
+            Lr = 1e-2,
+            MaxSteps = 30,
+            BatchSize = 4,
+            MicroBatchSize = 2,
+            MaxLength = 16,
+            Seed = 3,
+            CheckpointEvery = 0,
+        };
         using var trainer = new Trainer(model, adapters, TinyModels.PatternData(16, 16), config, hooks: [recorder]);
         trainer.Train(stopAfter: 10);
-        long outside = Outside, live = Live;
+        long outside = Outside,
+            live = Live;
         trainer.Train(stopAfter: 30);
         Assert.Equal(0, Outside - outside);
         Assert.Equal(live, Live);
@@ -41,12 +59,21 @@ public class DisposeScopeCoverageTests
     {
         using var model = TinyModels.Llama();
         var docs = TinyModels.PatternData(5, 40).Select(e => new ScoredSequence(e.Ids.Select(i => (long)i).ToArray())).ToList();
-        var requests = TinyModels.PatternData(6, 12).Select(e => new LoglikelihoodRequest(
-            e.Ids[..8], e.Ids[8..])).ToList();
+        var requests = TinyModels.PatternData(6, 12).Select(e => new LoglikelihoodRequest(e.Ids[..8], e.Ids[8..])).ToList();
         var scorer = new CausalLMScorer(model, batchSize: 4);
         Perplexity.Evaluate(model, docs, new PerplexityOptions { MaxLength = 16, BatchSize = 2 }); // warm-up: lazily made state
-        long outside = Outside, live = Live;
-        Perplexity.Evaluate(model, docs, new PerplexityOptions { MaxLength = 16, Stride = 8, BatchSize = 2 });
+        long outside = Outside,
+            live = Live;
+        Perplexity.Evaluate(
+            model,
+            docs,
+            new PerplexityOptions
+            {
+                MaxLength = 16,
+                Stride = 8,
+                BatchSize = 2,
+            }
+        );
         scorer.Score(requests);
         GreedyDecoder.Generate(model, [3, 4, 5], 6);
         Assert.Equal(0, Outside - outside);

@@ -25,7 +25,8 @@ public sealed class GcStorm : IDisposable
     {
         while (!_stop)
         {
-            for (int i = 0; i < 64; i++) GC.KeepAlive(new byte[1024]);
+            for (int i = 0; i < 64; i++)
+                GC.KeepAlive(new byte[1024]);
             GC.Collect(0, GCCollectionMode.Forced, blocking: true); // the young generation, where temporaries die: cheap, so frequent
             GC.WaitForPendingFinalizers();
             Collections++;

@@ -32,22 +32,26 @@ public sealed class ScalarLifetimeAudit
             {
                 if (MakesScalar(ins, callee))
                 {
-                    if (!IsOwned(ins) && !IsReturned(ins)) _hazards.TryAdd(Key(m), $"makes a Scalar it does not keep ({callee.Name})");
+                    if (!IsOwned(ins) && !IsReturned(ins))
+                        _hazards.TryAdd(Key(m), $"makes a Scalar it does not keep ({callee.Name})");
                 }
-                else list.Add(Key(callee));
+                else
+                    list.Add(Key(callee));
             }
         }
         var overrides = OverridesByBase(methods);
-        for (bool changed = true; changed;)
+        for (bool changed = true; changed; )
         {
             changed = false;
             foreach (var m in methods)
             {
                 var key = Key(m);
-                if (_hazards.ContainsKey(key)) continue;
+                if (_hazards.ContainsKey(key))
+                    continue;
                 var bad = callees.GetValueOrDefault(key)?.FirstOrDefault(_hazards.ContainsKey)
                     ?? overrides.GetValueOrDefault(key)?.FirstOrDefault(_hazards.ContainsKey);
-                if (bad is null) continue;
+                if (bad is null)
+                    continue;
                 _hazards[key] = "calls " + bad;
                 changed = true;
             }
@@ -66,13 +70,18 @@ public sealed class ScalarLifetimeAudit
         using var asm = AssemblyDefinition.ReadAssembly(assemblyPath);
         var found = new List<string>();
         foreach (var m in asm.MainModule.GetTypes().SelectMany(t => t.Methods).Where(m => m.HasBody && (only?.Invoke(m) ?? true)))
-            foreach (var (ins, callee) in Calls(m))
-            {
-                string? why = MakesScalar(ins, callee)
-                    ? IsOwned(ins) || IsReturned(ins) ? null : $"makes a Scalar it does not keep ({callee.DeclaringType.Name}.{callee.Name})"
-                    : _hazards.TryGetValue(Key(callee), out var reason) ? $"calls {callee.DeclaringType.Name}.{callee.Name}, which {reason}" : null;
-                if (why is not null) found.Add($"{m.DeclaringType.FullName}.{m.Name} (IL_{ins.Offset:x4}): {why}");
-            }
+        foreach (var (ins, callee) in Calls(m))
+        {
+            string? why = MakesScalar(ins, callee)
+                ? IsOwned(ins) || IsReturned(ins)
+                    ? null
+                    : $"makes a Scalar it does not keep ({callee.DeclaringType.Name}.{callee.Name})"
+                : _hazards.TryGetValue(Key(callee), out var reason)
+                    ? $"calls {callee.DeclaringType.Name}.{callee.Name}, which {reason}"
+                    : null;
+            if (why is not null)
+                found.Add($"{m.DeclaringType.FullName}.{m.Name} (IL_{ins.Offset:x4}): {why}");
+        }
         return found;
     }
 
@@ -85,8 +94,8 @@ public sealed class ScalarLifetimeAudit
     }
 
     static IEnumerable<(Instruction, MethodReference)> Calls(MethodDefinition m) =>
-        m.Body.Instructions
-            .Where(i => i.OpCode.Code is Code.Call or Code.Callvirt or Code.Newobj && i.Operand is MethodReference)
+        m
+            .Body.Instructions.Where(i => i.OpCode.Code is Code.Call or Code.Callvirt or Code.Newobj && i.Operand is MethodReference)
             .Select(i => (i, (MethodReference)i.Operand));
 
     static bool MakesScalar(Instruction ins, MethodReference callee) =>
@@ -98,32 +107,46 @@ public sealed class ScalarLifetimeAudit
     static bool IsOwned(Instruction ins)
     {
         var next = ins.Next;
-        if (next is null) return false;
-        if (next.OpCode.Code is Code.Stfld or Code.Stsfld) return true;
-        if (StoredLocal(next) is not { } local) return false;
+        if (next is null)
+            return false;
+        if (next.OpCode.Code is Code.Stfld or Code.Stsfld)
+            return true;
+        if (StoredLocal(next) is not { } local)
+            return false;
         for (var i = next.Next; i is not null; i = i.Next)
         {
-            if (LoadedLocal(i) != local) continue;
+            if (LoadedLocal(i) != local)
+                continue;
             var use = i.Next;
-            if (use?.OpCode.Code is Code.Brfalse or Code.Brfalse_S && use.Next is { } reload && LoadedLocal(reload) == local) use = reload.Next;
-            if (use?.OpCode.Code is Code.Call or Code.Callvirt && ((MethodReference)use.Operand).Name == "Dispose") return true;
+            if (use?.OpCode.Code is Code.Brfalse or Code.Brfalse_S && use.Next is { } reload && LoadedLocal(reload) == local)
+                use = reload.Next;
+            if (use?.OpCode.Code is Code.Call or Code.Callvirt && ((MethodReference)use.Operand).Name == "Dispose")
+                return true;
         }
         return false;
     }
 
-    static int? StoredLocal(Instruction i) => i.OpCode.Code switch
-    {
-        Code.Stloc_0 => 0, Code.Stloc_1 => 1, Code.Stloc_2 => 2, Code.Stloc_3 => 3,
-        Code.Stloc_S or Code.Stloc => ((VariableDefinition)i.Operand).Index,
-        _ => null,
-    };
+    static int? StoredLocal(Instruction i) =>
+        i.OpCode.Code switch
+        {
+            Code.Stloc_0 => 0,
+            Code.Stloc_1 => 1,
+            Code.Stloc_2 => 2,
+            Code.Stloc_3 => 3,
+            Code.Stloc_S or Code.Stloc => ((VariableDefinition)i.Operand).Index,
+            _ => null,
+        };
 
-    static int? LoadedLocal(Instruction i) => i.OpCode.Code switch
-    {
-        Code.Ldloc_0 => 0, Code.Ldloc_1 => 1, Code.Ldloc_2 => 2, Code.Ldloc_3 => 3,
-        Code.Ldloc_S or Code.Ldloc => ((VariableDefinition)i.Operand).Index,
-        _ => null,
-    };
+    static int? LoadedLocal(Instruction i) =>
+        i.OpCode.Code switch
+        {
+            Code.Ldloc_0 => 0,
+            Code.Ldloc_1 => 1,
+            Code.Ldloc_2 => 2,
+            Code.Ldloc_3 => 3,
+            Code.Ldloc_S or Code.Ldloc => ((VariableDefinition)i.Operand).Index,
+            _ => null,
+        };
 
     /// <summary>For each virtual method, the methods of the same name and arity in the types derived from its type.</summary>
     static Dictionary<string, List<string>> OverridesByBase(List<MethodDefinition> methods)
@@ -135,7 +158,8 @@ public sealed class ScalarLifetimeAudit
                 foreach (var b in t.Methods.Where(b => b.IsVirtual && b.Name == m.Name && b.Parameters.Count == m.Parameters.Count))
                 {
                     var key = Key(b);
-                    if (!map.TryGetValue(key, out var list)) map[key] = list = [];
+                    if (!map.TryGetValue(key, out var list))
+                        map[key] = list = [];
                     list.Add(Key(m));
                 }
         }
@@ -143,10 +167,11 @@ public sealed class ScalarLifetimeAudit
     }
 
     /// <summary>The base type when TorchSharp itself defines it (overrides outside TorchSharp are the caller's own code).</summary>
-    static TypeDefinition? BaseOf(TypeDefinition t) => t.BaseType switch
-    {
-        TypeDefinition d => d,
-        GenericInstanceType { ElementType: TypeDefinition g } => g,
-        _ => null,
-    };
+    static TypeDefinition? BaseOf(TypeDefinition t) =>
+        t.BaseType switch
+        {
+            TypeDefinition d => d,
+            GenericInstanceType { ElementType: TypeDefinition g } => g,
+            _ => null,
+        };
 }

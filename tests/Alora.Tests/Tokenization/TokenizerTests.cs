@@ -33,7 +33,7 @@ public class TokenizerTests
         using var tok = TextTokenizer.Load(Fixtures.Model("tiny-random-llama"));
         Assert.Equal(new[] { 15043, 3186 }, tok.Encode("Hello world"));
         Assert.Equal(new[] { 1, 15043, 3186 }, tok.EncodeWithBos("Hello world"));
-        Assert.Equal(1, tok.BosId);   // the tokenizer's own ids win over config.json's (0/1), see fixtures/README.md
+        Assert.Equal(1, tok.BosId); // the tokenizer's own ids win over config.json's (0/1), see fixtures/README.md
         Assert.Equal(2, tok.EosId);
         Assert.Equal("Hello world", tok.Decode([15043, 3186]));
     }

@@ -13,11 +13,32 @@ namespace Alora.Tests.Training;
 public class NonFiniteTrainingTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     static string[] Train(string model, string data, string run, string lr, params string[] extra) =>
-    [
-        "train", "--model", model, "--data", data, "--out", run, "--max-steps", "30", "--batch-size", "4",
-        "--micro-batch-size", "4", "--max-length", "32", "--lr", lr, "--checkpoint-every", "1", "--warmup-ratio", "0",
-        "--max-grad-norm", "0", .. extra,
-    ];
+        [
+            "train",
+            "--model",
+            model,
+            "--data",
+            data,
+            "--out",
+            run,
+            "--max-steps",
+            "30",
+            "--batch-size",
+            "4",
+            "--micro-batch-size",
+            "4",
+            "--max-length",
+            "32",
+            "--lr",
+            lr,
+            "--checkpoint-every",
+            "1",
+            "--warmup-ratio",
+            "0",
+            "--max-grad-norm",
+            "0",
+            .. extra,
+        ];
 
     [Fact]
     public void ADivergingRunStopsAtTheFirstNonFiniteQuantityAndKeepsItsLastGoodCheckpoint()

@@ -10,11 +10,19 @@ namespace Alora.Tests.Training;
 [Collection(TorchRngCollection.Name)]
 public class TrainerTests
 {
-    static TrainConfig Config(int steps, int checkpointEvery = 0) => new()
-    {
-        Lr = 1e-2, MaxSteps = steps, BatchSize = 4, MicroBatchSize = 2, MaxLength = 16, Seed = 11,
-        CheckpointEvery = checkpointEvery, WarmupSteps = 2, Schedule = LrSchedule.Cosine,
-    };
+    static TrainConfig Config(int steps, int checkpointEvery = 0) =>
+        new()
+        {
+            Lr = 1e-2,
+            MaxSteps = steps,
+            BatchSize = 4,
+            MicroBatchSize = 2,
+            MaxLength = 16,
+            Seed = 11,
+            CheckpointEvery = checkpointEvery,
+            WarmupSteps = 2,
+            Schedule = LrSchedule.Cosine,
+        };
 
     [Fact]
     public void TrainingLowersTheLoss()
@@ -24,7 +32,8 @@ public class TrainerTests
         using var trainer = new Trainer(model, adapters, TinyModels.PatternData(32, 16), Config(30));
         var history = trainer.Train();
         Assert.Equal(30, history.Count);
-        double first = history.Take(3).Average(m => m.TaskLoss), last = history.TakeLast(3).Average(m => m.TaskLoss);
+        double first = history.Take(3).Average(m => m.TaskLoss),
+            last = history.TakeLast(3).Average(m => m.TaskLoss);
         Assert.True(last < 0.9 * first, $"loss {first:F3} -> {last:F3}");
     }
 
@@ -33,7 +42,12 @@ public class TrainerTests
     [Fact]
     public void KillAndResumeEqualsUninterrupted()
     {
-        var lora = new LoraConfig { R = 4, Alpha = 16, Dropout = 0.1 };
+        var lora = new LoraConfig
+        {
+            R = 4,
+            Alpha = 16,
+            Dropout = 0.1,
+        };
         var data = TinyModels.PatternData(24, 16);
         using var full = new TempDir();
         using var parted = new TempDir();
@@ -44,7 +58,8 @@ public class TrainerTests
             random.manual_seed(99);
             var adapters = LoraInjector.Inject(model, lora);
             using var trainer = new Trainer(model, adapters, data, Config(8, checkpointEvery: 2), dir);
-            if (resume) Assert.True(trainer.TryResume());
+            if (resume)
+                Assert.True(trainer.TryResume());
             trainer.Train(stopAfter: stopAfter);
             return adapters.SelectMany(a => new[] { a.Layer.lora_A.weight, a.Layer.lora_B.weight }).Select(t => t.data<float>().ToArray()).ToArray();
         }
@@ -54,9 +69,10 @@ public class TrainerTests
         Assert.True(Directory.Exists(Path.Combine(parted.Path, "checkpoints", "step-0000004")));
         var resumed = Run(parted.Path, null, true);
         for (int i = 0; i < expected.Length; i++)
-            for (int j = 0; j < expected[i].Length; j++)
-                Assert.True(Math.Abs(expected[i][j] - resumed[i][j]) <= 1e-6, $"tensor {i} element {j}: {expected[i][j]} vs {resumed[i][j]}");
-        var steps = File.ReadAllLines(Path.Combine(parted.Path, "metrics.jsonl")).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!["step"]!.GetValue<int>());
+        for (int j = 0; j < expected[i].Length; j++)
+            Assert.True(Math.Abs(expected[i][j] - resumed[i][j]) <= 1e-6, $"tensor {i} element {j}: {expected[i][j]} vs {resumed[i][j]}");
+        var steps = File.ReadAllLines(Path.Combine(parted.Path, "metrics.jsonl"))
+            .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!["step"]!.GetValue<int>());
         Assert.Equal(Enumerable.Range(1, 8), steps); // the repeated step 5 is not logged twice
     }
 
@@ -64,7 +80,15 @@ public class TrainerTests
     public void LiveTensorCountStaysFlatOver200Steps()
     {
         using var model = TinyModels.Llama(hidden: 16, layers: 1);
-        var adapters = LoraInjector.Inject(model, new LoraConfig { R = 2, Alpha = 4, Dropout = 0.1 });
+        var adapters = LoraInjector.Inject(
+            model,
+            new LoraConfig
+            {
+                R = 2,
+                Alpha = 4,
+                Dropout = 0.1,
+            }
+        );
         using var trainer = new Trainer(model, adapters, TinyModels.PatternData(8, 8), Config(200) with { MicroBatchSize = 2 });
         trainer.Train(stopAfter: 10);
         long after10 = DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount;
@@ -86,7 +110,15 @@ public class TrainerTests
     [Fact]
     public void PackingAndPromptMasksMarkTheRightTargets()
     {
-        var packed = TrainingData.Pack([[10, 11, 12], [20, 21]], bos: 1, eos: 2, seqLen: 4);
+        var packed = TrainingData.Pack(
+            [
+                [10, 11, 12],
+                [20, 21],
+            ],
+            bos: 1,
+            eos: 2,
+            seqLen: 4
+        );
         // stream 1 10 11 12 2 1 20 21 2 -> chunks [1 10 11 12] [2 1 20 21] [2]: the singleton is dropped
         Assert.Equal(2, packed.Count);
         Assert.Equal(new[] { 1, 10, 11, 12 }, packed[0].Ids);

@@ -9,11 +9,15 @@ internal static class ReportAblation
     {
         const string Ours = ReportDocument.Ours;
         var rows = new List<(string, string)> { (Ours, "Ours"), ("alora-no-layer", "− layer"), ("lora-nu-mu", "− layer, element (= LoRA(ν+μ))") }
-            .Where(x => doc.Methods.Contains(x.Item1)).ToList();
-        if (!doc.Methods.Contains(Ours) || rows.Count < 2) return;
+            .Where(x => doc.Methods.Contains(x.Item1))
+            .ToList();
+        if (!doc.Methods.Contains(Ours) || rows.Count < 2)
+            return;
         doc.Line("## Ablation");
         doc.Line();
-        doc.Line("Ours without the layer-wise weights (uniform w = 1/M) and without both (the same adapter continued on the domain with no penalty).");
+        doc.Line(
+            "Ours without the layer-wise weights (uniform w = 1/M) and without both (the same adapter continued on the domain with no penalty)."
+        );
         doc.Line();
         var (cols, best, cells) = ReportResults.Columns(doc);
         doc.Line(MarkdownTable.MeanSdTable("Variant", cols, best, rows.Select(x => (x.Item2, cells(x.Item1))).ToList()));

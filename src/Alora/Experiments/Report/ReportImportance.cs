@@ -17,18 +17,30 @@ internal static partial class ReportImportance
     public static void Write(ReportDocument doc)
     {
         var generals = GeneralRuns(doc);
-        if (generals.Count == 0) return;
+        if (generals.Count == 0)
+            return;
         var norms = generals.Select(g => ExperimentResults.ImportanceNorms(doc.RunDir(g.Run))).OfType<JsonObject>().ToList();
-        if (norms.Count == 0) return;
+        if (norms.Count == 0)
+            return;
         var (rowNames, layers, values) = LogNorms(norms);
         doc.Line("## Importance");
         doc.Line();
-        doc.Line($"ln ‖Ω‖₂ (Frobenius norm of each adapted module's importance) after the general stage, mean over {norms.Count} seed(s); "
-            + "rows are the target modules, columns the layers. Grey cells have Ω = 0.");
+        doc.Line(
+            $"ln ‖Ω‖₂ (Frobenius norm of each adapted module's importance) after the general stage, mean over {norms.Count} seed(s); "
+                + "rows are the target modules, columns the layers. Grey cells have Ω = 0."
+        );
         doc.Line();
         var file = "importance-heatmap.png";
-        Figures.Heatmap(Path.Combine(doc.FigDir, file), "ln ‖Ω‖ per module after the general stage", rowNames,
-            [.. layers.Select(l => l.ToString(ReportDocument.Inv))], values, "ln ‖Ω‖", "layer", "module");
+        Figures.Heatmap(
+            Path.Combine(doc.FigDir, file),
+            "ln ‖Ω‖ per module after the general stage",
+            rowNames,
+            [.. layers.Select(l => l.ToString(ReportDocument.Inv))],
+            values,
+            "ln ‖Ω‖",
+            "layer",
+            "module"
+        );
         doc.Line(ReportDocument.Fig(file, "importance heat map"));
         doc.Line();
     }
@@ -41,7 +53,8 @@ internal static partial class ReportImportance
         {
             var deps = ExperimentResults.ReadJson(Path.Combine(doc.RunDir(r.Run), "result.json"))?["depends_on"]?.AsArray();
             var g = deps?.Select(d => d!.GetValue<string>()).FirstOrDefault(d => File.Exists(Path.Combine(doc.RunDir(d), "importance.safetensors")));
-            if (g is not null) list.Add((r.Seed, g));
+            if (g is not null)
+                list.Add((r.Seed, g));
         }
         return list;
     }
@@ -53,19 +66,27 @@ internal static partial class ReportImportance
     static (string[] Rows, int[] Layers, double[,] Values) LogNorms(List<JsonObject> norms)
     {
         // module path -> (row = module name, column = layer index)
-        var cells = norms[0].Select(kv => kv.Key).Select(p =>
-        {
-            var mm = LayerIndex().Match(p);
-            return (Path: p, Row: p[(p.LastIndexOf('.') + 1)..], Layer: mm.Success ? int.Parse(mm.Groups[2].Value, ReportDocument.Inv) : 0);
-        }).ToList();
+        var cells = norms[0]
+            .Select(kv => kv.Key)
+            .Select(p =>
+            {
+                var mm = LayerIndex().Match(p);
+                return (Path: p, Row: p[(p.LastIndexOf('.') + 1)..], Layer: mm.Success ? int.Parse(mm.Groups[2].Value, ReportDocument.Inv) : 0);
+            })
+            .ToList();
         var rowNames = cells.Select(x => x.Row).Distinct().ToArray();
         var layers = cells.Select(x => x.Layer).Distinct().Order().ToArray();
         var values = new double[rowNames.Length, layers.Length];
         for (int i = 0; i < rowNames.Length; i++)
-            for (int j = 0; j < layers.Length; j++) values[i, j] = double.NaN;
+        for (int j = 0; j < layers.Length; j++)
+            values[i, j] = double.NaN;
         foreach (var cell in cells)
         {
-            var logs = norms.Select(n => n[cell.Path]?.GetValue<double>() ?? double.NaN).Select(v => v > 0 ? Math.Log(v) : double.NaN).Where(double.IsFinite).ToList();
+            var logs = norms
+                .Select(n => n[cell.Path]?.GetValue<double>() ?? double.NaN)
+                .Select(v => v > 0 ? Math.Log(v) : double.NaN)
+                .Where(double.IsFinite)
+                .ToList();
             values[Array.IndexOf(rowNames, cell.Row), Array.IndexOf(layers, cell.Layer)] = logs.Count > 0 ? logs.Average() : double.NaN;
         }
         return (rowNames, layers, values);

@@ -26,12 +26,19 @@ internal static class ReportResults
         foreach (var t in doc.Tasks)
         {
             string p = doc.Tasks.Count > 1 ? t + ": " : "";
-            cols.Add(p + "general PPL ↓"); best.Add(BestIs.Min); getters.Add(m => MeanSd.Of(doc.Of(m, t).Select(r => r.GeneralPpl).ToList()));
-            cols.Add(p + t + " acc % ↑"); best.Add(BestIs.Max); getters.Add(m => MeanSd.Of(doc.Of(m, t).Select(r => 100 * r.Acc).ToList()));
-            cols.Add(p + t + " acc_norm % ↑"); best.Add(BestIs.Max); getters.Add(m => MeanSd.Of(doc.Of(m, t).Select(r => 100 * r.AccNorm).ToList()));
+            cols.Add(p + "general PPL ↓");
+            best.Add(BestIs.Min);
+            getters.Add(m => MeanSd.Of(doc.Of(m, t).Select(r => r.GeneralPpl).ToList()));
+            cols.Add(p + t + " acc % ↑");
+            best.Add(BestIs.Max);
+            getters.Add(m => MeanSd.Of(doc.Of(m, t).Select(r => 100 * r.Acc).ToList()));
+            cols.Add(p + t + " acc_norm % ↑");
+            best.Add(BestIs.Max);
+            getters.Add(m => MeanSd.Of(doc.Of(m, t).Select(r => 100 * r.AccNorm).ToList()));
             foreach (var probe in doc.Probes)
             {
-                cols.Add(p + probe + " acc % ↑"); best.Add(BestIs.Max);
+                cols.Add(p + probe + " acc % ↑");
+                best.Add(BestIs.Max);
                 getters.Add(m => MeanSd.Of(doc.Of(m, t).Select(r => r.Probes.TryGetValue(probe, out var v) ? 100 * v.Acc : double.NaN).ToList()));
             }
         }
@@ -41,14 +48,16 @@ internal static class ReportResults
     /// <summary>Box plots of general perplexity and accuracy per seed, one pair per task.</summary>
     static void Distributions(ReportDocument doc)
     {
-        if (doc.Methods.Count == 0) return;
+        if (doc.Methods.Count == 0)
+            return;
         doc.Line("Per seed (box: quartiles and median; dots: seeds; diamond: mean):");
         doc.Line();
         foreach (var t in doc.Tasks)
         {
             var ppl = doc.Methods.ToDictionary(ExperimentMethods.Display, m => doc.Of(m, t).Select(r => r.GeneralPpl).ToArray());
             var acc = doc.Methods.ToDictionary(ExperimentMethods.Display, m => doc.Of(m, t).Select(r => 100 * r.Acc).ToArray());
-            string f1 = $"{ReportDocument.Safe(t)}-general-ppl.png", f2 = $"{ReportDocument.Safe(t)}-acc.png";
+            string f1 = $"{ReportDocument.Safe(t)}-general-ppl.png",
+                f2 = $"{ReportDocument.Safe(t)}-acc.png";
             Figures.GroupDistribution(Path.Combine(doc.FigDir, f1), $"General perplexity per seed (tuned on {t})", "perplexity ↓", ppl);
             Figures.GroupDistribution(Path.Combine(doc.FigDir, f2), $"{t} accuracy per seed", "acc % ↑", acc);
             doc.Line(ReportDocument.Fig(f1, $"general perplexity per seed, {t}") + " " + ReportDocument.Fig(f2, $"accuracy per seed, {t}"));

@@ -13,35 +13,53 @@ public static class AloraSpecs
 {
     static readonly string[] RecordingOptions = ["importance", "xi", "si-variant", "clamp-omega", "omega-dtype", "prior-importance", "phi"];
 
-    public static MethodSpec Alora { get; } = new()
-    {
-        Method = FinetuneMethod.Alora, Summary = "ALoRA: SI importance on the general stage, the element- and layer-wise penalty on the domain stage",
-        Options = [.. RecordingOptions, "layer-weights"],
-        Stages = new Dictionary<Stage, StageHooks> { [Stage.General] = c => [Recorder(c)], [Stage.Domain] = c => [Regularizer(c, c.Options.LayerWeights)] },
-        Experiment =
-        [
-            new()
+    public static MethodSpec Alora { get; } =
+        new()
+        {
+            Method = FinetuneMethod.Alora,
+            Summary = "ALoRA: SI importance on the general stage, the element- and layer-wise penalty on the domain stage",
+            Options = [.. RecordingOptions, "layer-weights"],
+            Stages = new Dictionary<Stage, StageHooks>
             {
-                Name = "alora", Display = "Ours", ContinuesGeneral = true, RecordsImportance = true,
-                Settings = (d, g) => new(Phi: d.Phi, Xi: g?.Xi, LayerWeights: d.LayerWeights),
+                [Stage.General] = c => [Recorder(c)],
+                [Stage.Domain] = c => [Regularizer(c, c.Options.LayerWeights)],
             },
-        ],
-    };
+            Experiment =
+            [
+                new()
+                {
+                    Name = "alora",
+                    Display = "Ours",
+                    ContinuesGeneral = true,
+                    RecordsImportance = true,
+                    Settings = (d, g) => new(Phi: d.Phi, Xi: g?.Xi, LayerWeights: d.LayerWeights),
+                },
+            ],
+        };
 
-    public static MethodSpec AloraNoLayer { get; } = new()
-    {
-        Method = FinetuneMethod.AloraNoLayer, Summary = "ALoRA without layer weights (w = 1/M): the paper's \"- layer\" ablation",
-        Options = RecordingOptions,
-        Stages = new Dictionary<Stage, StageHooks> { [Stage.General] = c => [Recorder(c)], [Stage.Domain] = c => [Regularizer(c, LayerWeighting.Uniform)] },
-        Experiment =
-        [
-            new()
+    public static MethodSpec AloraNoLayer { get; } =
+        new()
+        {
+            Method = FinetuneMethod.AloraNoLayer,
+            Summary = "ALoRA without layer weights (w = 1/M): the paper's \"- layer\" ablation",
+            Options = RecordingOptions,
+            Stages = new Dictionary<Stage, StageHooks>
             {
-                Name = "alora-no-layer", Display = "Ours − layer", ContinuesGeneral = true, RecordsImportance = true,
-                Settings = (d, g) => new(Phi: d.Phi, Xi: g?.Xi, LayerWeights: LayerWeighting.Uniform),
+                [Stage.General] = c => [Recorder(c)],
+                [Stage.Domain] = c => [Regularizer(c, LayerWeighting.Uniform)],
             },
-        ],
-    };
+            Experiment =
+            [
+                new()
+                {
+                    Name = "alora-no-layer",
+                    Display = "Ours − layer",
+                    ContinuesGeneral = true,
+                    RecordsImportance = true,
+                    Settings = (d, g) => new(Phi: d.Phi, Xi: g?.Xi, LayerWeights: LayerWeighting.Uniform),
+                },
+            ],
+        };
 
     /// <summary>Where the general stage writes its importance: --importance, else the run folder.</summary>
     public static string ImportanceOutput(FinetuneOptions o, string runDir) => o.Importance ?? Path.Combine(runDir, "importance.safetensors");
@@ -58,7 +76,9 @@ public static class AloraSpecs
         var o = c.Options;
         var method = EnumNames<FinetuneMethod>.Name(o.Method);
         if (o.InitAdapter is null)
-            throw new AloraException($"--method {method} --stage domain continues the stage-nu adapter: pass --init-adapter GENERAL_RUN_DIR (the run of --stage general)");
+            throw new AloraException(
+                $"--method {method} --stage domain continues the stage-nu adapter: pass --init-adapter GENERAL_RUN_DIR (the run of --stage general)"
+            );
         var path = o.Importance ?? Path.Combine(o.InitAdapter, "importance.safetensors");
         if (!File.Exists(path))
             throw new AloraException($"{path}: importance file not found (give --importance FILE, written by --stage general)");
@@ -78,7 +98,9 @@ public static class AloraSpecs
             double da = a.Layer.lora_A.weight.sub(importance.A[a.Path].to(a.Layer.lora_A.weight.device)).abs().max().item<float>();
             double db = a.Layer.lora_B.weight.sub(importance.B[a.Path].to(a.Layer.lora_B.weight.device)).abs().max().item<float>();
             if (da > 1e-6 || db > 1e-6)
-                throw new AloraException($"{path}: the stage-nu factors of {a.Path} differ from the adapter of --init-adapter {initAdapter}: the importance was recorded with another adapter");
+                throw new AloraException(
+                    $"{path}: the stage-nu factors of {a.Path} differ from the adapter of --init-adapter {initAdapter}: the importance was recorded with another adapter"
+                );
         }
     }
 }

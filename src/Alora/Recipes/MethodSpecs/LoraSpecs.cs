@@ -5,22 +5,35 @@ public static class LoraSpecs
 {
     static readonly IReadOnlyDictionary<Stage, StageHooks> NoHooks = new Dictionary<Stage, StageHooks>
     {
-        [Stage.General] = _ => [], [Stage.Domain] = _ => [],
+        [Stage.General] = _ => [],
+        [Stage.Domain] = _ => [],
     };
 
-    public static MethodSpec Lora { get; } = new()
-    {
-        Method = FinetuneMethod.Lora, Summary = "LoRA, scaling alpha/r", Stages = NoHooks,
-        Experiment =
-        [
-            new() { Name = "lora-mu", Display = "LoRA(μ)" },
-            new() { Name = "lora-nu-mu", Display = "LoRA(ν+μ)", ContinuesGeneral = true },
-        ],
-    };
+    public static MethodSpec Lora { get; } =
+        new()
+        {
+            Method = FinetuneMethod.Lora,
+            Summary = "LoRA, scaling alpha/r",
+            Stages = NoHooks,
+            Experiment =
+            [
+                new() { Name = "lora-mu", Display = "LoRA(μ)" },
+                new()
+                {
+                    Name = "lora-nu-mu",
+                    Display = "LoRA(ν+μ)",
+                    ContinuesGeneral = true,
+                },
+            ],
+        };
 
-    public static MethodSpec Rslora { get; } = new()
-    {
-        Method = FinetuneMethod.Rslora, Summary = "rank-stabilised LoRA, scaling alpha/sqrt(r)", Stages = NoHooks, RankStabilized = true,
-        Experiment = [new() { Name = "rslora", Display = "RSLoRA" }],
-    };
+    public static MethodSpec Rslora { get; } =
+        new()
+        {
+            Method = FinetuneMethod.Rslora,
+            Summary = "rank-stabilised LoRA, scaling alpha/sqrt(r)",
+            Stages = NoHooks,
+            RankStabilized = true,
+            Experiment = [new() { Name = "rslora", Display = "RSLoRA" }],
+        };
 }
