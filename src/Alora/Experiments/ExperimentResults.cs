@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Alora.IO;
@@ -8,76 +7,16 @@ using Alora.Models;
 
 namespace Alora.Experiments;
 
-/// <summary>One row of results.csv: a method at a seed on a domain task (sweep rows name the swept key and value).</summary>
-public sealed record ResultRow
-{
-    public required string Method { get; init; }
-    public string? Sweep { get; init; }
-    public double? SweepValue { get; init; }
-    public required long Seed { get; init; }
-    public required string Task { get; init; }
-    public double GeneralPpl { get; init; } = double.NaN;
-    public double Acc { get; init; } = double.NaN;
-    public double AccNorm { get; init; } = double.NaN;
-
-    /// <summary>Domain-stage training time of this run (0 for base).</summary>
-    public double? TrainSeconds { get; init; }
-
-    /// <summary>The whole general stage this run continues (shared with the other methods of its seed).</summary>
-    public double? GeneralStageSeconds { get; init; }
-
-    /// <summary>Of which the SI recording (the importance estimate's overhead).</summary>
-    public double? SiRecordSeconds { get; init; }
-    public double? FisherSeconds { get; init; }
-    public long? OmegaBytes { get; init; }
-    public long? FisherBytes { get; init; }
-
-    /// <summary>Peak host memory (resident) of the domain-stage training.</summary>
-    public long? PeakMemoryBytes { get; init; }
-    public double? Phi { get; init; }
-    public double? Xi { get; init; }
-    public int? Rank { get; init; }
-    public string? LayerWeights { get; init; }
-    public double? EwcLambda { get; init; }
-    public double? FinalTaskLoss { get; init; }
-    public double? FinalPenalty { get; init; }
-    public required string Run { get; init; }
-
-    /// <summary>Probe name -> (acc, acc_norm).</summary>
-    public IReadOnlyDictionary<string, (double Acc, double AccNorm)> Probes { get; init; } = new Dictionary<string, (double, double)>();
-}
-
-/// <summary>Per-run result.json files and the tidy results.csv built from them (and read back by the report).</summary>
+/// <summary>
+/// Per-run result.json files and the rows of the tidy results.csv collected from them (the file itself is written and
+/// read back, for the report, by <see cref="ResultsCsvFile"/>).
+/// </summary>
 public static class ExperimentResults
 {
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static readonly string[] Columns =
-    [
-        "method",
-        "sweep",
-        "sweep_value",
-        "seed",
-        "task",
-        "general_ppl",
-        "acc",
-        "acc_norm",
-        "train_seconds",
-        "general_stage_seconds",
-        "si_record_seconds",
-        "fisher_seconds",
-        "omega_bytes",
-        "fisher_bytes",
-        "peak_memory_bytes",
-        "phi",
-        "xi",
-        "rank",
-        "layer_weights",
-        "ewc_lambda",
-        "final_task_loss",
-        "final_penalty",
-        "run",
-    ];
+    /// <summary>The fixed columns of results.csv, before the probes' columns.</summary>
+    public static readonly string[] Columns = ResultsCsvFile.Columns;
 
     /// <summary>DIR/runs/NAME/result.json: the job, its resolved configuration, its metrics, its evaluation and its costs (with those of the runs it continues).</summary>
     public static JsonObject WriteRunResult(ExperimentPlan plan, ExperimentJob job)
@@ -289,160 +228,11 @@ public static class ExperimentResults
 
     static bool IsDomainTask(ExperimentPlan plan, string name) => plan.Entries.Any(e => e.Task == name);
 
-    public static void WriteCsv(string path, IReadOnlyList<ResultRow> rows, IReadOnlyList<string> probes)
-    {
-        ArgumentNullException.ThrowIfNull(rows);
-        ArgumentNullException.ThrowIfNull(probes);
-        var sb = new StringBuilder();
-        string[] header = [.. Columns, .. probes.SelectMany(p => new[] { p + "_acc", p + "_acc_norm" })];
-        sb.AppendJoin(',', header.Select(Quote)).Append('\n');
-        foreach (var r in rows)
-        {
-            string?[] cells =
-            [
-                r.Method,
-                r.Sweep,
-                F(r.SweepValue),
-                r.Seed.ToString(CultureInfo.InvariantCulture),
-                r.Task,
-                F(r.GeneralPpl),
-                F(r.Acc),
-                F(r.AccNorm),
-                F(r.TrainSeconds),
-                F(r.GeneralStageSeconds),
-                F(r.SiRecordSeconds),
-                F(r.FisherSeconds),
-                L(r.OmegaBytes),
-                L(r.FisherBytes),
-                L(r.PeakMemoryBytes),
-                F(r.Phi),
-                F(r.Xi),
-                r.Rank?.ToString(CultureInfo.InvariantCulture),
-                r.LayerWeights,
-                F(r.EwcLambda),
-                F(r.FinalTaskLoss),
-                F(r.FinalPenalty),
-                r.Run,
-                .. probes.SelectMany(p => r.Probes.TryGetValue(p, out var v) ? new[] { F(v.Acc), F(v.AccNorm) } : new string?[] { null, null }),
-            ];
-            sb.AppendJoin(',', cells.Select(c => Quote(c ?? ""))).Append('\n');
-        }
-        AtomicFile.WriteAllText(path, sb.ToString());
-    }
+    /// <summary>Writes results.csv: the fixed columns, then acc and acc_norm of each probe.</summary>
+    public static void WriteCsv(string path, IReadOnlyList<ResultRow> rows, IReadOnlyList<string> probes) => ResultsCsvFile.Write(path, rows, probes);
 
     /// <summary>Reads results.csv back (the report is built from it, so an edited or merged CSV gives its report).</summary>
-    public static List<ResultRow> ReadCsv(string path)
-    {
-        var lines = ParseCsv(File.ReadAllText(path));
-        if (lines.Count == 0)
-            throw new AloraException($"{path}: empty");
-        var header = lines[0];
-        var col = header.Select((h, i) => (h, i)).ToDictionary(x => x.h, x => x.i, StringComparer.Ordinal);
-        foreach (var need in new[] { "method", "seed", "task", "general_ppl", "acc", "acc_norm", "run" })
-            if (!col.ContainsKey(need))
-                throw new AloraException($"{path}: column '{need}' is missing");
-        var probeNames = header.Where(h => h.EndsWith("_acc", StringComparison.Ordinal) && !Columns.Contains(h)).Select(h => h[..^4]).ToList();
-        var rows = new List<ResultRow>();
-        foreach (var cells in lines.Skip(1).Where(l => l.Count > 1))
-        {
-            string? S(string name) => col.TryGetValue(name, out var i) && i < cells.Count && cells[i].Length > 0 ? cells[i] : null;
-            double? D(string name) => S(name) is { } s ? double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture) : null;
-            long? Lg(string name) => S(name) is { } s ? long.Parse(s, CultureInfo.InvariantCulture) : null;
-            rows.Add(
-                new ResultRow
-                {
-                    Method = S("method") ?? "",
-                    Sweep = S("sweep"),
-                    SweepValue = D("sweep_value"),
-                    Seed = Lg("seed") ?? 0,
-                    Task = S("task") ?? "",
-                    GeneralPpl = D("general_ppl") ?? double.NaN,
-                    Acc = D("acc") ?? double.NaN,
-                    AccNorm = D("acc_norm") ?? double.NaN,
-                    TrainSeconds = D("train_seconds"),
-                    GeneralStageSeconds = D("general_stage_seconds"),
-                    SiRecordSeconds = D("si_record_seconds"),
-                    FisherSeconds = D("fisher_seconds"),
-                    OmegaBytes = Lg("omega_bytes"),
-                    FisherBytes = Lg("fisher_bytes"),
-                    PeakMemoryBytes = Lg("peak_memory_bytes"),
-                    Phi = D("phi"),
-                    Xi = D("xi"),
-                    Rank = (int?)Lg("rank"),
-                    LayerWeights = S("layer_weights"),
-                    EwcLambda = D("ewc_lambda"),
-                    FinalTaskLoss = D("final_task_loss"),
-                    FinalPenalty = D("final_penalty"),
-                    Run = S("run") ?? "",
-                    Probes = probeNames.ToDictionary(p => p, p => (D(p + "_acc") ?? double.NaN, D(p + "_acc_norm") ?? double.NaN)),
-                }
-            );
-        }
-        return rows;
-    }
-
-    static List<List<string>> ParseCsv(string text)
-    {
-        var rows = new List<List<string>>();
-        var row = new List<string>();
-        var cell = new StringBuilder();
-        bool quoted = false,
-            any = false;
-        for (int i = 0; i < text.Length; i++)
-        {
-            char ch = text[i];
-            if (quoted)
-            {
-                if (ch == '"' && i + 1 < text.Length && text[i + 1] == '"')
-                {
-                    cell.Append('"');
-                    i++;
-                }
-                else if (ch == '"')
-                    quoted = false;
-                else
-                    cell.Append(ch);
-                continue;
-            }
-            switch (ch)
-            {
-                case '"':
-                    quoted = true;
-                    any = true;
-                    break;
-                case ',':
-                    row.Add(cell.ToString());
-                    cell.Clear();
-                    any = true;
-                    break;
-                case '\r':
-                    break;
-                case '\n':
-                    row.Add(cell.ToString());
-                    cell.Clear();
-                    rows.Add(row);
-                    row = [];
-                    any = false;
-                    break;
-                default:
-                    cell.Append(ch);
-                    any = true;
-                    break;
-            }
-        }
-        if (any)
-        {
-            row.Add(cell.ToString());
-            rows.Add(row);
-        }
-        return rows;
-    }
-
-    static string Quote(string s) => s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
-
-    static string? F(double? v) => v is { } x && double.IsFinite(x) ? x.ToString("R", CultureInfo.InvariantCulture) : null;
-
-    static string? L(long? v) => v?.ToString(CultureInfo.InvariantCulture);
+    public static List<ResultRow> ReadCsv(string path) => ResultsCsvFile.Read(path);
 
     static double Num(JsonNode? n) => n is JsonValue v && v.TryGetValue<double>(out var d) ? d : double.NaN;
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using Alora.Data;
-using Alora.IO;
 using Alora.Lora;
 using Alora.Models;
 using Alora.Runtime;
@@ -10,22 +8,6 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Alora.Training;
-
-public sealed record StepMetrics(
-    long Step,
-    double Epoch,
-    double Loss,
-    double TaskLoss,
-    IReadOnlyDictionary<string, double> Penalties,
-    double Lr,
-    double GradNorm,
-    long TargetTokens,
-    long Tokens,
-    double TokensPerSecond,
-    double ElapsedSeconds
-);
-
-public readonly record struct TrainProgress(long Step, long TotalSteps, double Loss, double TokensPerSecond);
 
 /// <summary>
 /// The training loop: mini-batches of <see cref="TrainConfig.BatchSize"/> sequences accumulated over
@@ -126,9 +108,10 @@ public sealed class Trainer : IDisposable
             cancel.ThrowIfCancellationRequested();
             var stepClock = Stopwatch.StartNew();
             var (m, fault) = TrainStep(Step, stepClock, _elapsedBefore + clock.Elapsed.TotalSeconds);
-            AppendMetrics(m);
+            if (_runDir is not null)
+                MetricsLog.Append(_runDir, m);
             if (fault is not null)
-                throw Diverged(m.Step, fault);
+                throw Divergence.Error(m.Step, fault, _runDir);
             _history.Add(m);
             Step++;
             progress?.Report(new TrainProgress(Step, TotalSteps, m.Loss, m.TokensPerSecond));
@@ -139,18 +122,6 @@ public sealed class Trainer : IDisposable
         _elapsedBefore += clock.Elapsed.TotalSeconds;
         _model.eval();
         return _history;
-    }
-
-    AloraException Diverged(long step, string fault)
-    {
-        var kept = _runDir is null ? null : Checkpoints(CheckpointDir).LastOrDefault();
-        var checkpoint =
-            _runDir is null ? ""
-            : kept is null ? "; no checkpoint had been saved"
-            : $"; the last checkpoint, {Path.GetFileName(kept)}, is kept";
-        return new AloraException(
-            $"step {step}: {fault}: training stopped (lower --lr, clip with --max-grad-norm, or check the data){checkpoint}; no adapter was written"
-        );
     }
 
     /// <summary>One optimizer step; the fault names the first non-finite quantity, after which nothing more of the step runs.</summary>
@@ -211,23 +182,11 @@ public sealed class Trainer : IDisposable
         foreach (var h in _hooks)
             h.BeforeOptimizerStep(_ctx);
         _optimizer.Step(lr);
-        if (FirstNonFiniteParameter() is { } name)
+        if (Divergence.FirstNonFiniteParameter(_trainable) is { } name)
             return (Metrics(), $"the update made {name} non-finite");
         foreach (var h in _hooks)
             h.AfterOptimizerStep(_ctx);
         return (Metrics(), null);
-    }
-
-    /// <summary>The first trainable parameter holding a NaN or an infinity after the update, or null.</summary>
-    string? FirstNonFiniteParameter()
-    {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var finite = stack(_trainable.Select(t => t.Param.isfinite().all()).ToArray()); // [P] bool
-        if (finite.all().item<bool>())
-            return null;
-        var flags = finite.data<bool>().ToArray();
-        return _trainable[Array.IndexOf(flags, false)].Name;
     }
 
     /// <summary>
@@ -317,124 +276,26 @@ public sealed class Trainer : IDisposable
         return (tensor(input, [micro.Length, len], device: _device), tensor(labels, [micro.Length, len], device: _device));
     }
 
-    void AppendMetrics(StepMetrics m)
-    {
-        if (_runDir is null)
-            return;
-        var o = new JsonObject
-        {
-            ["step"] = m.Step,
-            ["epoch"] = Math.Round(m.Epoch, 4),
-            ["loss"] = Number(m.Loss),
-            ["task_loss"] = Number(m.TaskLoss),
-        };
-        foreach (var (k, v) in m.Penalties)
-            o[k] = Number(v);
-        o["lr"] = Number(m.Lr);
-        o["grad_norm"] = Number(m.GradNorm);
-        o["target_tokens"] = m.TargetTokens;
-        o["tokens"] = m.Tokens;
-        o["tokens_per_second"] = Math.Round(m.TokensPerSecond, 1);
-        o["elapsed_seconds"] = Math.Round(m.ElapsedSeconds, 3);
-        o["rss_mb"] = Math.Round(PeakMemory.CurrentBytes() / 1048576.0, 1);
-        Directory.CreateDirectory(_runDir);
-        File.AppendAllText(Path.Combine(_runDir, "metrics.jsonl"), o.ToJsonString() + "\n");
-    }
-
-    /// <summary>A number as JSON; NaN and the infinities, which JSON lacks, as the strings "NaN", "Infinity", "-Infinity".</summary>
-    static JsonValue Number(double v) =>
-        double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(System.Globalization.CultureInfo.InvariantCulture))!;
-
     // ---- checkpoints ----
 
-    public string CheckpointDir => Path.Combine(_runDir ?? throw new InvalidOperationException("no run folder"), "checkpoints");
-
-    void SaveCheckpoint(double elapsed)
-    {
-        using var scope = NewDisposeScope();
-        var final = Path.Combine(CheckpointDir, $"step-{Step:D7}");
-        var tmp = final + ".tmp";
-        if (Directory.Exists(tmp))
-            Directory.Delete(tmp, true);
-        Directory.CreateDirectory(tmp);
-        SafeTensorsWriter.Write(
-            Path.Combine(tmp, "trainable.safetensors"),
-            _trainable.Select(t => new KeyValuePair<string, Tensor>(t.Name, t.Param))
-        );
-        SafeTensorsWriter.Write(Path.Combine(tmp, "optimizer.safetensors"), _optimizer.State());
-        SafeTensorsWriter.Write(
-            Path.Combine(tmp, "hooks.safetensors"),
-            _hooks.SelectMany(h => h.State().Select(kv => new KeyValuePair<string, Tensor>(h.Name + "/" + kv.Key, kv.Value)))
-        );
-        using (var rng = random.get_rng_state())
-            SafeTensorsWriter.Write(Path.Combine(tmp, "rng.safetensors"), [new("torch_cpu", rng)]);
-        var state = new JsonObject
-        {
-            ["step"] = Step,
-            ["total_steps"] = TotalSteps,
-            ["optimizer_steps"] = _optimizer.StepCount,
-            ["seed"] = _cfg.Seed,
-            ["elapsed_seconds"] = elapsed,
-        };
-        File.WriteAllText(Path.Combine(tmp, "trainer_state.json"), state.ToJsonString());
-        if (Directory.Exists(final))
-            Directory.Delete(final, true);
-        Directory.Move(tmp, final);
-        foreach (var old in Checkpoints(CheckpointDir).SkipLast(Math.Max(1, _cfg.KeepCheckpoints)))
-            Directory.Delete(old, true);
-    }
+    public string CheckpointDir => TrainingCheckpoints.DirOf(_runDir ?? throw new InvalidOperationException("no run folder"));
 
     /// <summary>The newest complete checkpoint of a run folder, or null.</summary>
-    public static string? LatestCheckpoint(string runDir) => Checkpoints(Path.Combine(runDir, "checkpoints")).LastOrDefault();
+    public static string? LatestCheckpoint(string runDir) => TrainingCheckpoints.Latest(runDir);
 
-    static IEnumerable<string> Checkpoints(string dir) =>
-        !Directory.Exists(dir)
-            ? []
-            : Directory
-                .GetDirectories(dir, "step-*")
-                .Where(d => !d.EndsWith(".tmp", StringComparison.Ordinal) && File.Exists(Path.Combine(d, "trainer_state.json")))
-                .Order(StringComparer.Ordinal);
+    void SaveCheckpoint(double elapsed) =>
+        TrainingCheckpoints.Save(CheckpointDir, Step, TotalSteps, _cfg.Seed, elapsed, _cfg.KeepCheckpoints, _trainable, _optimizer, _hooks);
 
     /// <summary>Restores the latest checkpoint of the run folder; returns false when there is none.</summary>
     public bool TryResume()
     {
         if (_runDir is null)
             return false;
-        var latest = Checkpoints(CheckpointDir).LastOrDefault();
+        var latest = TrainingCheckpoints.Latest(_runDir);
         if (latest is null)
             return false;
-        var state = JsonFile.Read(Path.Combine(latest, "trainer_state.json"));
-        long step = state["step"]!.GetValue<long>();
-        if (state["total_steps"]!.GetValue<long>() != TotalSteps)
-            throw new AloraException(
-                $"{latest}: the checkpoint was made for {state["total_steps"]} steps but this run has {TotalSteps}: the configuration changed"
-            );
-        using (no_grad())
-        {
-            var trainable = SafeTensorsFile.Open(Path.Combine(latest, "trainable.safetensors"));
-            foreach (var (name, p) in _trainable)
-            {
-                if (!trainable.Entries.ContainsKey(name))
-                    throw new AloraException($"{latest}: checkpoint lacks {name}: the adapter configuration changed");
-                using var t = trainable.Load(name);
-                p.copy_(t);
-            }
-        }
-        _optimizer.LoadState(LoadAll(Path.Combine(latest, "optimizer.safetensors")), state["optimizer_steps"]!.GetValue<long>());
-        var hookState = LoadAll(Path.Combine(latest, "hooks.safetensors"));
-        foreach (var h in _hooks)
-            h.LoadState(
-                hookState
-                    .Where(kv => kv.Key.StartsWith(h.Name + "/", StringComparison.Ordinal))
-                    .ToDictionary(kv => kv.Key[(h.Name.Length + 1)..], kv => kv.Value)
-            );
-        using (var rng = SafeTensorsFile.Open(Path.Combine(latest, "rng.safetensors")).Load("torch_cpu"))
-            random.set_rng_state(rng);
-        foreach (var t in hookState.Values)
-            t.Dispose();
-        Step = step;
-        _elapsedBefore = state["elapsed_seconds"]!.GetValue<double>();
-        TruncateMetrics(step);
+        (Step, _elapsedBefore) = TrainingCheckpoints.Restore(latest, TotalSteps, _trainable, _optimizer, _hooks);
+        MetricsLog.Truncate(_runDir, Step);
         return true;
     }
 
@@ -445,54 +306,10 @@ public sealed class Trainer : IDisposable
             return;
         if (Step != 0)
             throw new InvalidOperationException("StartFresh after training began");
-        File.Delete(Path.Combine(_runDir, "metrics.jsonl"));
+        File.Delete(Path.Combine(_runDir, MetricsLog.FileName));
         if (Directory.Exists(CheckpointDir))
             Directory.Delete(CheckpointDir, true);
     }
 
-    static Dictionary<string, Tensor> LoadAll(string path)
-    {
-        var f = SafeTensorsFile.Open(path);
-        return f.Entries.Keys.ToDictionary(k => k, k => f.Load(k).DetachFromDisposeScope());
-    }
-
-    void TruncateMetrics(long step)
-    {
-        var path = Path.Combine(_runDir!, "metrics.jsonl");
-        if (!File.Exists(path))
-            return;
-        var keep = File.ReadAllLines(path).Where(l => l.Length > 0 && LoggedStep(path, l) <= step);
-        AtomicFile.WriteAllText(path, string.Concat(keep.Select(l => l + "\n")));
-    }
-
-    /// <summary>The step of a metrics line; a line that is not one of ours is an error naming the file.</summary>
-    static long LoggedStep(string path, string line)
-    {
-        try
-        {
-            return JsonNode.Parse(line) is JsonObject o && o["step"] is JsonValue v && v.TryGetValue<long>(out var s)
-                ? s
-                : throw new AloraException($"{path}: a line without a step: {line[..Math.Min(80, line.Length)]}");
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new AloraException($"{path}: a line that is not JSON ({e.Message})", e);
-        }
-    }
-
     public void Dispose() => _optimizer.Dispose();
-}
-
-/// <summary>SplitMix64: a tiny, fully specified PRNG, so data orders are the same on every runtime.</summary>
-public sealed class SplitMix64(ulong seed)
-{
-    ulong _state = seed;
-
-    public ulong Next()
-    {
-        ulong z = _state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
 }

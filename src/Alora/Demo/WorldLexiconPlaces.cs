@@ -1,0 +1,113 @@
+namespace Alora.Demo;
+
+// The invented geography: cities, countries, rivers and landmarks.
+internal static partial class WorldLexicon
+{
+    public static readonly string[] Cities =
+    [
+        "Velmora",
+        "Tarsk",
+        "Ondley",
+        "Brisvale",
+        "Calder",
+        "Dunmere",
+        "Elbrook",
+        "Farrowby",
+        "Glenholt",
+        "Harwick",
+        "Istra",
+        "Jorvale",
+        "Kessing",
+        "Lowmarsh",
+        "Mirefield",
+        "Northam",
+        "Orwell",
+        "Pellam",
+        "Quarry",
+        "Rhosdale",
+        "Saltmere",
+        "Thornby",
+        "Ulvik",
+        "Varden",
+        "Westholm",
+        "Yarrow",
+        "Zennor",
+        "Ambergate",
+        "Blackwater",
+        "Coldhaven",
+        "Deepford",
+        "Emberton",
+        "Fairhaven",
+        "Greystock",
+        "Highmoor",
+        "Ironvale",
+        "Juniper",
+        "Kingsmere",
+        "Larkspur",
+        "Millbrook",
+    ];
+
+    public static readonly string[] Countries =
+    [
+        "Norland",
+        "Vestria",
+        "Kalmoria",
+        "Ostovia",
+        "Sundara",
+        "Belmark",
+        "Tessaly",
+        "Marovia",
+        "Lindor",
+        "Caspia",
+        "Arvenia",
+        "Dralmor",
+    ];
+
+    public static readonly string[] Rivers =
+    [
+        "Osk",
+        "Lethen",
+        "Amber",
+        "Silvane",
+        "Rodder",
+        "Tamsin",
+        "Wendle",
+        "Carrow",
+        "Mirren",
+        "Vasse",
+        "Elder",
+        "Brannock",
+        "Sorrel",
+        "Tiven",
+        "Galloway",
+        "Nessel",
+    ];
+
+    public static readonly string[] Landmarks =
+    [
+        "the Glass Bridge",
+        "the Old Clock Tower",
+        "the Red Fortress",
+        "the Salt Gate",
+        "the Green Dome",
+        "the Iron Lighthouse",
+        "the Stone Market",
+        "the Copper Theatre",
+        "the Winter Garden",
+        "the Tall Windmill",
+        "the Silver Fountain",
+        "the Blue Pavilion",
+        "the Royal Library",
+        "the Harbour Wall",
+        "the White Cathedral",
+        "the Sun Observatory",
+        "the Long Canal",
+        "the Bell Tower",
+        "the Painted Stairs",
+        "the Great Arch",
+        "the Crystal Hall",
+        "the Northern Wall",
+        "the Marble Zoo",
+        "the Floating Market",
+    ];
+}
