@@ -68,7 +68,7 @@ public static class DemoCommand
             }
             var inv = CultureInfo.InvariantCulture;
             io.Out.WriteLine(string.Create(inv, $"{"method", -16} {"seeds", 5} {"general ppl", 12} {"domain acc", 11} {"facts acc", 10}"));
-            foreach (var row in DemoRecipe.Summarize(r.Experiment.Rows, ExperimentMethods.All))
+            foreach (var row in DemoRecipe.Summarize(r.Experiment.Rows, o.Methods))
                 io.Out.WriteLine(
                     string.Create(inv, $"{row.Method, -16} {row.Seeds, 5} {row.GeneralPpl, 12:F3} {row.DomainAcc, 11:F3} {row.FactsAcc, 10:F3}")
                 );

@@ -22,7 +22,9 @@ public sealed record DemoOptions
 
     /// <summary>Where pretrained base models are kept, keyed by a hash of the data and pretraining settings; null: ~/.cache/alora/demo-base.</summary>
     public string? CacheDir { get; init; }
-    public IReadOnlyList<string> Methods { get; init; } = ExperimentMethods.All;
+
+    /// <summary>The methods the demo compares: named here, so that a method added to the registry joins the demo by choice.</summary>
+    public IReadOnlyList<string> Methods { get; init; } = ["base", "lora-mu", "lora-nu-mu", "rslora", "ewc-lora", "alora-no-layer", "alora"];
     public IReadOnlyList<long> Seeds { get; init; } = [1, 2, 3];
     public int GeneralSteps { get; init; } = 50;
 

@@ -46,8 +46,8 @@ public class DemoRecipeTests
             System.Text.Json.JsonSerializer.Serialize(ran, ExperimentConfig.Json),
             System.Text.Json.JsonSerializer.Serialize(ExperimentConfig.Load(first.ConfigPath), ExperimentConfig.Json)
         );
-        var summary = DemoRecipe.Summarize(first.Experiment.Rows, ExperimentMethods.All);
-        Assert.Equal(ExperimentMethods.All, summary.Select(r => r.Method));
+        var summary = DemoRecipe.Summarize(first.Experiment.Rows, o.Methods);
+        Assert.Equal(o.Methods, summary.Select(r => r.Method));
         Assert.All(summary, r =>
             Assert.True(double.IsFinite(r.GeneralPpl) && r.DomainAcc is >= 0 and <= 1 && r.FactsAcc is >= 0 and <= 1, r.ToString())
         );
