@@ -2,7 +2,7 @@ using MathNet.Numerics;
 
 namespace Alora.Reporting;
 
-/// <summary>Which variance assumption an independent two-sample t-test makes.</summary>
+/// <summary>Which t-test: an independent two-sample test (and its variance assumption) or a paired one.</summary>
 public enum TTestKind
 {
     /// <summary>Student's test: equal variances, pooled estimate, df = n1 + n2 - 2.</summary>
@@ -10,6 +10,9 @@ public enum TTestKind
 
     /// <summary>Welch's test: unequal variances, Welch–Satterthwaite df.</summary>
     Welch,
+
+    /// <summary>The paired test of per-seed differences (<see cref="PairedTTest"/>), df = n - 1.</summary>
+    Paired,
 }
 
 /// <summary>
@@ -65,6 +68,8 @@ public static class TTest
     {
         ArgumentNullException.ThrowIfNull(group1);
         ArgumentNullException.ThrowIfNull(group2);
+        if (kind == TTestKind.Paired)
+            throw new ArgumentException("a paired test pairs values by seed: use PairedTTest.Run", nameof(kind));
         int n1 = group1.Count,
             n2 = group2.Count;
         double m1 = Summary.Mean(group1),
