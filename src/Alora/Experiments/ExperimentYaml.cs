@@ -1,14 +1,15 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Alora.IO;
 
 namespace Alora.Experiments;
 
 /// <summary>
 /// An <see cref="ExperimentConfig"/> written as the YAML <see cref="ExperimentConfig.Load"/> reads back as the same
-/// configuration: kebab-case keys in the record's order, values equal to the defaults (and unset keys of list items) left out, strings single-quoted
-/// (so a name like "1e3" or "true" stays text), numbers as JSON writes them (shortest round-trip form), lists of
+/// configuration: kebab-case keys in the record's order, values equal to the defaults (and unset keys of list items) left out, names plain and
+/// other strings single-quoted (so "1e3", "true" or a path stays text), numbers as JSON writes them (shortest round-trip form), lists of
 /// scalars in flow style.
 /// </summary>
 public static class ExperimentYaml
@@ -96,15 +97,25 @@ public static class ExperimentYaml
         value switch
         {
             null => "null",
-            JsonValue v when v.GetValueKind() is JsonValueKind.String => "'"
-                + v.GetValue<string>().Replace("'", "''", StringComparison.Ordinal)
-                + "'",
-            JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValueKind() is JsonValueKind.True
-                ? "true"
-                : "false",
+            JsonValue v when v.GetValueKind() is JsonValueKind.String => Text(v.GetValue<string>()),
+            JsonValue v when v.GetValueKind() is JsonValueKind.True => "true",
+            JsonValue v when v.GetValueKind() is JsonValueKind.False => "false",
             JsonValue v => v.ToJsonString(),
             _ => throw new ArgumentException($"not a scalar: {value.ToJsonString()}", nameof(value)),
         };
+
+    /// <summary>A name stays plain (alora, q_proj, softmax-normalized); anything a YAML reader could take for another
+    /// type (true, yes, null, 1e3, .inf) or that holds other characters (paths, spaces, quotes) is single-quoted.</summary>
+    static string Text(string s) =>
+        PlainName.IsMatch(s) && !ReadAsOtherType.Contains(s) ? s : "'" + s.Replace("'", "''", StringComparison.Ordinal) + "'";
+
+    static readonly Regex PlainName = new("^[A-Za-z_][A-Za-z0-9_-]*$", RegexOptions.CultureInvariant);
+
+    // the YAML 1.1 and 1.2 spellings of booleans and null, in any case
+    static readonly HashSet<string> ReadAsOtherType = new(
+        ["true", "false", "yes", "no", "on", "off", "y", "n", "null"],
+        StringComparer.OrdinalIgnoreCase
+    );
 
     /// <summary>Writes the YAML to <paramref name="path"/> through a temporary file, so a reader never sees half of it.</summary>
     public static void Save(ExperimentConfig config, string path, params string[] header) => AtomicFile.WriteAllText(path, Write(config, header));

@@ -60,24 +60,24 @@ public sealed class ExperimentYamlTests
             # two
             model: '/m/base'
             domain:
-              - name: 'law'
-                task: 'mcq'
+              - name: law
+                task: mcq
                 train: '/d/tr.jsonl'
                 test: '/d/te.jsonl'
-              - name: 'med'
-                task: 'sciq'
+              - name: med
+                task: sciq
                 train: '/d/it''s.jsonl'
                 test: '/d/t.jsonl'
-            methods: ['lora-mu', 'alora']
+            methods: [lora-mu, alora]
             seeds: [7]
             train:
               lr: 0.003
-              target-modules: ['q_proj', 'v_proj']
+              target-modules: [q_proj, v_proj]
               rslora: true
             overrides:
               alora:
                 phi: 30
-                layer-weights: 'uniform'
+                layer-weights: uniform
             fisher:
               samples: 16
 
@@ -102,7 +102,7 @@ public sealed class ExperimentYamlTests
                     Test = "/d/a: b # c",
                 },
             ],
-            Methods = ["42"],
+            Methods = ["42", "Yes", "off", "n", "1e3", ".inf", "-x", "a b", "NULL"],
         };
         Assert.Equal(Json(c), Json(ReadBack(ExperimentYaml.Write(c), tmp)));
     }
