@@ -233,6 +233,19 @@ public sealed record ExperimentConfig
             if (Sweeps.Rank.Any(v => v < 1))
                 throw Err("sweeps.rank: every value must be >= 1");
         }
+        foreach (var (m, values) in Sweeps.Strength)
+        {
+            if (!Methods.Contains(m))
+                throw Err($"sweeps.strength.{m}: '{m}' is not in 'methods'");
+            if (ExperimentMethods.StrengthKey(m) is null)
+                throw Err(
+                    $"sweeps.strength.{m}: {m} has no strength to vary (methods with one: {string.Join(", ", ExperimentMethods.All.Where(x => ExperimentMethods.StrengthKey(x) is not null))})"
+                );
+            if (values.Count == 0 || values.Any(v => !double.IsFinite(v) || v < 0))
+                throw Err($"sweeps.strength.{m}: list one or more finite values >= 0");
+            if (values.Distinct().Count() != values.Count)
+                throw Err($"sweeps.strength.{m}: a value is listed twice");
+        }
         // Every run's options must bind and validate now, not after an hour of training.
         foreach (var m in Methods.Where(m => m != ExperimentMethods.Base))
         {
@@ -341,6 +354,11 @@ public sealed record SweepConfig
     public IReadOnlyList<double> Xi { get; init; } = [];
     public IReadOnlyList<int> Rank { get; init; } = [];
 
+    /// <summary>Per method, strengths to run besides its configured one (the values of its strength option: phi for alora,
+    /// ewc-lambda for ewc-lora...): the points of its trade-off curve.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<double>> Strength { get; init; } = new Dictionary<string, IReadOnlyList<double>>();
+
+    /// <summary>Whether alora's own sweeps (phi, xi, rank) list anything.</summary>
     [JsonIgnore]
     public bool Any => Phi.Count + Xi.Count + Rank.Count > 0;
 }

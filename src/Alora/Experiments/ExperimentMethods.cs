@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Alora.Recipes;
 
 namespace Alora.Experiments;
@@ -31,6 +32,13 @@ public static class ExperimentMethods
     public static bool NeedsFisher(string method) => Find(method)?.NeedsFisher == true;
 
     public static bool NeedsGeneralData(string method) => ContinuesGeneral(method) || NeedsFisher(method);
+
+    /// <summary>The option key of the method's strength (phi, ewc-lambda...), or null when it has none.</summary>
+    public static string? StrengthKey(string method) => Find(method)?.Strength;
+
+    /// <summary>The method's strength in a run of its domain stage: the value of its strength option.</summary>
+    public static double? Strength(string method, FinetuneOptions? domain) =>
+        StrengthKey(method) is { } key && domain is not null && domain.ToJson()[key] is JsonValue v ? v.GetValue<double>() : null;
 
     /// <summary>The recipe's method of the domain stage.</summary>
     public static FinetuneMethod RecipeMethod(string method) => Get(method).Recipe;

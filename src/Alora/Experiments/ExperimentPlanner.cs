@@ -63,6 +63,25 @@ public static class ExperimentPlanner
                     var run = Domain(c, b, m, seed, t, [], [], "");
                     entries.Add(new ResultEntry(m, seed, t.Name, run));
                 }
+                foreach (var (m, values) in c.Sweeps.Strength)
+                {
+                    // the configured strength is the method's main run; the others are its curve's further points
+                    var key = ExperimentMethods.StrengthKey(m)!;
+                    var configured = ExperimentMethods.Strength(m, TrainOptions(c, m, Stage.Domain, []))!.Value;
+                    foreach (var v in WithConfigured(values, configured))
+                        entries.Add(
+                            new ResultEntry(
+                                m,
+                                seed,
+                                t.Name,
+                                v == configured
+                                    ? Domain(c, b, m, seed, t, [], [], "")
+                                    : Domain(c, b, m, seed, t, [], new JsonObject { [key] = v }, key + Num(v)),
+                                "strength",
+                                v
+                            )
+                        );
+                }
                 // each sweep also holds the configured value (its run is the main alora run, shared)
                 if (c.Sweeps.Phi.Count > 0)
                     foreach (var v in WithConfigured(c.Sweeps.Phi, TrainOptions(c, ExperimentMethods.Alora, Stage.Domain, []).Phi))

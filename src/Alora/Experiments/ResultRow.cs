@@ -31,6 +31,9 @@ public sealed record ResultRow
     public int? Rank { get; init; }
     public string? LayerWeights { get; init; }
     public double? EwcLambda { get; init; }
+
+    /// <summary>The value of the method's strength option (its phi, ewc-lambda...): the x of its trade-off curve.</summary>
+    public double? Strength { get; init; }
     public double? FinalTaskLoss { get; init; }
     public double? FinalPenalty { get; init; }
     public required string Run { get; init; }

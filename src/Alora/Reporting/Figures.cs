@@ -10,7 +10,7 @@ namespace Alora.Reporting;
 /// survives a failed render), creates the folder if needed, and uses the embedded font (see <see cref="FigureFont"/>).
 /// Non-finite values (NaN from a diverged run) are left out of the drawing rather than failing the report.
 /// </summary>
-public static class Figures
+public static partial class Figures
 {
     /// <summary>Default image width in pixels.</summary>
     public const int DefaultWidth = 800;

@@ -20,6 +20,7 @@ public static class ExperimentReport
         ReportResults.Write(doc);
         ReportAblation.Write(doc);
         ReportSignificance.Write(doc);
+        ReportFrontier.Write(doc);
         ReportLossCurves.Write(doc);
         ReportImportance.Write(doc);
         ReportLayerWeights.Write(doc);

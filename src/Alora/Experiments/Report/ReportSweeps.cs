@@ -10,7 +10,8 @@ internal static class ReportSweeps
 {
     public static void Write(ReportDocument doc)
     {
-        var sweeps = doc.All.Where(r => r.Sweep is not null).GroupBy(r => r.Sweep!).ToList();
+        // strength points belong to the frontier
+        var sweeps = doc.All.Where(r => r.Sweep is not null and not "strength").GroupBy(r => r.Sweep!).ToList();
         if (sweeps.Count == 0)
             return;
         doc.Line("## Sweeps");

@@ -1,0 +1,100 @@
+using Alora.Experiments;
+
+namespace Alora.Tests.Experiments;
+
+/// <summary>sweeps.strength: any method with a strength gets a curve of runs, each row carries its strength.</summary>
+public sealed class StrengthSweepTests
+{
+    static string Config(TempDir tmp, string sweeps)
+    {
+        Directory.CreateDirectory(tmp.File("model"));
+        foreach (var f in new[] { "g.txt", "h.txt", "train.jsonl", "test.jsonl" })
+            File.WriteAllText(tmp.File(f), "x\n");
+        var yaml = tmp.File("e.yaml");
+        File.WriteAllText(
+            yaml,
+            $"""
+            model: model
+            general: {"{"}train: g.txt, heldout: h.txt{"}"}
+            domain:
+              - {"{"}name: quiz, task: mcq, train: train.jsonl, test: test.jsonl{"}"}
+            methods: [base, lora-mu, ewc-lora, alora]
+            seeds: [1, 2]
+            overrides:
+              alora: {"{"}phi: 30{"}"}
+            sweeps:
+            {sweeps}
+            """
+        );
+        return yaml;
+    }
+
+    [Fact]
+    public void EachListedStrengthIsARunAndTheConfiguredOneIsTheMainRun()
+    {
+        using var tmp = new TempDir();
+        var c = ExperimentConfig.Load(Config(tmp, "  strength: {ewc-lora: [10, 100], alora: [3, 30]}"));
+        var plan = ExperimentPlanner.Plan(c, tmp.File("out"));
+        var ewc = plan.Entries.Where(e => e.Method == "ewc-lora" && e.Sweep == "strength" && e.Seed == 1).ToList();
+        // 10 and 100, and the configured ewc-lambda (1, the default) whose run is the main one
+        Assert.Equal([10.0, 100.0, 1.0], ewc.Select(e => e.SweepValue!.Value));
+        var main = plan.Entries.Single(e => e.Method == "ewc-lora" && e.Sweep is null && e.Seed == 1);
+        Assert.Equal(main.Run, ewc[2].Run);
+        Assert.Equal(100.0, plan.Job(ewc[1].Run).Train!.EwcLambda);
+        // phi 30 is alora's configured value: listed once, its run the main one
+        var alora = plan.Entries.Where(e => e.Method == "alora" && e.Sweep == "strength" && e.Seed == 2).ToList();
+        Assert.Equal([3.0, 30.0], alora.Select(e => e.SweepValue!.Value));
+        Assert.Equal(plan.Entries.Single(e => e.Method == "alora" && e.Sweep is null && e.Seed == 2).Run, alora[1].Run);
+        Assert.Equal(3.0, ExperimentMethods.Strength("alora", plan.Job(alora[0].Run).Train));
+        Assert.Null(ExperimentMethods.Strength("lora-mu", plan.Job(plan.Entries.First(e => e.Method == "lora-mu").Run).Train));
+    }
+
+    [Theory]
+    [InlineData("  strength: {lora-mu: [1, 2]}", "sweeps.strength.lora-mu: lora-mu has no strength to vary (methods with one: ")]
+    [InlineData("  strength: {rslora: [1]}", "sweeps.strength.rslora: 'rslora' is not in 'methods'")]
+    [InlineData("  strength: {alora: []}", "sweeps.strength.alora: list one or more finite values >= 0")]
+    [InlineData("  strength: {alora: [1, -2]}", "sweeps.strength.alora: list one or more finite values >= 0")]
+    [InlineData("  strength: {alora: [1, 1]}", "sweeps.strength.alora: a value is listed twice")]
+    [InlineData("  strength: {alora: [.nan]}", "'sweeps.strength.alora")]
+    public void ABadStrengthSweepIsAnErrorNamingTheKey(string sweeps, string message)
+    {
+        using var tmp = new TempDir();
+        var e = Assert.Throws<AloraException>(() => ExperimentConfig.Load(Config(tmp, sweeps)));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheStrengthColumnRoundTripsAndAnOlderCsvWithoutItStillReads()
+    {
+        using var tmp = new TempDir();
+        var rows = new List<ResultRow>
+        {
+            new()
+            {
+                Method = "alora",
+                Seed = 1,
+                Task = "quiz",
+                Run = "a",
+                Phi = 3,
+                Strength = 3,
+                Sweep = "strength",
+                SweepValue = 3,
+            },
+            new()
+            {
+                Method = "lora-mu",
+                Seed = 1,
+                Task = "quiz",
+                Run = "b",
+            },
+        };
+        var csv = tmp.File("results.csv");
+        ExperimentResults.WriteCsv(csv, rows, []);
+        var header = File.ReadLines(csv).First().Split(',');
+        Assert.Equal(Array.IndexOf(header, "ewc_lambda") + 1, Array.IndexOf(header, "strength"));
+        var back = ExperimentResults.ReadCsv(csv);
+        Assert.Equal([3.0, null], back.Select(r => r.Strength));
+        File.WriteAllText(csv, "method,seed,task,general_ppl,acc,acc_norm,run,phi\nalora,1,quiz,5,0.5,0.5,a,3\n");
+        Assert.Null(Assert.Single(ExperimentResults.ReadCsv(csv)).Strength);
+    }
+}
