@@ -237,9 +237,9 @@ public sealed record ExperimentConfig
         {
             if (!Methods.Contains(m))
                 throw Err($"sweeps.strength.{m}: '{m}' is not in 'methods'");
-            if (ExperimentMethods.StrengthKey(m) is null)
+            if (!ExperimentMethods.HasStrength(m))
                 throw Err(
-                    $"sweeps.strength.{m}: {m} has no strength to vary (methods with one: {string.Join(", ", ExperimentMethods.All.Where(x => ExperimentMethods.StrengthKey(x) is not null))})"
+                    $"sweeps.strength.{m}: {m} has no strength to vary (methods with one: {string.Join(", ", ExperimentMethods.All.Where(ExperimentMethods.HasStrength))})"
                 );
             if (values.Count == 0 || values.Any(v => !double.IsFinite(v) || v < 0))
                 throw Err($"sweeps.strength.{m}: list one or more finite values >= 0");

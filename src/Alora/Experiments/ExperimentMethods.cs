@@ -33,12 +33,21 @@ public static class ExperimentMethods
 
     public static bool NeedsGeneralData(string method) => ContinuesGeneral(method) || NeedsFisher(method);
 
-    /// <summary>The option key of the method's strength (phi, ewc-lambda...), or null when it has none.</summary>
-    public static string? StrengthKey(string method) => Find(method)?.Strength;
+    /// <summary>Whether the method has a strength to vary (phi, ewc-lambda...).</summary>
+    public static bool HasStrength(string method) => Find(method)?.Strength.Count > 0;
+
+    /// <summary>The option that sets the method's strength in a run with these options: the first of its strength options
+    /// the run sets (alora's relative-strength when given, else phi); null for a method without one.</summary>
+    public static string? StrengthKey(string method, FinetuneOptions domain)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        var json = domain.ToJson();
+        return Find(method)?.Strength.FirstOrDefault(k => json[k] is JsonValue);
+    }
 
     /// <summary>The method's strength in a run of its domain stage: the value of its strength option.</summary>
     public static double? Strength(string method, FinetuneOptions? domain) =>
-        StrengthKey(method) is { } key && domain is not null && domain.ToJson()[key] is JsonValue v ? v.GetValue<double>() : null;
+        domain is not null && StrengthKey(method, domain) is { } key && domain.ToJson()[key] is JsonValue v ? v.GetValue<double>() : null;
 
     /// <summary>The recipe's method of the domain stage.</summary>
     public static FinetuneMethod RecipeMethod(string method) => Get(method).Recipe;

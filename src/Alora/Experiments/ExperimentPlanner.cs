@@ -66,8 +66,9 @@ public static class ExperimentPlanner
                 foreach (var (m, values) in c.Sweeps.Strength)
                 {
                     // the configured strength is the method's main run; the others are its curve's further points
-                    var key = ExperimentMethods.StrengthKey(m)!;
-                    var configured = ExperimentMethods.Strength(m, TrainOptions(c, m, Stage.Domain, []))!.Value;
+                    var main = TrainOptions(c, m, Stage.Domain, []);
+                    var key = ExperimentMethods.StrengthKey(m, main)!;
+                    var configured = ExperimentMethods.Strength(m, main)!.Value;
                     foreach (var v in WithConfigured(values, configured))
                         entries.Add(
                             new ResultEntry(

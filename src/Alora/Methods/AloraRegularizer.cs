@@ -34,6 +34,11 @@ public enum LayerWeighting
 /// with D - D_nu = s [B, -B_nu] @ [A; A_nu] formed as one GEMM of inner size 2r into a reused buffer, the
 /// gradient in A and B formed directly (two thin GEMMs), and w computed once from the importance norms with
 /// a numerically stable softmax.
+/// With a relative strength rho, phi is set at the first step from the cross-entropy CE_0 of that step:
+///   phi = rho * CE_0 / P_ref,  P_ref = sum_m w_m * sum_i Omega_{m,i} (D_nu_{m,i})^2,
+/// the penalty of a move as far as the general stage moved the adapter (from its B = 0 start to D_nu): rho is the
+/// fraction of the initial cross-entropy such a move costs, whatever the units of Omega. The phi it gives is kept in
+/// checkpoints and written to layer_weights.json.
 /// </summary>
 public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
 {
@@ -47,7 +52,18 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
     // D - D_nu and Omega (D - D_nu) of one module at a time: flat buffers of the largest out*in, shared by the modules.
     readonly Tensor _diffScratch,
         _weightedScratch;
-    readonly double _phi;
+    double _phi;
+    readonly double? _relative;
+    Tensor? _phiState; // [1] float64: the phi a relative strength gave, for checkpoints
+
+    /// <summary>P_ref of the relative strength: the penalty at D - D_nu = D_nu with phi = 1.</summary>
+    public double ReferencePenalty { get; }
+
+    /// <summary>The cross-entropy of the first step, when a relative strength set phi from it.</summary>
+    public double? InitialTaskLoss { get; private set; }
+
+    /// <summary>The strength in use: the given phi, or the one a relative strength gave (NaN until the first step).</summary>
+    public double Phi => _phi;
 
     public double[] Norms { get; }
     public double[] Weights { get; }
@@ -58,11 +74,15 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
         ImportanceFile importance,
         string importancePath,
         double phi,
-        LayerWeighting weighting
+        LayerWeighting weighting,
+        double? relativeStrength = null
     )
     {
         if (phi < 0 || double.IsNaN(phi))
             throw new AloraException($"--phi must be non-negative (got {phi})");
+        if (relativeStrength is { } rho && !(rho >= 0 && double.IsFinite(rho)))
+            throw new AloraException($"--relative-strength must be a finite number >= 0 (got {rho})");
+        _relative = relativeStrength;
         importance.Validate(adapters, importancePath);
         _adapters = adapters;
         _phi = phi;
@@ -81,6 +101,30 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
         }
         Norms = importance.Norms();
         Weights = LayerWeights(Norms, weighting);
+        ReferencePenalty = Reference(adapters, importance, Weights);
+        if (_relative is not null)
+        {
+            if (!(ReferencePenalty > 0) || !double.IsFinite(ReferencePenalty))
+                throw new AloraException(
+                    $"{importancePath}: the reference penalty sum w Omega D_nu^2 is {ReferencePenalty}, so --relative-strength cannot set phi: give --phi"
+                );
+            _phi = double.NaN;
+        }
+    }
+
+    /// <summary>P_ref = sum_m w_m sum_i Omega_{m,i} (s B_nu A_nu)_{m,i}^2, in double.</summary>
+    static double Reference(IReadOnlyList<AdaptedModule> adapters, ImportanceFile importance, double[] weights)
+    {
+        double total = 0;
+        for (int i = 0; i < adapters.Count; i++)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var a = adapters[i];
+            var dNu = importance.B[a.Path].to(ScalarType.Float64).matmul(importance.A[a.Path].to(ScalarType.Float64)).Times_(a.Layer.Scaling); // [out,in]
+            total += weights[i] * importance.Omega[a.Path].to(ScalarType.Float64).mul(dNu.mul(dNu)).sum().item<double>();
+        }
+        return total;
     }
 
     public string Name => "alora_penalty";
@@ -180,6 +224,12 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
 
     public Tensor? Penalty(StepContext ctx)
     {
+        if (_relative is { } rho && double.IsNaN(_phi))
+        {
+            // the first step of stage mu: D = D_nu, so the penalty is 0 whatever phi is, and CE_0 is this step's loss
+            InitialTaskLoss = ctx.TaskLoss;
+            SetPhi(rho * ctx.TaskLoss / ReferencePenalty);
+        }
         if (_phi == 0)
             return null;
         using var scope = NewDisposeScope();
@@ -210,13 +260,32 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
         return (surrogate - surrogate.detach()).Plus(value).MoveToOuterDisposeScope(); // value: the penalty; gradient: the surrogate's
     }
 
+    void SetPhi(double phi)
+    {
+        _phi = phi;
+        _phiState?.Dispose();
+        // made inside the step's dispose scope, but kept (and disposed) by this object
+        _phiState = tensor(new[] { phi }, [1], ScalarType.Float64).DetachFromDisposeScope();
+    }
+
+    public IEnumerable<KeyValuePair<string, Tensor>> State() => _phiState is null ? [] : [new("phi", _phiState)];
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        if (_relative is not null && state.TryGetValue("phi", out var phi))
+            SetPhi(phi.to(ScalarType.Float64).item<double>());
+    }
+
     /// <summary>layer_weights.json: per module its norm and weight, so a nearly one-hot softmax is visible.</summary>
     public void WriteArtifacts(string runDir)
     {
         var o = new JsonObject
         {
             ["weighting"] = JsonNamingPolicy.KebabCaseLower.ConvertName(Weighting.ToString()),
-            ["phi"] = _phi,
+            ["phi"] = double.IsNaN(_phi) ? null : _phi,
+            ["relative_strength"] = _relative,
+            ["initial_task_loss"] = InitialTaskLoss,
+            ["reference_penalty"] = ReferencePenalty,
             ["max_weight"] = Weights.Max(),
             ["modules"] = new JsonArray(
                 _adapters
@@ -245,5 +314,6 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
             t.Dispose();
         _diffScratch.Dispose();
         _weightedScratch.Dispose();
+        _phiState?.Dispose();
     }
 }

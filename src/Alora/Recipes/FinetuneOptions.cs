@@ -114,6 +114,11 @@ public sealed record FinetuneOptions
     [Description("ALoRA's penalty strength phi")]
     public double Phi { get; init; } = 1e-3;
 
+    [Description(
+        "scale-free strength rho, replacing --phi: phi = rho * CE_0 / P_ref, so that moving the adapter as far as the general stage moved it costs rho times the first step's cross-entropy"
+    )]
+    public double? RelativeStrength { get; init; }
+
     [Description("SI's damping xi in Omega = omega / (Delta^2 + xi)")]
     public double Xi { get; init; } = 1e-3;
 
@@ -185,6 +190,8 @@ public sealed record FinetuneOptions
         ToLoraConfig().Validate();
         if (Phi < 0)
             throw new AloraException($"--phi must be non-negative (got {Phi})");
+        if (RelativeStrength < 0)
+            throw new AloraException($"--relative-strength must be non-negative (got {RelativeStrength})");
         if (Xi <= 0)
             throw new AloraException($"--xi must be positive (got {Xi})");
         if (EwcLambda < 0)

@@ -59,10 +59,11 @@ public sealed record ExperimentMethod
     public bool NeedsFisher { get; init; }
 
     /// <summary>
-    /// The option whose value is the method's strength, the axis of its trade-off curve (phi, ewc-lambda...); null for a
-    /// method without one. Experiments may sweep it (sweeps.strength) and results.csv has it in the strength column.
+    /// The options that set the method's strength, the axis of its trade-off curve, in order of precedence: the first
+    /// one a run sets is its strength (alora: relative-strength when given, else phi); empty for a method without one.
+    /// Experiments sweep it (sweeps.strength) and results.csv has it in the strength column.
     /// </summary>
-    public string? Strength { get; init; }
+    public IReadOnlyList<string> Strength { get; init; } = [];
 
     /// <summary>Its settings as results.csv shows them, from its domain-stage options and (when it continues one) its general stage's.</summary>
     public Func<FinetuneOptions, FinetuneOptions?, MethodSettings> Settings { get; init; } = (_, _) => new();

@@ -169,4 +169,66 @@ public class AloraRegularizerTests
         double held = DomainStage(d2, 1e6).Sum(t => t.norm().item<float>());
         Assert.True(held < 0.1 * free, $"||D - D_nu|| {held:E3} with phi 1e6 vs {free:E3} without penalty");
     }
+
+    [Fact]
+    public void ARelativeStrengthChargesRhoTimesTheFirstLossForAMoveAsFarAsTheGeneralStages()
+    {
+        using var dir = new TempDir();
+        var (model, adapters, importance, path) = StageNu(dir);
+        using (model)
+        using (importance)
+        {
+            const double rho = 0.2,
+                ce0 = 3.0;
+            using var reg = new AloraRegularizer(adapters, importance, path, 1e-3, LayerWeighting.SoftmaxNormalized, rho);
+            // P_ref by hand, in double: sum_m w_m sum_i Omega_i (s B_nu A_nu)_i^2
+            double pRef = 0;
+            for (int m = 0; m < adapters.Count; m++)
+            {
+                var a = adapters[m];
+                float[] aNu = importance.A[a.Path].data<float>().ToArray(),
+                    bNu = importance.B[a.Path].data<float>().ToArray(),
+                    omega = importance.Omega[a.Path].data<float>().ToArray();
+                int r = (int)importance.A[a.Path].shape[0],
+                    inF = (int)importance.A[a.Path].shape[1],
+                    outF = (int)importance.B[a.Path].shape[0];
+                for (int o = 0; o < outF; o++)
+                for (int i = 0; i < inF; i++)
+                {
+                    double d = 0;
+                    for (int k = 0; k < r; k++)
+                        d += (double)bNu[o * r + k] * aNu[k * inF + i];
+                    d *= a.Layer.Scaling;
+                    pRef += reg.Weights[m] * omega[o * inF + i] * d * d;
+                }
+            }
+            Assert.Equal(pRef, reg.ReferencePenalty, pRef * 1e-9);
+            Assert.True(double.IsNaN(reg.Phi), "phi is set by the first step");
+
+            var ctx = new StepContext
+            {
+                Adapters = adapters,
+                Step = 0,
+                TaskLoss = ce0,
+            };
+            using (NewDisposeScope())
+                reg.Penalty(ctx);
+            Assert.Equal(rho * ce0 / pRef, reg.Phi, reg.Phi * 1e-12);
+
+            // moving the adapter from D_nu back to 0 (as far as the general stage moved it) costs rho * CE_0
+            using (no_grad())
+                foreach (var a in adapters)
+                    a.Layer.lora_B.weight.zero_();
+            using (NewDisposeScope())
+            {
+                double paid = reg.Penalty(ctx)!.item<float>();
+                Assert.True(Math.Abs(paid - rho * ce0) <= 1e-4 * rho * ce0, $"paid {paid}, expected {rho * ce0}");
+            }
+
+            // a resumed run takes phi from the checkpoint, not from its own first step
+            using var resumed = new AloraRegularizer(adapters, importance, path, 1e-3, LayerWeighting.SoftmaxNormalized, rho);
+            resumed.LoadState(reg.State().ToDictionary(kv => kv.Key, kv => kv.Value));
+            Assert.Equal(reg.Phi, resumed.Phi);
+        }
+    }
 }

@@ -70,13 +70,14 @@ internal static class ReportFrontier
     public static SortedDictionary<double, List<ResultRow>> Strengths(ReportDocument doc, string method, string task)
     {
         var byStrength = new SortedDictionary<double, List<ResultRow>>();
-        if (ExperimentMethods.StrengthKey(method) is null)
+        if (!ExperimentMethods.HasStrength(method))
             return byStrength;
+        // alora's phi sweep holds points of its curve too, when phi is its strength
         var rows = doc.All.Where(r =>
             r.Method == method
             && r.Task == task
             && r.Strength is not null
-            && (r.Sweep is null or "strength" || r.Sweep == ExperimentMethods.StrengthKey(method))
+            && (r.Sweep is null or "strength" || (r.Sweep == "phi" && r.Phi == r.Strength))
         );
         foreach (var g in rows.GroupBy(r => r.Strength!.Value))
             byStrength[g.Key] = g.GroupBy(r => r.Seed).Select(s => s.First()).ToList();

@@ -11,7 +11,17 @@ namespace Alora.Recipes;
 /// </summary>
 public static class AloraSpecs
 {
-    static readonly string[] RecordingOptions = ["importance", "xi", "si-variant", "clamp-omega", "omega-dtype", "prior-importance", "phi"];
+    static readonly string[] RecordingOptions =
+    [
+        "importance",
+        "xi",
+        "si-variant",
+        "clamp-omega",
+        "omega-dtype",
+        "prior-importance",
+        "phi",
+        "relative-strength",
+    ];
 
     public static MethodSpec Alora { get; } =
         new()
@@ -32,7 +42,7 @@ public static class AloraSpecs
                     Display = "Ours",
                     ContinuesGeneral = true,
                     RecordsImportance = true,
-                    Strength = "phi",
+                    Strength = ["relative-strength", "phi"],
                     Settings = (d, g) => new(Phi: d.Phi, Xi: g?.Xi, LayerWeights: d.LayerWeights),
                 },
             ],
@@ -57,7 +67,7 @@ public static class AloraSpecs
                     Display = "Ours − layer",
                     ContinuesGeneral = true,
                     RecordsImportance = true,
-                    Strength = "phi",
+                    Strength = ["relative-strength", "phi"],
                     Settings = (d, g) => new(Phi: d.Phi, Xi: g?.Xi, LayerWeights: LayerWeighting.Uniform),
                 },
             ],
@@ -87,7 +97,7 @@ public static class AloraSpecs
         using var importance = ImportanceFile.Load(path);
         importance.Validate(c.Adapters, path);
         CheckRecordedWith(importance, c.Adapters, path, o.InitAdapter);
-        return new AloraRegularizer(c.Adapters, importance, path, o.Phi, weighting);
+        return new AloraRegularizer(c.Adapters, importance, path, o.Phi, weighting, o.RelativeStrength);
     }
 
     /// <summary>The importance file's stage-nu factors must be the continued adapter's: else it was recorded with another adapter.</summary>

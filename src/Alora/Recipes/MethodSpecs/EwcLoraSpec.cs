@@ -19,7 +19,7 @@ public static class EwcLoraSpec
                     Name = "ewc-lora",
                     Display = "EWC-LoRA",
                     NeedsFisher = true,
-                    Strength = "ewc-lambda",
+                    Strength = ["ewc-lambda"],
                     Settings = (d, _) => new(EwcLambda: d.EwcLambda),
                 },
             ],
