@@ -31,6 +31,9 @@ public sealed record ResultRow
     public int? Rank { get; init; }
     public string? LayerWeights { get; init; }
     public double? EwcLambda { get; init; }
+
+    /// <summary>beta of an eval-only method's W0 + beta D (lora-scaled); null for the others.</summary>
+    public double? AdapterScale { get; init; }
     public double? FinalTaskLoss { get; init; }
     public double? FinalPenalty { get; init; }
     public required string Run { get; init; }

@@ -58,6 +58,16 @@ public sealed record ExperimentMethod
     /// <summary>The domain stage reads a Fisher computed on the general text.</summary>
     public bool NeedsFisher { get; init; }
 
+    /// <summary>
+    /// Eval-only: not trained, but the same seed's adapter of this experiment method evaluated as W0 + beta D
+    /// (adapter scaling), beta its overrides' adapter-scale. The planner trains that method's domain stage (even when
+    /// it is not in the methods) and adds an evaluation job; null for a trained method.
+    /// </summary>
+    public string? ScalesAdapterOf { get; init; }
+
+    /// <summary>Evaluates another method's adapter rather than training one (<see cref="ScalesAdapterOf"/>).</summary>
+    public bool EvalOnly => ScalesAdapterOf is not null;
+
     /// <summary>Its settings as results.csv shows them, from its domain-stage options and (when it continues one) its general stage's.</summary>
     public Func<FinetuneOptions, FinetuneOptions?, MethodSettings> Settings { get; init; } = (_, _) => new();
 }

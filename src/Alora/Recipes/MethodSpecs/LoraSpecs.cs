@@ -24,6 +24,13 @@ public static class LoraSpecs
                     Display = "LoRA(ν+μ)",
                     ContinuesGeneral = true,
                 },
+                // adapter scaling (WiSE-FT on the adapter): lora-mu's adapter at beta, no training of its own
+                new()
+                {
+                    Name = "lora-scaled",
+                    Display = "LoRA(μ)×β",
+                    ScalesAdapterOf = "lora-mu",
+                },
             ],
         };
 
