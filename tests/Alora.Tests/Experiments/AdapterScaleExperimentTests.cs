@@ -116,7 +116,10 @@ public sealed class AdapterScaleExperimentTests
             Assert.NotNull(scaled.Eval);
         }
         Assert.Equal(["base", "base", "lora-scaled", "lora-scaled"], plan.Entries.Select(e => e.Method).Order());
-        Assert.Equal(["lora-scaled-quiz-s1-beta0.5", "lora-scaled-quiz-s2-beta0.5"], plan.Entries.Where(e => e.Method == "lora-scaled").Select(e => e.Run));
+        Assert.Equal(
+            ["lora-scaled-quiz-s1-beta0.5", "lora-scaled-quiz-s2-beta0.5"],
+            plan.Entries.Where(e => e.Method == "lora-scaled").Select(e => e.Run)
+        );
 
         // with lora-mu in the methods, before or after lora-scaled, its run is the same and evaluated
         foreach (var methods in new[] { "[lora-scaled, lora-mu]", "[lora-mu, lora-scaled]" })
@@ -132,7 +135,10 @@ public sealed class AdapterScaleExperimentTests
 
     [Theory]
     [InlineData("overrides:\n  lora-scaled: {lr: 0.1}\n", "unknown key 'overrides.lora-scaled.lr': lora-scaled trains nothing")]
-    [InlineData("overrides:\n  lora-scaled: {adapter-scale: -1}\n", "overrides.lora-scaled.adapter-scale must be a finite number of at least 0 (got -1)")]
+    [InlineData(
+        "overrides:\n  lora-scaled: {adapter-scale: -1}\n",
+        "overrides.lora-scaled.adapter-scale must be a finite number of at least 0 (got -1)"
+    )]
     [InlineData("overrides:\n  lora-scaled: {adapter-scale: .nan}\n", "overrides.lora-scaled.adapter-scale")]
     [InlineData("overrides:\n  lora-scaled: {adapter-scale: half}\n", "overrides.lora-scaled.adapter-scale must be a number")]
     [InlineData("overrides:\n  lora-mu: {adapter-scale: 0.5}\n", "unknown key 'overrides.lora-mu.adapter-scale'")]
@@ -199,7 +205,10 @@ public sealed class AdapterScaleExperimentTests
     {
         using var tmp = new TempDir();
         var path = tmp.File("results.csv");
-        File.WriteAllText(path, "method,sweep,sweep_value,seed,task,general_ppl,acc,acc_norm,ewc_lambda,run\nlora-mu,,,1,quiz,12.5,0.5,0.25,,lora-mu-quiz-s1\n");
+        File.WriteAllText(
+            path,
+            "method,sweep,sweep_value,seed,task,general_ppl,acc,acc_norm,ewc_lambda,run\nlora-mu,,,1,quiz,12.5,0.5,0.25,,lora-mu-quiz-s1\n"
+        );
         var row = Assert.Single(ExperimentResults.ReadCsv(path));
         Assert.Equal(("lora-mu", 12.5, 0.5), (row.Method, row.GeneralPpl, row.Acc));
         Assert.Null(row.AdapterScale);

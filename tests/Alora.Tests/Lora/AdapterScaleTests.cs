@@ -80,7 +80,10 @@ public sealed class AdapterScaleTests
             }
             tensors.Add(KeyValuePair.Create(key, w.to_type(ScalarType.Float32)));
         }
-        Assert.Equal(4, tensors.Count(t => t.Key.EndsWith("q_proj.weight", StringComparison.Ordinal) || t.Key.EndsWith("v_proj.weight", StringComparison.Ordinal)));
+        Assert.Equal(
+            4,
+            tensors.Count(t => t.Key.EndsWith("q_proj.weight", StringComparison.Ordinal) || t.Key.EndsWith("v_proj.weight", StringComparison.Ordinal))
+        );
         SafeTensorsWriter.Write(Path.Combine(outDir, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         File.Copy(Path.Combine(modelDir, "config.json"), Path.Combine(outDir, "config.json"));
         return outDir;
@@ -170,7 +173,10 @@ public sealed class AdapterScaleTests
             Assert.True(code == 0, err);
             var json = JsonNode.Parse(output)!;
             if (more.Contains("--adapter-scale"))
-                Assert.Equal(double.Parse(more[Array.IndexOf(more, "--adapter-scale") + 1], System.Globalization.CultureInfo.InvariantCulture), json["adapter_scale"]!.GetValue<double>());
+                Assert.Equal(
+                    double.Parse(more[Array.IndexOf(more, "--adapter-scale") + 1], System.Globalization.CultureInfo.InvariantCulture),
+                    json["adapter_scale"]!.GetValue<double>()
+                );
             else if (more.Contains("--adapter"))
                 Assert.Equal(1.0, json["adapter_scale"]!.GetValue<double>());
             else
@@ -183,7 +189,18 @@ public sealed class AdapterScaleTests
         var merged = MergeByHand(model, adapter, 0.5, tmp.File("merged"));
         AssertRelative(Ppl(merged), Ppl(model, "--adapter", adapter, "--adapter-scale", "0.5"), MergedTolerance, "document NLL");
 
-        var (code, output, err) = CliRunner.Run("eval", "suite", "--model", model, "--ppl", "g=" + data, "--adapter", adapter, "--adapter-scale", "0.5");
+        var (code, output, err) = CliRunner.Run(
+            "eval",
+            "suite",
+            "--model",
+            model,
+            "--ppl",
+            "g=" + data,
+            "--adapter",
+            adapter,
+            "--adapter-scale",
+            "0.5"
+        );
         Assert.True(code == 0, err);
         var suite = JsonNode.Parse(output)!;
         Assert.Equal(0.5, suite["adapter_scale"]!.GetValue<double>());
