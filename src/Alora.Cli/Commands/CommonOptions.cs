@@ -35,7 +35,7 @@ public sealed class ModelOptions
             // NaN and infinities are refused by OptionChecks.AddFiniteChecks
             try
             {
-                if (r.GetValueOrDefault<double?>() is { } v && v < 0)
+                if (r.GetValueOrDefault<double?>() is { } v && double.IsFinite(v) && v < 0)
                     r.AddError($"--adapter-scale must be at least 0 (got {v.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
             }
             catch (InvalidOperationException) { } // the text did not convert: already reported
@@ -49,8 +49,19 @@ public sealed class ModelOptions
         ArgumentNullException.ThrowIfNull(c);
         c.Validators.Add(r =>
         {
-            if (r.GetResult(scale) is { Implicit: false } && r.GetResult(adapter) is null)
-                r.AddError("--adapter-scale scales an adapter: give the adapter with --adapter");
+            if (r.GetResult(scale) is not { Implicit: false } given || r.GetResult(adapter) is not null)
+                return;
+            try
+            {
+                // a value that is itself wrong (NaN, negative, not a number) has its own error: one error per mistake
+                if (given.GetValueOrDefault<double?>() is { } v && !(double.IsFinite(v) && v >= 0))
+                    return;
+            }
+            catch (InvalidOperationException)
+            {
+                return;
+            }
+            r.AddError("--adapter-scale scales an adapter: give the adapter with --adapter");
         });
     }
 
