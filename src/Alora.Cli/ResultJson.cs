@@ -6,8 +6,10 @@ namespace Alora.Cli;
 /// <summary>Result files as JSON with snake_case keys; a non-finite number is written as null (<see cref="EvalJson.Write"/>).</summary>
 public static class ResultJson
 {
-    public static string Perplexity(PerplexityResult r, string model, string data, bool perDocument = true)
+    /// <summary>The perplexity result; <paramref name="more"/> adds fields (the adapter and its scale) at the end.</summary>
+    public static string Perplexity(PerplexityResult r, string model, string data, bool perDocument = true, Action<JsonObject>? more = null)
     {
+        ArgumentNullException.ThrowIfNull(r);
         var o = new JsonObject
         {
             ["model"] = Path.GetFullPath(model),
@@ -39,6 +41,7 @@ public static class ResultJson
                         .ToArray()
                 ),
         };
+        more?.Invoke(o);
         return EvalJson.Write(o);
     }
 }

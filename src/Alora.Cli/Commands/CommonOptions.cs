@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json.Nodes;
 using Alora.Models;
 using Alora.Runtime;
 using TorchSharp;
@@ -19,24 +20,87 @@ public sealed class ModelOptions
             Description = "LoRA adapter to apply: a run folder or a PEFT adapter folder (adapter_config.json + adapter_model.safetensors)",
         };
 
+    public Option<double?> AdapterScale { get; } = AdapterScaleOption();
+
+    /// <summary>--adapter-scale BETA: the adapter applied as W0 + beta D; refused without --adapter (<see cref="RequireAdapter"/>).</summary>
+    public static Option<double?> AdapterScaleOption()
+    {
+        var o = new Option<double?>("--adapter-scale")
+        {
+            Description =
+                "apply the adapter as W0 + BETA * D (adapter scaling: 1, the default, is the adapter as trained, 0 the base model; above 1 extrapolates past it); needs --adapter",
+        };
+        o.Validators.Add(r =>
+        {
+            // NaN and infinities are refused by OptionChecks.AddFiniteChecks
+            try
+            {
+                if (r.GetValueOrDefault<double?>() is { } v && double.IsFinite(v) && v < 0)
+                    r.AddError($"--adapter-scale must be at least 0 (got {v.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
+            }
+            catch (InvalidOperationException) { } // the text did not convert: already reported
+        });
+        return o;
+    }
+
+    /// <summary>An --adapter-scale without an adapter to scale is an error, not a silent no-op.</summary>
+    public static void RequireAdapter(Command c, Option<double?> scale, Option<string?> adapter)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        c.Validators.Add(r =>
+        {
+            if (r.GetResult(scale) is not { Implicit: false } given || r.GetResult(adapter) is not null)
+                return;
+            try
+            {
+                // a value that is itself wrong (NaN, negative, not a number) has its own error: one error per mistake
+                if (given.GetValueOrDefault<double?>() is { } v && !(double.IsFinite(v) && v >= 0))
+                    return;
+            }
+            catch (InvalidOperationException)
+            {
+                return;
+            }
+            r.AddError("--adapter-scale scales an adapter: give the adapter with --adapter");
+        });
+    }
+
     public void AddTo(Command c)
     {
+        ArgumentNullException.ThrowIfNull(c);
         c.Add(Model);
         c.Add(Device);
         c.Add(DType);
         c.Add(Adapter);
+        c.Add(AdapterScale);
+        RequireAdapter(c, AdapterScale, Adapter);
     }
 
-    /// <summary>Loads the model, with the adapter applied (unmerged, so its outputs are exactly base + s B A x) when given.</summary>
+    /// <summary>Records the adapter and its scale in a result's JSON (nothing without --adapter).</summary>
+    public void Describe(ParseResult p, JsonObject o)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        ArgumentNullException.ThrowIfNull(o);
+        if (p.GetValue(Adapter) is not { } adapter)
+            return;
+        o["adapter"] = Path.GetFullPath(adapter);
+        o["adapter_scale"] = p.GetValue(AdapterScale) ?? 1.0;
+    }
+
+    /// <summary>
+    /// Loads the model, with the adapter applied (unmerged, so its outputs are exactly base + beta s B A x; beta
+    /// from --adapter-scale, default 1) when given.
+    /// </summary>
     public CausalLM Load(ParseResult p)
     {
+        ArgumentNullException.ThrowIfNull(p);
         var device = TorchRuntime.ParseDevice(p.GetValue(Device)!);
         var model = ModelLoader.Load(p.GetValue(Model)!, device, p.GetValue(DType).ToScalarType());
         if (p.GetValue(Adapter) is { } adapter)
         {
             try
             {
-                Alora.Lora.PeftAdapter.Apply(model, adapter);
+                Alora.Lora.PeftAdapter.Apply(model, adapter, p.GetValue(AdapterScale) ?? 1.0);
                 model.eval();
             }
             catch

@@ -60,9 +60,12 @@ public static class EvalMcqCommand
             var result = ProgressView.Run(io, taskName, progress => MultipleChoice.Evaluate(taskName, items, tok, scorer, progress));
             double seconds = clock.Elapsed.TotalSeconds;
             var full = EvalJson.Mcq(result, modelDir, dataPath, labelsPath.Length > 0 ? labelsPath : null, perItem: true);
+            model.Describe(p, full);
             full["seconds"] = seconds;
             // every item's log-likelihoods go to the --out file; on the terminal only for small runs
             var shown = result.N <= 20 ? full : EvalJson.Mcq(result, modelDir, dataPath, labelsPath.Length > 0 ? labelsPath : null, perItem: false);
+            if (!ReferenceEquals(shown, full))
+                model.Describe(p, shown);
             shown["seconds"] = seconds;
             io.Out.WriteLine(EvalJson.Write(shown));
             if (p.GetValue(output) is { } outPath)

@@ -51,9 +51,11 @@ public static class EvalPerplexityCommand
                 BatchSize = p.GetValue(batch),
             };
             var result = ProgressView.Run(io, "perplexity", progress => Perplexity.Evaluate(lm, sequences, options, progress));
-            var json = ResultJson.Perplexity(result, modelDir, dataPath);
+            var json = ResultJson.Perplexity(result, modelDir, dataPath, more: o => model.Describe(p, o));
             // per-document NLLs go to the --out file; on the terminal only for small corpora
-            io.Out.WriteLine(result.Documents <= 50 ? json : ResultJson.Perplexity(result, modelDir, dataPath, perDocument: false));
+            io.Out.WriteLine(
+                result.Documents <= 50 ? json : ResultJson.Perplexity(result, modelDir, dataPath, perDocument: false, more: o => model.Describe(p, o))
+            );
             if (p.GetValue(output) is { } outPath)
                 AtomicFile.WriteAllText(outPath, json + "\n");
             return 0;

@@ -71,9 +71,15 @@ public static class EvalSuiteCommand
             using var tok = HasTokenizer(modelDir) ? TextTokenizer.Load(modelDir) : null;
             var result = ProgressView.RunParts(io, progress => EvalSuite.Run(lm, tok, spec, progress));
             // the terminal gets the summary; per-document and per-item scores (--details) only the file
-            io.Out.WriteLine(EvalJson.Write(EvalJson.Suite(result, modelDir)));
+            var summary = EvalJson.Suite(result, modelDir);
+            model.Describe(p, summary);
+            io.Out.WriteLine(EvalJson.Write(summary));
             if (p.GetValue(output) is { } outPath)
-                AtomicFile.WriteAllText(outPath, EvalJson.Write(EvalJson.Suite(result, modelDir, p.GetValue(details))) + "\n");
+            {
+                var json = EvalJson.Suite(result, modelDir, p.GetValue(details));
+                model.Describe(p, json);
+                AtomicFile.WriteAllText(outPath, EvalJson.Write(json) + "\n");
+            }
             return 0;
         });
         return cmd;

@@ -5,18 +5,20 @@ using Alora.Runtime;
 
 namespace Alora.Cli.Commands;
 
-/// <summary>alora merge: W0 + s B A written as a full HuggingFace model folder.</summary>
+/// <summary>alora merge: W0 + s B A (W0 + beta s B A with --adapter-scale) written as a full HuggingFace model folder.</summary>
 public static class MergeCommand
 {
     public static Command Create(CliIo io)
     {
         var model = new Option<string>("--model") { Description = "base HuggingFace model folder", Required = true };
         var adapter = new Option<string>("--adapter") { Description = "run folder or PEFT adapter folder", Required = true };
+        var scale = ModelOptions.AdapterScaleOption();
         var output = new Option<string>("--out") { Description = "folder for the merged model", Required = true };
         var dtype = NamedOptions.Create("--dtype", "dtype of the written weights", ComputeDtype.Float32);
         var cmd = new Command("merge", "Merge a LoRA adapter into its base model and write a HuggingFace model folder.");
         cmd.Add(model);
         cmd.Add(adapter);
+        cmd.Add(scale);
         cmd.Add(output);
         cmd.Add(dtype);
         cmd.SetAction(p =>
@@ -28,9 +30,10 @@ public static class MergeCommand
             OutputCheck.NewFolder(outDir, "--out");
             var type = p.GetValue(dtype).ToScalarType();
             using var lm = ModelLoader.Load(dir);
-            var adapters = PeftAdapter.Apply(lm, p.GetValue(adapter)!);
+            var adapters = PeftAdapter.Apply(lm, p.GetValue(adapter)!, p.GetValue(scale) ?? 1.0);
             ModelMerge.MergeAndSave(lm, adapters, dir, outDir, type);
-            io.Out.WriteLine($"merged {adapters.Count} modules into {Path.GetFullPath(outDir)}");
+            var beta = p.GetValue(scale) is { } b ? $" at scale {b.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : "";
+            io.Out.WriteLine($"merged {adapters.Count} modules{beta} into {Path.GetFullPath(outDir)}");
             return 0;
         });
         return cmd;

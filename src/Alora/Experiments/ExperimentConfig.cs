@@ -42,7 +42,10 @@ public sealed record ExperimentConfig
     /// <summary>Overrides for every domain-stage run.</summary>
     public JsonObject DomainStage { get; init; } = [];
 
-    /// <summary>Per method: overrides of its domain stage (phi, ewc-lambda, layer-weights, lr...); its SI and LoRA-shape keys also reach its general stage.</summary>
+    /// <summary>
+    /// Per method: overrides of its domain stage (phi, ewc-lambda, layer-weights, lr...); its SI and LoRA-shape keys also
+    /// reach its general stage. An eval-only method (lora-scaled) trains nothing: its overrides hold only adapter-scale.
+    /// </summary>
     public IReadOnlyDictionary<string, JsonObject> Overrides { get; init; } = new Dictionary<string, JsonObject>();
     public FisherConfig Fisher { get; init; } = new();
     public EvalConfig Eval { get; init; } = new();
@@ -204,7 +207,18 @@ public sealed record ExperimentConfig
                 throw Err($"overrides: unknown method '{m}': expected any of {string.Join(", ", ExperimentMethods.All)}");
             if (m == ExperimentMethods.Base)
                 throw Err("overrides: 'base' is not trained, so it has nothing to override");
-            CheckTrainKeys(o, $"overrides.{m}");
+            if (ExperimentMethods.EvalOnly(m))
+            {
+                // an eval-only method trains nothing: its overrides are its evaluation's settings, its adapter is trained as its method's
+                foreach (var (k, _) in o.Where(kv => !ExperimentMethods.EvalOnlyKeys.Contains(kv.Key)))
+                    throw Err(
+                        $"unknown key 'overrides.{m}.{k}': {m} trains nothing (it evaluates {ExperimentMethods.ScalesAdapterOf(m)}'s adapter, "
+                            + $"whose settings are overrides.{ExperimentMethods.ScalesAdapterOf(m)}); known: {string.Join(", ", ExperimentMethods.EvalOnlyKeys)}"
+                    );
+                ExperimentPlanner.AdapterScale(this, m);
+            }
+            else
+                CheckTrainKeys(o, $"overrides.{m}");
         }
         if (Fisher.Samples < 1)
             throw Err($"fisher.samples must be at least 1 (got {Fisher.Samples})");
@@ -247,7 +261,8 @@ public sealed record ExperimentConfig
                 throw Err($"sweeps.strength.{m}: a value is listed twice");
         }
         // Every run's options must bind and validate now, not after an hour of training.
-        foreach (var m in Methods.Where(m => m != ExperimentMethods.Base))
+        // (an eval-only method's run is its scaled method's: lora-scaled checks lora-mu's settings)
+        foreach (var m in Methods.Where(m => m != ExperimentMethods.Base).Select(ExperimentMethods.Trained).Distinct())
         {
             try
             {
@@ -288,6 +303,11 @@ public sealed record ExperimentConfig
             if (!known.Contains(k))
                 throw new AloraException(
                     $"{Where}: unknown key '{section}.{k}' (known: {string.Join(", ", known.Where(x => !ReservedTrainKeys.Contains(x)))})"
+                        + (
+                            ExperimentMethods.EvalOnlyKeys.Contains(k)
+                                ? $"; {k} is a setting of {string.Join(", ", ExperimentMethods.All.Where(ExperimentMethods.EvalOnly))} (overrides.{ExperimentMethods.All.First(ExperimentMethods.EvalOnly)}.{k})"
+                                : ""
+                        )
                 );
         }
     }

@@ -4,13 +4,18 @@ using Alora.Recipes;
 
 namespace Alora.Experiments;
 
-/// <summary>What a job does: a general-stage run (LoRA + SI recording), a Fisher pass, a domain-stage run (then its evaluation), or the base model's evaluation.</summary>
+/// <summary>
+/// What a job does: a general-stage run (LoRA + SI recording), a Fisher pass, a domain-stage run (then its evaluation,
+/// unless it is planned only for an eval-only method), the base model's evaluation, or the evaluation of a domain run's
+/// adapter scaled by beta (an eval-only method such as lora-scaled).
+/// </summary>
 public enum JobKind
 {
     General,
     Fisher,
     Domain,
     Base,
+    Scaled,
 }
 
 /// <summary>One node of the experiment's DAG; its folder is DIR/runs/<see cref="Name"/>.</summary>
@@ -30,10 +35,16 @@ public sealed record ExperimentJob
     public FinetuneOptions? Train { get; init; }
     public FisherRequest? Fisher { get; init; }
 
-    /// <summary>What the run is evaluated on (domain and base jobs).</summary>
+    /// <summary>What the run is evaluated on (base and scaled jobs, domain jobs of a method in the config); null: no evaluation.</summary>
     public EvalSuiteSpec? Eval { get; init; }
 
-    /// <summary>Jobs whose outputs this one reads (the general-stage adapter, the Fisher).</summary>
+    /// <summary>A scaled job: the domain job whose adapter it evaluates (also in <see cref="DependsOn"/>).</summary>
+    public string? AdapterOf { get; init; }
+
+    /// <summary>A scaled job: beta of W0 + beta D.</summary>
+    public double? AdapterScale { get; init; }
+
+    /// <summary>Jobs whose outputs this one reads (the general-stage adapter, the Fisher, the adapter a scaled job evaluates).</summary>
     public IReadOnlyList<string> DependsOn { get; init; } = [];
 
     /// <summary>The job's identity: what it computes, without where. Two methods that need the same run share it; a rerun with another configuration is refused.</summary>

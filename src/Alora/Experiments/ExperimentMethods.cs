@@ -15,6 +15,15 @@ public static class ExperimentMethods
     /// <summary>The proposed method: the one sweeps vary and the report's ablation is about.</summary>
     public const string Alora = "alora";
 
+    /// <summary>The key of an eval-only method's overrides that sets beta (overrides: {lora-scaled: {adapter-scale: 0.5}}).</summary>
+    public const string AdapterScaleKey = "adapter-scale";
+
+    /// <summary>beta when the overrides do not set it: halfway between the base model and the adapter.</summary>
+    public const double DefaultAdapterScale = 0.5;
+
+    /// <summary>The keys an eval-only method's overrides may hold (it trains nothing, so no training option applies).</summary>
+    public static readonly string[] EvalOnlyKeys = [AdapterScaleKey];
+
     public static readonly string[] All = [Base, .. MethodRegistry.ExperimentMethods.Select(m => m.Name)];
 
     /// <summary>The registration of a trained method, or null for base and unknown names.</summary>
@@ -31,10 +40,23 @@ public static class ExperimentMethods
 
     public static bool NeedsFisher(string method) => Find(method)?.NeedsFisher == true;
 
-    public static bool NeedsGeneralData(string method) => ContinuesGeneral(method) || NeedsFisher(method);
+    /// <summary>Whether its training (its own, or for an eval-only method that of the method it scales) reads the general text.</summary>
+    public static bool NeedsGeneralData(string method)
+    {
+        var trained = Trained(method);
+        return ContinuesGeneral(trained) || NeedsFisher(trained);
+    }
+
+    /// <summary>The experiment method whose adapter an eval-only method evaluates (lora-scaled: lora-mu); null for others.</summary>
+    public static string? ScalesAdapterOf(string method) => Find(method)?.ScalesAdapterOf;
+
+    public static bool EvalOnly(string method) => Find(method)?.EvalOnly == true;
+
+    /// <summary>The method whose domain stage is trained for this one: itself, or the method an eval-only method scales.</summary>
+    public static string Trained(string method) => ScalesAdapterOf(method) ?? method;
 
     /// <summary>Whether the method has a strength to vary (phi, ewc-lambda...).</summary>
-    public static bool HasStrength(string method) => Find(method)?.Strength.Count > 0;
+    public static bool HasStrength(string method) => Find(method) is { } m && (m.Strength.Count > 0 || m.EvalOnly);
 
     /// <summary>The option that sets the method's strength in a run with these options: the first of its strength options
     /// the run sets (alora's relative-strength when given, else phi); null for a method without one.</summary>

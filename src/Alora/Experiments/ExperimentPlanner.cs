@@ -10,7 +10,9 @@ namespace Alora.Experiments;
 /// <summary>
 /// Turns a configuration into jobs, sharing what methods share: per seed one general-stage run (LoRA with SI
 /// recording) serves lora-nu-mu (continued without penalty), alora and alora-no-layer (continued with the
-/// penalty); one Fisher per seed (or one in all) serves ewc-lora; base is evaluated once, untrained. Two
+/// penalty); one Fisher per seed (or one in all) serves ewc-lora; base is evaluated once, untrained; an eval-only
+/// method (lora-scaled) evaluates the adapter of the domain run of the method it scales (lora-mu), which is planned,
+/// without its own evaluation, when that method is not in the config. Two
 /// requests for the same computation (a sweep value equal to the configured one, alora-no-layer's general
 /// stage) become one job.
 /// </summary>
@@ -60,11 +62,26 @@ public static class ExperimentPlanner
             {
                 foreach (var m in c.Methods.Where(m => m != ExperimentMethods.Base))
                 {
+                    if (ExperimentMethods.ScalesAdapterOf(m) is { } of)
+                    {
+                        // evaluated only if 'of' is in the config itself (the Builder adds the evaluation when it comes)
+                        var adapterRun = Domain(c, b, of, seed, t, [], [], "", evaluate: false);
+                        entries.Add(new ResultEntry(m, seed, t.Name, Scaled(c, b, m, seed, t, adapterRun)));
+                        continue;
+                    }
                     var run = Domain(c, b, m, seed, t, [], [], "");
                     entries.Add(new ResultEntry(m, seed, t.Name, run));
                 }
                 foreach (var (m, values) in c.Sweeps.Strength)
                 {
+                    if (ExperimentMethods.ScalesAdapterOf(m) is { } scaled)
+                    {
+                        // an eval-only method's strength is its beta: one evaluation of the same adapter per value
+                        var adapterRun = Domain(c, b, scaled, seed, t, [], [], "", evaluate: false);
+                        foreach (var v in WithConfigured(values, AdapterScale(c, m)))
+                            entries.Add(new ResultEntry(m, seed, t.Name, Scaled(c, b, m, seed, t, adapterRun, v), "strength", v));
+                        continue;
+                    }
                     // the configured strength is the method's main run; the others are its curve's further points
                     var main = TrainOptions(c, m, Stage.Domain, []);
                     var key = ExperimentMethods.StrengthKey(m, main)!;
@@ -142,7 +159,8 @@ public static class ExperimentPlanner
             DomainTaskConfig task,
             JsonObject generalExtra,
             JsonObject domainExtra,
-            string tag
+            string tag,
+            bool evaluate = true
         )
         {
             var deps = new List<string>();
@@ -187,8 +205,39 @@ public static class ExperimentPlanner
                     Task = task.Name,
                     DependsOn = deps,
                     Train = o,
-                    Eval = EvalSpec(c, [task]),
+                    Eval = evaluate ? EvalSpec(c, [task]) : null,
                     Identity = identity,
+                }
+            );
+        }
+
+        // an eval-only method's job: the adapter of a domain run at beta, on that run's evaluation
+        string Scaled(ExperimentConfig c, Builder b, string method, long seed, DomainTaskConfig task, string adapterRun, double? at = null)
+        {
+            double beta = at ?? AdapterScale(c, method);
+            var name = $"{method}-{task.Name.Replace('/', '-')}-s{seed}-beta{Num(beta)}";
+            return b.Add(
+                name,
+                new ExperimentJob
+                {
+                    Name = name,
+                    Kind = JobKind.Scaled,
+                    Method = method,
+                    Seed = seed,
+                    Task = task.Name,
+                    DependsOn = [adapterRun],
+                    AdapterOf = adapterRun,
+                    AdapterScale = beta,
+                    Eval = EvalSpec(c, [task]),
+                    Identity = new JsonObject
+                    {
+                        ["kind"] = "scaled",
+                        ["model"] = c.Model,
+                        ["device"] = c.Device,
+                        ["dtype"] = EnumNames<ComputeDtype>.Name(c.Dtype),
+                        ["adapter_of"] = adapterRun,
+                        ["adapter_scale"] = beta,
+                    },
                 }
             );
         }
@@ -276,6 +325,31 @@ public static class ExperimentPlanner
         }
     }
 
+    /// <summary>
+    /// beta of an eval-only method: overrides.METHOD.adapter-scale, else <see cref="ExperimentMethods.DefaultAdapterScale"/>;
+    /// a finite number of at least 0 (above 1 extrapolates past the adapter).
+    /// </summary>
+    public static double AdapterScale(ExperimentConfig c, string method)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        var key = ExperimentMethods.AdapterScaleKey;
+        if (!c.Overrides.TryGetValue(method, out var o) || !o.ContainsKey(key))
+            return ExperimentMethods.DefaultAdapterScale;
+        var at = $"{c.Source ?? "experiment"}: overrides.{method}.{key}";
+        double v;
+        try
+        {
+            v = o[key] is JsonValue j ? j.GetValue<double>() : throw new FormatException();
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        {
+            throw new AloraException($"{at} must be a number (got {o[key]?.ToJsonString() ?? "null"})", e);
+        }
+        if (!double.IsFinite(v) || v < 0)
+            throw new AloraException($"{at} must be a finite number of at least 0 (got {v.ToString(CultureInfo.InvariantCulture)})");
+        return v;
+    }
+
     static List<double> WithConfigured(IReadOnlyList<double> values, double configured) =>
         values.Contains(configured) ? [.. values] : [.. values, configured];
 
@@ -356,7 +430,13 @@ public static class ExperimentPlanner
         {
             var key = job.Identity.ToJsonString();
             if (_byIdentity.TryGetValue(key, out var existing))
+            {
+                // a domain run planned for an eval-only method alone is evaluated once its own method asks for it
+                int i = Jobs.FindIndex(j => j.Name == existing);
+                if (Jobs[i].Eval is null && job.Eval is not null)
+                    Jobs[i] = Jobs[i] with { Eval = job.Eval };
                 return existing;
+            }
             var unique = name;
             for (int i = 2; Taken(unique); i++)
                 unique = $"{name}-{i}";

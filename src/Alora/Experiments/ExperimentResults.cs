@@ -31,6 +31,8 @@ public static class ExperimentResults
             ["method"] = job.Method,
             ["seed"] = job.Seed,
             ["task"] = job.Task,
+            ["adapter_of"] = job.AdapterOf,
+            ["adapter_scale"] = job.AdapterScale,
             ["depends_on"] = new JsonArray(job.DependsOn.Select(d => (JsonNode)JsonValue.Create(d)!).ToArray()),
             ["config"] = ReadJson(Path.Combine(dir, "config.json"))
                 ?? (job.Fisher is null ? null : JsonSerializer.SerializeToNode(job.Fisher, ExperimentConfig.Json)),
@@ -52,10 +54,17 @@ public static class ExperimentResults
             costs["fisher_bytes"] = f["bytes"]?.DeepClone();
             costs["peak_memory_bytes"] = f["peak_memory_bytes"]?.DeepClone();
         }
-        foreach (var dep in job.DependsOn.Select(plan.Job))
+        // a scaled job costs the training of the adapter it evaluates (and what that run continues)
+        var deps = job.DependsOn.Select(plan.Job).SelectMany(d => d.Kind == JobKind.Domain ? [d, .. d.DependsOn.Select(plan.Job)] : new[] { d });
+        foreach (var dep in deps)
         {
             var depDir = plan.RunDir(dep.Name);
-            if (dep.Kind == JobKind.General)
+            if (dep.Kind == JobKind.Domain && ReadJson(Path.Combine(depDir, "summary.json")) is { } ds)
+            {
+                costs["train_seconds"] = ds["train_seconds"]?.DeepClone();
+                costs["peak_memory_bytes"] = ds["peak_working_set_bytes"]?.DeepClone();
+            }
+            else if (dep.Kind == JobKind.General)
             {
                 costs["general_stage_seconds"] = ReadJson(Path.Combine(depDir, "summary.json"))?["train_seconds"]?.DeepClone();
                 AddImportanceCosts(costs, depDir);
@@ -191,8 +200,10 @@ public static class ExperimentResults
             var probes = tasks is JsonObject t
                 ? t.Where(kv => !IsDomainTask(plan, kv.Key)).ToDictionary(kv => kv.Key, kv => (Num(kv.Value?["acc"]), Num(kv.Value?["acc_norm"])))
                 : [];
-            var general = job.DependsOn.Select(plan.Job).FirstOrDefault(d => d.Kind == JobKind.General)?.Train;
-            var settings = ExperimentMethods.Settings(e.Method, job.Train, general);
+            // an eval-only method's settings and rank are those of the run whose adapter it scales
+            var trained = job.AdapterOf is { } of ? plan.Job(of) : job;
+            var general = trained.DependsOn.Select(plan.Job).FirstOrDefault(d => d.Kind == JobKind.General)?.Train;
+            var settings = ExperimentMethods.Settings(ExperimentMethods.Trained(e.Method), trained.Train, general);
             rows.Add(
                 new ResultRow
                 {
@@ -214,10 +225,11 @@ public static class ExperimentResults
                     PeakMemoryBytes = OptLong(costs?["peak_memory_bytes"]),
                     Phi = settings.Phi,
                     Xi = settings.Xi,
-                    Rank = job.Kind == JobKind.Base ? null : (general ?? job.Train)?.Rank,
+                    Rank = job.Kind == JobKind.Base ? null : (general ?? trained.Train)?.Rank,
                     LayerWeights = settings.LayerWeights is { } w ? EnumNames<LayerWeighting>.Name(w) : null,
                     EwcLambda = settings.EwcLambda,
-                    Strength = ExperimentMethods.Strength(e.Method, job.Train),
+                    AdapterScale = job.AdapterScale,
+                    Strength = job.AdapterScale ?? ExperimentMethods.Strength(e.Method, job.Train),
                     FinalTaskLoss = Opt(r?["metrics"]?["final_task_loss"]),
                     FinalPenalty = Opt(r?["metrics"]?["final_penalty"]),
                     Probes = probes,

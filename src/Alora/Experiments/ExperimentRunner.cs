@@ -154,7 +154,7 @@ public static partial class Experiment
                 yield return Stage(job);
             if (job.Kind == JobKind.Fisher && !File.Exists(Path.Combine(dir, "fisher.json")))
                 yield return "fisher";
-            if (job.Kind is JobKind.Domain or JobKind.Base && !EvalDone(job))
+            if (job.Eval is not null && !EvalDone(job))
                 yield return "eval";
         }
 
@@ -209,7 +209,11 @@ public static partial class Experiment
                     break;
                 case JobKind.Domain:
                     Train(job);
-                    Evaluate(job, plan.RunDir(job.Name));
+                    if (job.Eval is not null)
+                        Evaluate(job, plan.RunDir(job.Name));
+                    break;
+                case JobKind.Scaled:
+                    Evaluate(job, plan.RunDir(job.AdapterOf!), job.AdapterScale ?? 1);
                     break;
                 case JobKind.Fisher:
                     Fisher(job);
@@ -317,7 +321,8 @@ public static partial class Experiment
                 ["stride"] = spec.Perplexity.Stride,
             };
 
-        void Evaluate(ExperimentJob job, string? adapter)
+        /// <summary>Evaluates the base model, or it with the adapter of a run folder applied as W0 + <paramref name="adapterScale"/> D.</summary>
+        void Evaluate(ExperimentJob job, string? adapter, double adapterScale = 1)
         {
             if (EvalDone(job))
             {
@@ -332,7 +337,7 @@ public static partial class Experiment
             PeakMemory.Reset();
             using var model = ModelLoader.Load(c.Model, TorchRuntime.ParseDevice(c.Device), c.Dtype.ToScalarType());
             if (adapter is not null)
-                PeftAdapter.Apply(model, adapter);
+                PeftAdapter.Apply(model, adapter, adapterScale);
             model.eval();
             using var tok =
                 File.Exists(Path.Combine(c.Model, "tokenizer.json")) || File.Exists(Path.Combine(c.Model, "tokenizer.model"))
@@ -342,6 +347,7 @@ public static partial class Experiment
             var result = EvalSuite.Run(model, tok, job.Eval!, progress);
             var json = EvalJson.Suite(result, c.Model);
             json["adapter"] = adapter;
+            json["adapter_scale"] = adapter is null ? null : adapterScale;
             json["spec"] = SpecJson(job.Eval!);
             json["seconds"] = clock.Elapsed.TotalSeconds;
             json["peak_memory_bytes"] = PeakMemory.Bytes();

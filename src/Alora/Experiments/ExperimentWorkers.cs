@@ -87,7 +87,7 @@ public static partial class Experiment
                 var stage = string.Join(" + ", r.Pending(job));
                 bool hadSummary = File.Exists(Path.Combine(dir, "summary.json")),
                     hadCheckpoint = HasCheckpoint(dir);
-                bool hadEval = job.Kind is JobKind.Domain or JobKind.Base && r.EvalDone(job);
+                bool hadEval = job.Eval is not null && r.EvalDone(job);
                 // Task.Run: a launcher that works before its first await must not hold up this loop
                 var task = Task.Run(() => launch(job.Name, opt.Cancel));
                 var l = new Launched(job, Ordinal(job), stage, task, Stopwatch.StartNew(), hadSummary, hadCheckpoint, hadEval);
@@ -120,7 +120,7 @@ public static partial class Experiment
                     else
                         r._trained++;
                 }
-                if (l.Job.Kind is JobKind.Domain or JobKind.Base && !l.HadEval)
+                if (l.Job.Eval is not null && !l.HadEval)
                     r._evaluated++;
                 if (l.Job.Kind == JobKind.Fisher)
                     r._fisher++;

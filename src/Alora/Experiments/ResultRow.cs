@@ -32,6 +32,9 @@ public sealed record ResultRow
     public string? LayerWeights { get; init; }
     public double? EwcLambda { get; init; }
 
+    /// <summary>beta of an eval-only method's W0 + beta D (lora-scaled); null for the others.</summary>
+    public double? AdapterScale { get; init; }
+
     /// <summary>The value of the method's strength option (its phi, ewc-lambda...): the x of its trade-off curve.</summary>
     public double? Strength { get; init; }
     public double? FinalTaskLoss { get; init; }

@@ -7,7 +7,7 @@ namespace Alora.Experiments;
 /// <summary>
 /// results.csv: one row per result, numbers in invariant round-trip form, empty cells for missing values, and
 /// quoting only where a cell holds a comma, a quote or a line break. Probe columns follow the fixed ones, as
-/// PROBE_acc and PROBE_acc_norm.
+/// PROBE_acc and PROBE_acc_norm. A column added later (adapter_scale) may be missing from an older file: its cells read as empty.
 /// </summary>
 public static class ResultsCsvFile
 {
@@ -34,6 +34,7 @@ public static class ResultsCsvFile
         "rank",
         "layer_weights",
         "ewc_lambda",
+        "adapter_scale",
         "strength",
         "final_task_loss",
         "final_penalty",
@@ -72,6 +73,7 @@ public static class ResultsCsvFile
                 r.Rank?.ToString(CultureInfo.InvariantCulture),
                 r.LayerWeights,
                 F(r.EwcLambda),
+                F(r.AdapterScale),
                 F(r.Strength),
                 F(r.FinalTaskLoss),
                 F(r.FinalPenalty),
@@ -124,6 +126,7 @@ public static class ResultsCsvFile
                     Rank = (int?)Lg("rank"),
                     LayerWeights = S("layer_weights"),
                     EwcLambda = D("ewc_lambda"),
+                    AdapterScale = D("adapter_scale"), // absent from results.csv files written before lora-scaled
                     Strength = D("strength"),
                     FinalTaskLoss = D("final_task_loss"),
                     FinalPenalty = D("final_penalty"),

@@ -11,9 +11,14 @@ public sealed record AdaptedModule(string Path, LoraLinear Layer);
 /// <summary>Injects LoRA into the modules whose last name is in target_modules, as PEFT does, and freezes the base weights.</summary>
 public static class LoraInjector
 {
-    public static IReadOnlyList<AdaptedModule> Inject(CausalLM model, LoraConfig config)
+    /// <summary>
+    /// Wraps the target modules; <paramref name="adapterScale"/> (beta, see <see cref="LoraLinear.AdapterScale"/>)
+    /// multiplies every layer's scaling, for an adapter applied as W0 + beta D (1: the adapter as trained).
+    /// </summary>
+    public static IReadOnlyList<AdaptedModule> Inject(CausalLM model, LoraConfig config, double adapterScale = 1)
     {
         config.Validate();
+        PeftAdapter.CheckScale(adapterScale);
         var targets = config.TargetModules.ToHashSet(StringComparer.Ordinal);
         var found = new List<(string Path, nn.Module Parent, string Field, nn.Module<Tensor, Tensor> Layer)>();
         var seenNames = new HashSet<string>(StringComparer.Ordinal);
@@ -52,7 +57,7 @@ public static class LoraInjector
             };
             if (config.R > Math.Min(fanIn, fanOut))
                 throw new AloraException($"--rank {config.R} is larger than {path} ({fanOut} x {fanIn}) allows (at most {Math.Min(fanIn, fanOut)})");
-            var lora = new LoraLinear(layer, config.R, config.Scaling, config.Dropout);
+            var lora = new LoraLinear(layer, config.R, config.Scaling, config.Dropout, adapterScale);
             Replace(parent, field, lora);
             adapted.Add(new AdaptedModule(path, lora));
         }

@@ -22,7 +22,17 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public readonly Models.Linear lora_B;
     readonly double _dropout;
 
+    /// <summary>
+    /// s of y = W0 x + s B A x: alpha / r (alpha / sqrt r for rsLoRA) times <see cref="AdapterScale"/>.
+    /// </summary>
     public double Scaling { get; }
+
+    /// <summary>
+    /// beta, the multiplier an adapter was applied with (adapter scaling, WiSE-FT on the adapter): 1 but when an
+    /// adapter is loaded to evaluate or merge W0 + beta D. s * 1 is s exactly, so beta = 1 is the unscaled adapter bit for bit;
+    /// beta = 0 makes the branch add exactly 0.
+    /// </summary>
+    public double AdapterScale { get; }
     public int Rank { get; }
     public long InFeatures { get; }
     public long OutFeatures { get; }
@@ -37,7 +47,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     /// </summary>
     public Tensor? GradientProbe { get; private set; }
 
-    public LoraLinear(nn.Module<Tensor, Tensor> baseLayer, int rank, double scaling, double dropout)
+    public LoraLinear(nn.Module<Tensor, Tensor> baseLayer, int rank, double scaling, double dropout, double adapterScale = 1)
         : base("LoraLinear")
     {
         (InFeatures, OutFeatures, FanInFanOut) = baseLayer switch
@@ -48,7 +58,8 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         };
         base_layer = baseLayer;
         Rank = rank;
-        Scaling = scaling;
+        AdapterScale = adapterScale;
+        Scaling = scaling * adapterScale;
         _dropout = dropout;
         var device = BaseWeight.device;
         lora_A = new Models.Linear(InFeatures, rank, false);

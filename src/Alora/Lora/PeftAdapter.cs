@@ -138,9 +138,25 @@ public static class PeftAdapter
         }
     }
 
-    /// <summary>Injects the adapter of a folder (ours or PEFT's) into a base model and loads its weights.</summary>
-    public static IReadOnlyList<AdaptedModule> Apply(CausalLM model, string dir)
+    /// <summary>
+    /// beta of W0 + beta D must be finite and at least 0 (0: the base model; 1: the adapter as trained; above 1
+    /// extrapolates past the trained adapter).
+    /// </summary>
+    public static void CheckScale(double adapterScale)
     {
+        if (!double.IsFinite(adapterScale) || adapterScale < 0)
+            throw new AloraException(
+                $"--adapter-scale must be a finite number of at least 0 (got {adapterScale.ToString(System.Globalization.CultureInfo.InvariantCulture)})"
+            );
+    }
+
+    /// <summary>
+    /// Injects the adapter of a folder (ours or PEFT's) into a base model and loads its weights;
+    /// <paramref name="adapterScale"/> (beta) applies it as W0 + beta D (see <see cref="LoraLinear.AdapterScale"/>).
+    /// </summary>
+    public static IReadOnlyList<AdaptedModule> Apply(CausalLM model, string dir, double adapterScale = 1)
+    {
+        CheckScale(adapterScale);
         var (config, regex) = ReadConfig(dir);
         var configPath = Path.Combine(dir, ConfigFile);
         var weightsPath = Path.Combine(dir, WeightsFile);
@@ -175,7 +191,7 @@ public static class PeftAdapter
         IReadOnlyList<AdaptedModule> adapters;
         try
         {
-            adapters = LoraInjector.Inject(model, config);
+            adapters = LoraInjector.Inject(model, config, adapterScale);
         }
         catch (AloraException e)
         {

@@ -59,6 +59,16 @@ public sealed record ExperimentMethod
     public bool NeedsFisher { get; init; }
 
     /// <summary>
+    /// Eval-only: not trained, but the same seed's adapter of this experiment method evaluated as W0 + beta D
+    /// (adapter scaling), beta its overrides' adapter-scale. The planner trains that method's domain stage (even when
+    /// it is not in the methods) and adds an evaluation job; null for a trained method.
+    /// </summary>
+    public string? ScalesAdapterOf { get; init; }
+
+    /// <summary>Evaluates another method's adapter rather than training one (<see cref="ScalesAdapterOf"/>).</summary>
+    public bool EvalOnly => ScalesAdapterOf is not null;
+
+    /// <summary>
     /// The options that set the method's strength, the axis of its trade-off curve, in order of precedence: the first
     /// one a run sets is its strength (alora: relative-strength when given, else phi); empty for a method without one.
     /// Experiments sweep it (sweeps.strength) and results.csv has it in the strength column.

@@ -91,7 +91,8 @@ public sealed class StrengthSweepTests
         var csv = tmp.File("results.csv");
         ExperimentResults.WriteCsv(csv, rows, []);
         var header = File.ReadLines(csv).First().Split(',');
-        Assert.Equal(Array.IndexOf(header, "ewc_lambda") + 1, Array.IndexOf(header, "strength"));
+        // after the methods' own option columns (phi ... ewc_lambda ...), before the losses
+        Assert.InRange(Array.IndexOf(header, "strength"), Array.IndexOf(header, "ewc_lambda") + 1, Array.IndexOf(header, "final_task_loss") - 1);
         var back = ExperimentResults.ReadCsv(csv);
         Assert.Equal([3.0, null], back.Select(r => r.Strength));
         File.WriteAllText(csv, "method,seed,task,general_ppl,acc,acc_norm,run,phi\nalora,1,quiz,5,0.5,0.5,a,3\n");

@@ -18,14 +18,31 @@ public sealed class MethodRegistryTests
     [Fact]
     public void TheExperimentComparesThePapersMethodsInThePapersOrder()
     {
-        Assert.Equal(["base", "lora-mu", "lora-nu-mu", "rslora", "ewc-lora", "alora-no-layer", "alora"], ExperimentMethods.All);
+        Assert.Equal(["base", "lora-mu", "lora-scaled", "lora-nu-mu", "rslora", "ewc-lora", "alora-no-layer", "alora"], ExperimentMethods.All);
         Assert.Equal(
-            ["Base", "LoRA(μ)", "LoRA(ν+μ)", "RSLoRA", "EWC-LoRA", "Ours − layer", "Ours"],
+            ["Base", "LoRA(μ)", "LoRA(μ)×β", "LoRA(ν+μ)", "RSLoRA", "EWC-LoRA", "Ours − layer", "Ours"],
             ExperimentMethods.All.Select(ExperimentMethods.Display)
         );
         Assert.Equal(["lora-nu-mu", "alora-no-layer", "alora"], ExperimentMethods.All.Where(ExperimentMethods.ContinuesGeneral));
         Assert.Equal(["ewc-lora"], ExperimentMethods.All.Where(ExperimentMethods.NeedsFisher));
         Assert.Equal(FinetuneMethod.Lora, ExperimentMethods.RecipeMethod("lora-nu-mu"));
+        Assert.Equal(["lora-scaled"], ExperimentMethods.All.Where(ExperimentMethods.EvalOnly));
+    }
+
+    /// <summary>An eval-only method scales the adapter of a trained method of the same registration, never of another eval-only one.</summary>
+    [Fact]
+    public void AnEvalOnlyMethodScalesATrainedMethodOfItsOwnRegistration()
+    {
+        Assert.Equal("lora-mu", ExperimentMethods.ScalesAdapterOf("lora-scaled"));
+        Assert.Equal("lora-mu", ExperimentMethods.Trained("lora-scaled"));
+        Assert.Equal("alora", ExperimentMethods.Trained("alora"));
+        foreach (var s in MethodRegistry.All)
+        foreach (var e in s.Experiment.Where(e => e.EvalOnly))
+        {
+            var of = s.Experiment.SingleOrDefault(x => x.Name == e.ScalesAdapterOf);
+            Assert.True(of is { EvalOnly: false }, $"{e.Name} scales {e.ScalesAdapterOf}, not a trained method of {s.Method}");
+            Assert.False(e.ContinuesGeneral || e.RecordsImportance || e.NeedsFisher, e.Name);
+        }
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 namespace Alora.Recipes;
 
-/// <summary>Plain LoRA and rsLoRA: the training loop without hooks, in either stage.</summary>
+/// <summary>Plain LoRA and rsLoRA: the training loop without hooks, in either stage; LoRA's adapter is also compared scaled (lora-scaled).</summary>
 public static class LoraSpecs
 {
     static readonly IReadOnlyDictionary<Stage, StageHooks> NoHooks = new Dictionary<Stage, StageHooks>
@@ -18,6 +18,13 @@ public static class LoraSpecs
             Experiment =
             [
                 new() { Name = "lora-mu", Display = "LoRA(μ)" },
+                // adapter scaling (WiSE-FT on the adapter): lora-mu's adapter at beta, no training of its own
+                new()
+                {
+                    Name = "lora-scaled",
+                    Display = "LoRA(μ)×β",
+                    ScalesAdapterOf = "lora-mu",
+                },
                 new()
                 {
                     Name = "lora-nu-mu",
