@@ -10,7 +10,8 @@ namespace Alora.Experiments;
 /// <summary>
 /// Turns a configuration into jobs, sharing what methods share: per seed one general-stage run (LoRA with SI
 /// recording) serves lora-nu-mu (continued without penalty), alora and alora-no-layer (continued with the
-/// penalty); one Fisher per seed (or one in all) serves ewc-lora; base is evaluated once, untrained. Two
+/// penalty); one Fisher per seed (or one in all) serves ewc-lora; a method that reads the general text itself
+/// (replay) gets general.train as --general-data; base is evaluated once, untrained. Two
 /// requests for the same computation (a sweep value equal to the configured one, alora-no-layer's general
 /// stage) become one job.
 /// </summary>
@@ -137,6 +138,7 @@ public static class ExperimentPlanner
                 Stage = Stage.Domain,
                 Data = task.Train,
                 Task = task.Task,
+                GeneralData = ExperimentMethods.ReadsGeneralData(method) ? c.General.Train : null,
             };
             if (ExperimentMethods.ContinuesGeneral(method))
             {

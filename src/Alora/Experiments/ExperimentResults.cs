@@ -217,6 +217,7 @@ public static class ExperimentResults
                     Rank = job.Kind == JobKind.Base ? null : (general ?? job.Train)?.Rank,
                     LayerWeights = settings.LayerWeights is { } w ? EnumNames<LayerWeighting>.Name(w) : null,
                     EwcLambda = settings.EwcLambda,
+                    ReplayFraction = settings.ReplayFraction,
                     FinalTaskLoss = Opt(r?["metrics"]?["final_task_loss"]),
                     FinalPenalty = Opt(r?["metrics"]?["final_penalty"]),
                     Probes = probes,

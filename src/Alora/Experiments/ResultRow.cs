@@ -31,6 +31,9 @@ public sealed record ResultRow
     public int? Rank { get; init; }
     public string? LayerWeights { get; init; }
     public double? EwcLambda { get; init; }
+
+    /// <summary>Replay's rho: the share of each batch replayed from the general text.</summary>
+    public double? ReplayFraction { get; init; }
     public double? FinalTaskLoss { get; init; }
     public double? FinalPenalty { get; init; }
     public required string Run { get; init; }

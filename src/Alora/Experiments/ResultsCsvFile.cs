@@ -34,6 +34,7 @@ public static class ResultsCsvFile
         "rank",
         "layer_weights",
         "ewc_lambda",
+        "replay_fraction",
         "final_task_loss",
         "final_penalty",
         "run",
@@ -71,6 +72,7 @@ public static class ResultsCsvFile
                 r.Rank?.ToString(CultureInfo.InvariantCulture),
                 r.LayerWeights,
                 F(r.EwcLambda),
+                F(r.ReplayFraction),
                 F(r.FinalTaskLoss),
                 F(r.FinalPenalty),
                 r.Run,
@@ -122,6 +124,7 @@ public static class ResultsCsvFile
                     Rank = (int?)Lg("rank"),
                     LayerWeights = S("layer_weights"),
                     EwcLambda = D("ewc_lambda"),
+                    ReplayFraction = D("replay_fraction"), // empty in results.csv files older than the column
                     FinalTaskLoss = D("final_task_loss"),
                     FinalPenalty = D("final_penalty"),
                     Run = S("run") ?? "",
