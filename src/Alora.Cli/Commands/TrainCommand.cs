@@ -15,7 +15,7 @@ public static class TrainCommand
 {
     public static Command Create(CliIo io)
     {
-        var cmd = new Command("train", "Fine-tune a LoRA adapter (LoRA, rsLoRA, ALoRA stages, EWC-LoRA) into a run folder.");
+        var cmd = new Command("train", "Fine-tune a LoRA adapter (LoRA, rsLoRA, replay, ALoRA stages, EWC-LoRA) into a run folder.");
         var config = new Option<string?>("--config")
         {
             Description = "YAML file whose keys are these option names (command-line values override it)",

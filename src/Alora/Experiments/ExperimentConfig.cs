@@ -79,6 +79,7 @@ public sealed record ExperimentConfig
         "device",
         "dtype",
         "prior-importance",
+        "general-data",
     ];
 
     /// <summary>Reads and checks a YAML file; paths in it become absolute.</summary>
@@ -164,7 +165,7 @@ public sealed record ExperimentConfig
         {
             if (string.IsNullOrWhiteSpace(General.Train))
                 throw Err(
-                    $"'general.train' is required by {string.Join(", ", Methods.Where(ExperimentMethods.NeedsGeneralData))} (general text for stage nu and the Fisher)"
+                    $"'general.train' is required by {string.Join(", ", Methods.Where(ExperimentMethods.NeedsGeneralData))} (general text for stage nu, the Fisher and replay)"
                 );
             RequireFile(General.Train, "general.train");
         }

@@ -40,11 +40,14 @@ public static class ExperimentMethods
 
     public static bool NeedsFisher(string method) => Find(method)?.NeedsFisher == true;
 
+    /// <summary>Methods whose domain stage reads the general text itself (replay), as --general-data.</summary>
+    public static bool ReadsGeneralData(string method) => Find(method)?.ReadsGeneralData == true;
+
     /// <summary>Whether its training (its own, or for an eval-only method that of the method it scales) reads the general text.</summary>
     public static bool NeedsGeneralData(string method)
     {
         var trained = Trained(method);
-        return ContinuesGeneral(trained) || NeedsFisher(trained);
+        return ContinuesGeneral(trained) || NeedsFisher(trained) || ReadsGeneralData(trained);
     }
 
     /// <summary>The experiment method whose adapter an eval-only method evaluates (lora-scaled: lora-mu); null for others.</summary>

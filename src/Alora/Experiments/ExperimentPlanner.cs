@@ -10,7 +10,8 @@ namespace Alora.Experiments;
 /// <summary>
 /// Turns a configuration into jobs, sharing what methods share: per seed one general-stage run (LoRA with SI
 /// recording) serves lora-nu-mu (continued without penalty), alora and alora-no-layer (continued with the
-/// penalty); one Fisher per seed (or one in all) serves ewc-lora; base is evaluated once, untrained; an eval-only
+/// penalty); one Fisher per seed (or one in all) serves ewc-lora; a method that reads the general text itself
+/// (replay) gets general.train as --general-data; base is evaluated once, untrained; an eval-only
 /// method (lora-scaled) evaluates the adapter of the domain run of the method it scales (lora-mu), which is planned,
 /// without its own evaluation, when that method is not in the config. Two
 /// requests for the same computation (a sweep value equal to the configured one, alora-no-layer's general
@@ -175,6 +176,7 @@ public static class ExperimentPlanner
                 Stage = Stage.Domain,
                 Data = task.Train,
                 Task = task.Task,
+                GeneralData = ExperimentMethods.ReadsGeneralData(method) ? c.General.Train : null,
             };
             if (ExperimentMethods.ContinuesGeneral(method))
             {

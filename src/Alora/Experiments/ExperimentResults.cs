@@ -228,6 +228,7 @@ public static class ExperimentResults
                     Rank = job.Kind == JobKind.Base ? null : (general ?? trained.Train)?.Rank,
                     LayerWeights = settings.LayerWeights is { } w ? EnumNames<LayerWeighting>.Name(w) : null,
                     EwcLambda = settings.EwcLambda,
+                    ReplayFraction = settings.ReplayFraction,
                     AdapterScale = job.AdapterScale,
                     Strength = job.AdapterScale ?? ExperimentMethods.Strength(e.Method, job.Train),
                     FinalTaskLoss = Opt(r?["metrics"]?["final_task_loss"]),

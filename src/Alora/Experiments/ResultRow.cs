@@ -32,6 +32,9 @@ public sealed record ResultRow
     public string? LayerWeights { get; init; }
     public double? EwcLambda { get; init; }
 
+    /// <summary>Replay's rho: the share of each batch replayed from the general text.</summary>
+    public double? ReplayFraction { get; init; }
+
     /// <summary>beta of an eval-only method's W0 + beta D (lora-scaled); null for the others.</summary>
     public double? AdapterScale { get; init; }
 

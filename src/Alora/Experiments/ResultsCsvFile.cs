@@ -34,6 +34,7 @@ public static class ResultsCsvFile
         "rank",
         "layer_weights",
         "ewc_lambda",
+        "replay_fraction",
         "adapter_scale",
         "strength",
         "final_task_loss",
@@ -73,6 +74,7 @@ public static class ResultsCsvFile
                 r.Rank?.ToString(CultureInfo.InvariantCulture),
                 r.LayerWeights,
                 F(r.EwcLambda),
+                F(r.ReplayFraction),
                 F(r.AdapterScale),
                 F(r.Strength),
                 F(r.FinalTaskLoss),
@@ -126,6 +128,7 @@ public static class ResultsCsvFile
                     Rank = (int?)Lg("rank"),
                     LayerWeights = S("layer_weights"),
                     EwcLambda = D("ewc_lambda"),
+                    ReplayFraction = D("replay_fraction"), // empty in results.csv files older than the column
                     AdapterScale = D("adapter_scale"), // absent from results.csv files written before lora-scaled
                     Strength = D("strength"),
                     FinalTaskLoss = D("final_task_loss"),

@@ -62,7 +62,7 @@ public static class FisherEstimator
         var usable = data.Where(d => d.TargetCount > 0).ToList();
         if (usable.Count == 0)
             throw new AloraException("the Fisher data has no sequence with a target token");
-        var perm = Trainer.Permutation(usable.Count, o.Seed, 0);
+        var perm = BatchSchedule.Permutation(usable.Count, o.Seed, 0);
         var samples = perm.Take(Math.Min(o.Samples, usable.Count)).Select(i => usable[i]).ToList();
 
         var device = targets[0].Weight.device;

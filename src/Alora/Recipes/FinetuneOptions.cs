@@ -34,7 +34,9 @@ public sealed record FinetuneOptions
     )]
     public Stage Stage { get; init; } = Stage.Domain;
 
-    [Description("stage-nu text for --stage both (--data is then the domain data)")]
+    [Description(
+        "general text: stage nu's data for --stage both (--data is then the domain data), and the text --method replay mixes into every batch"
+    )]
     public string? GeneralData { get; init; }
 
     [Description("read --data as this multiple-choice task (sciq, piqa, medmcqa, mcq) and train on prompt + correct answer")]
@@ -143,8 +145,17 @@ public sealed record FinetuneOptions
     [Description("EWC's penalty strength lambda")]
     public double EwcLambda { get; init; } = 1.0;
 
+    [Description(
+        "share rho of each batch replayed from --general-data: k = round(rho * batch-size) general sequences per step, the rest domain; in [0, 1), with k < batch-size"
+    )]
+    public double ReplayFraction { get; init; } = 0.25;
+
     [JsonIgnore]
     public bool IsRslora => Rslora || MethodRegistry.Get(Method).RankStabilized;
+
+    /// <summary>General sequences per step: round(rho * batch-size) for a method that replays, else 0.</summary>
+    [JsonIgnore]
+    public int ReplayPerStep => MethodRegistry.Get(Method).ReplaysGeneralData ? BatchSchedule.ReplayCount(ReplayFraction, BatchSize) : 0;
 
     public TrainConfig ToTrainConfig() =>
         new()
@@ -152,6 +163,7 @@ public sealed record FinetuneOptions
             Lr = Lr,
             BatchSize = BatchSize,
             MicroBatchSize = Math.Min(MicroBatchSize, BatchSize),
+            ReplayPerStep = ReplayPerStep,
             Epochs = Epochs,
             MaxSteps = MaxSteps,
             MaxLength = MaxLength,
@@ -186,6 +198,12 @@ public sealed record FinetuneOptions
         foreach (var p in typeof(FinetuneOptions).GetProperties().Where(p => (Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType).IsEnum))
             if (p.GetValue(this) is Enum e && !Enum.IsDefined(e.GetType(), e))
                 throw new AloraException($"--{OptionCatalog.Key(p)} has no value {e}");
+        if (ReplayFraction is < 0 or >= 1)
+            throw new AloraException($"--replay-fraction must be in [0, 1) (got {ReplayFraction})");
+        if (BatchSize >= 1 && BatchSchedule.ReplayCount(ReplayFraction, BatchSize) is var k && k > BatchSize - 1)
+            throw new AloraException(
+                $"--replay-fraction {ReplayFraction} replays round({ReplayFraction} * {BatchSize}) = {k} of the {BatchSize} sequences of --batch-size: at most {BatchSize - 1} may be general, so that every step has domain sequences"
+            );
         ToTrainConfig().Validate();
         ToLoraConfig().Validate();
         if (Phi < 0)
@@ -211,6 +229,10 @@ public sealed record FinetuneOptions
         if (Stage == Stage.Both && string.IsNullOrWhiteSpace(GeneralData))
             throw new AloraException("--stage both needs --general-data (the stage-nu text) besides --data (the domain data)");
         var spec = MethodRegistry.Get(Method);
+        if (spec.ReplaysGeneralData && string.IsNullOrWhiteSpace(GeneralData))
+            throw new AloraException(
+                $"--method {EnumNames<FinetuneMethod>.Name(Method)} needs --general-data FILE: the general text it replays (--replay-fraction of each batch) besides --data (the domain data)"
+            );
         foreach (var s in Stage == Stage.Both ? new[] { Stage.General, Stage.Domain } : [Stage])
             if (!spec.Stages.ContainsKey(s))
                 throw new AloraException(

@@ -42,24 +42,27 @@ public static class FinetuneRecipe
         var device = TorchRuntime.ParseDevice(o.Device);
         using var model = ModelLoader.Load(o.Model, device, o.Dtype.ToScalarType());
         var (adapters, lora) = Adapters(o, model);
-        var data = TrainingFiles.Load(o.Data, o.Task, o.Model, o.MaxLength);
-        if (data.Any(d => d.Ids.Any(t => t < 0 || t >= model.VocabSize)))
-            throw new AloraException($"{o.Data}: a token id lies outside the model's vocabulary [0, {model.VocabSize})");
+        var data = Load(o.Data, o.Task, o, model);
         var cfg = o.ToTrainConfig();
-        if (data.Count < cfg.BatchSize)
+        int domainPerStep = cfg.BatchSize - cfg.ReplayPerStep;
+        if (data.Count < domainPerStep)
             throw new AloraException(
-                $"{o.Data}: {data.Count} training sequence(s) is fewer than one batch of {cfg.BatchSize}: add data or lower --batch-size"
+                $"{o.Data}: {data.Count} training sequence(s) is fewer than one batch of {domainPerStep}{(cfg.ReplayPerStep > 0 ? " domain sequences" : "")}: add data or lower --batch-size"
             );
+        // replay: k sequences of every batch from the general text, read as the data is (same loader, same --max-length)
+        var general = cfg.ReplayPerStep > 0 ? Load(o.GeneralData!, null, o, model) : null;
+        if (general is { Count: 0 })
+            throw new AloraException($"{o.GeneralData}: --general-data holds no training sequence to replay");
         var hooks = MethodRegistry.Get(o.Method).Stages[o.Stage](new MethodContext(o, o.Stage, runDir, model, adapters)).ToList();
         try
         {
-            using var trainer = new Trainer(model, adapters, data, cfg, runDir, hooks);
+            using var trainer = new Trainer(model, adapters, data, cfg, runDir, hooks, general);
             Directory.CreateDirectory(runDir);
             bool resumed = o.Resume && trainer.TryResume();
             if (!resumed)
             {
                 trainer.StartFresh(); // --resume before any checkpoint: step 0 again, with nothing of the first attempt left
-                WriteConfig(runDir, o, lora, trainer, data, model);
+                WriteConfig(runDir, o, lora, trainer, data, general, model);
             }
             var clock = Stopwatch.StartNew();
             var history = trainer.Train(progress, stopAfter, cancel);
@@ -80,6 +83,8 @@ public static class FinetuneRecipe
                 ["target_tokens_per_epoch"] = data.Sum(d => (long)d.TargetCount),
                 ["peak_working_set_bytes"] = Process.GetCurrentProcess().PeakWorkingSet64,
             };
+            if (MethodRegistry.Get(o.Method).ReplaysGeneralData)
+                (summary["replay_fraction"], summary["replay_per_step"]) = (o.ReplayFraction, cfg.ReplayPerStep);
             AtomicFile.WriteAllText(summaryPath, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
             return new FinetuneResult(runDir, trainer.Step, last?.Loss ?? double.NaN, seconds, history);
         }
@@ -101,6 +106,15 @@ public static class FinetuneRecipe
         var domain = o with { Stage = Stage.Domain, InitAdapter = nu.RunDir, Out = Path.Combine(o.Out, "domain") };
         var mu = Run(domain, progress, null, cancel);
         return mu with { TrainSeconds = nu.TrainSeconds + mu.TrainSeconds };
+    }
+
+    /// <summary>A data file read into training sequences whose token ids the model knows.</summary>
+    static List<TrainingExample> Load(string path, string? task, FinetuneOptions o, CausalLM model)
+    {
+        var data = TrainingFiles.Load(path, task, o.Model, o.MaxLength);
+        if (data.Any(d => d.Ids.Any(t => t < 0 || t >= model.VocabSize)))
+            throw new AloraException($"{path}: a token id lies outside the model's vocabulary [0, {model.VocabSize})");
+        return data;
     }
 
     static FinetuneResult ReadFinished(string runDir)
@@ -151,7 +165,15 @@ public static class FinetuneRecipe
         return (LoraInjector.Inject(model, lora), lora);
     }
 
-    static void WriteConfig(string runDir, FinetuneOptions o, LoraConfig lora, Trainer trainer, List<TrainingExample> data, CausalLM model)
+    static void WriteConfig(
+        string runDir,
+        FinetuneOptions o,
+        LoraConfig lora,
+        Trainer trainer,
+        List<TrainingExample> data,
+        List<TrainingExample>? general,
+        CausalLM model
+    )
     {
         var j = o.ToJson();
         j["resolved"] = new JsonObject
@@ -166,6 +188,13 @@ public static class FinetuneRecipe
             ["architecture"] = model.Architecture,
             ["trainable_parameters"] = model.parameters().Where(p => p.requires_grad).Sum(p => p.numel()),
         };
+        if (MethodRegistry.Get(o.Method).ReplaysGeneralData)
+        {
+            // k general and B - k domain sequences per step; epochs count passes over the domain data
+            j["resolved"]!["replay_per_step"] = o.ReplayPerStep;
+            j["resolved"]!["domain_per_step"] = o.BatchSize - o.ReplayPerStep;
+            j["resolved"]!["general_sequences"] = general?.Count ?? 0;
+        }
         AtomicFile.WriteAllText(Path.Combine(runDir, "config.json"), j.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 }

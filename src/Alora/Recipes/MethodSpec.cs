@@ -32,6 +32,9 @@ public sealed record MethodSpec
     /// <summary>rsLoRA's scaling alpha / sqrt(r), whatever --rslora says.</summary>
     public bool RankStabilized { get; init; }
 
+    /// <summary>Its batches mix in sequences of --general-data (--replay-fraction of each; the trainer's <c>ReplayPerStep</c>).</summary>
+    public bool ReplaysGeneralData { get; init; }
+
     /// <summary>How an experiment compares the method: one entry per row it has in the results (LoRA has two).</summary>
     public IReadOnlyList<ExperimentMethod> Experiment { get; init; } = [];
 }
@@ -58,6 +61,9 @@ public sealed record ExperimentMethod
     /// <summary>The domain stage reads a Fisher computed on the general text.</summary>
     public bool NeedsFisher { get; init; }
 
+    /// <summary>The domain stage reads the general text itself: the planner gives it the config's general.train as --general-data.</summary>
+    public bool ReadsGeneralData { get; init; }
+
     /// <summary>
     /// Eval-only: not trained, but the same seed's adapter of this experiment method evaluated as W0 + beta D
     /// (adapter scaling), beta its overrides' adapter-scale. The planner trains that method's domain stage (even when
@@ -80,4 +86,10 @@ public sealed record ExperimentMethod
 }
 
 /// <summary>The method settings results.csv has a column for; null where the method has no such setting.</summary>
-public sealed record MethodSettings(double? Phi = null, double? Xi = null, LayerWeighting? LayerWeights = null, double? EwcLambda = null);
+public sealed record MethodSettings(
+    double? Phi = null,
+    double? Xi = null,
+    LayerWeighting? LayerWeights = null,
+    double? EwcLambda = null,
+    double? ReplayFraction = null
+);

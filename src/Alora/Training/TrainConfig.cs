@@ -25,6 +25,12 @@ public sealed record TrainConfig
 
     /// <summary>Sequences per forward pass; BatchSize / MicroBatchSize passes are accumulated.</summary>
     public int MicroBatchSize { get; init; } = 4;
+
+    /// <summary>
+    /// Replay: sequences of each batch drawn from the general data the trainer is given (k; the other
+    /// BatchSize - k come from the data). 0 trains on the data alone.
+    /// </summary>
+    public int ReplayPerStep { get; init; }
     public int MaxLength { get; init; } = 256;
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
     public double WeightDecay { get; init; }
@@ -67,6 +73,10 @@ public sealed record TrainConfig
             throw new AloraException($"--weight-decay must be non-negative (got {WeightDecay})");
         if (BatchSize < 1)
             throw new AloraException($"--batch-size must be at least 1 (got {BatchSize})");
+        if (ReplayPerStep < 0 || ReplayPerStep >= BatchSize)
+            throw new AloraException(
+                $"replay of {ReplayPerStep} general sequence(s) per step must be in [0, {BatchSize - 1}] for --batch-size {BatchSize}, so every step has domain sequences"
+            );
         if (MicroBatchSize < 1)
             throw new AloraException($"--micro-batch-size must be at least 1 (got {MicroBatchSize})");
         if (Epochs < 1 && MaxSteps is null)

@@ -13,13 +13,15 @@ namespace Alora.Training;
 /// The training loop: mini-batches of <see cref="TrainConfig.BatchSize"/> sequences accumulated over
 /// micro-batches, cross-entropy averaged over the step's target tokens, hook penalties, gradient
 /// clipping, AdamW or SGD with a warm-up/decay schedule, metrics per step as JSON Lines, and
-/// resumable checkpoints (trainable weights, optimizer state, hook state, RNG state). The data order
-/// is a pure function of (seed, epoch), so a resumed run sees the same batches.
+/// resumable checkpoints (trainable weights, optimizer state, hook state, RNG state). The batches
+/// (<see cref="BatchSchedule"/>: the data, or with replay the data and general text mixed) are a pure
+/// function of (seed, step), so a resumed run sees the same batches.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
     readonly CausalLM _model;
-    readonly IReadOnlyList<TrainingExample> _data;
+    readonly IReadOnlyList<TrainingExample> _data; // the data, then the replayed general text: what batch indices point into
+    readonly BatchSchedule _schedule;
     readonly TrainConfig _cfg;
     readonly string? _runDir;
     readonly IReadOnlyList<ITrainingHook> _hooks;
@@ -41,7 +43,8 @@ public sealed class Trainer : IDisposable
         IReadOnlyList<TrainingExample> data,
         TrainConfig config,
         string? runDir = null,
-        IReadOnlyList<ITrainingHook>? hooks = null
+        IReadOnlyList<ITrainingHook>? hooks = null,
+        IReadOnlyList<TrainingExample>? replay = null
     )
         : this(
             model,
@@ -52,10 +55,14 @@ public sealed class Trainer : IDisposable
             data,
             config,
             runDir,
-            hooks
+            hooks,
+            replay
         ) { }
 
-    /// <summary>Trains the given parameters (all of a model for pretraining, or the LoRA factors).</summary>
+    /// <summary>
+    /// Trains the given parameters (all of a model for pretraining, or the LoRA factors) on <paramref name="data"/>, with
+    /// <see cref="TrainConfig.ReplayPerStep"/> sequences of each batch drawn from <paramref name="replay"/>.
+    /// </summary>
     public Trainer(
         CausalLM model,
         IReadOnlyList<AdaptedModule> adapters,
@@ -63,7 +70,8 @@ public sealed class Trainer : IDisposable
         IReadOnlyList<TrainingExample> data,
         TrainConfig config,
         string? runDir = null,
-        IReadOnlyList<ITrainingHook>? hooks = null
+        IReadOnlyList<ITrainingHook>? hooks = null,
+        IReadOnlyList<TrainingExample>? replay = null
     )
     {
         config.Validate();
@@ -72,7 +80,8 @@ public sealed class Trainer : IDisposable
         if (data.All(d => d.TargetCount == 0))
             throw new AloraException("the training data has no target token");
         _model = model;
-        _data = data;
+        _schedule = new BatchSchedule(data.Count, replay?.Count ?? 0, config.BatchSize, config.ReplayPerStep, config.Seed);
+        _data = config.ReplayPerStep > 0 ? [.. data, .. replay!] : data;
         _cfg = config;
         _runDir = runDir;
         _hooks = hooks ?? [];
@@ -87,7 +96,7 @@ public sealed class Trainer : IDisposable
                 ? new Sgd(_trainable)
                 : new AdamW(_trainable, config.Beta1, config.Beta2, config.Eps, config.WeightDecay);
         _ctx = new StepContext { Adapters = adapters };
-        StepsPerEpoch = (data.Count + config.BatchSize - 1) / config.BatchSize;
+        StepsPerEpoch = _schedule.StepsPerEpoch;
         TotalSteps = config.MaxSteps ?? config.Epochs * StepsPerEpoch;
     }
 
@@ -129,7 +138,7 @@ public sealed class Trainer : IDisposable
     {
         using var scope = NewDisposeScope();
         double lr = LearningRate.At(step, TotalSteps, _cfg.Lr, WarmupSteps, _cfg.Schedule);
-        var batch = BatchIndices(step);
+        var batch = _schedule.Indices(step);
         long targets = batch.Sum(i => (long)_data[i].TargetCount),
             tokens = batch.Sum(i => (long)_data[i].Ids.Length);
         _optimizer.ZeroGrad();
@@ -233,28 +242,6 @@ public sealed class Trainer : IDisposable
                 g.Times_(coef);
         }
         return norm;
-    }
-
-    /// <summary>Sequences of this step: a permutation per epoch drawn from (seed, epoch).</summary>
-    int[] BatchIndices(long step)
-    {
-        long epoch = step / StepsPerEpoch,
-            inEpoch = step % StepsPerEpoch;
-        var perm = Permutation(_data.Count, _cfg.Seed, epoch);
-        int start = (int)(inEpoch * _cfg.BatchSize);
-        return perm[start..Math.Min(start + _cfg.BatchSize, perm.Length)];
-    }
-
-    internal static int[] Permutation(int n, long seed, long epoch)
-    {
-        var perm = Enumerable.Range(0, n).ToArray();
-        var rng = new SplitMix64(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)epoch + 1));
-        for (int i = n - 1; i > 0; i--)
-        {
-            int j = (int)(rng.Next() % (ulong)(i + 1));
-            (perm[i], perm[j]) = (perm[j], perm[i]);
-        }
-        return perm;
     }
 
     /// <summary>Right-padded input [b, L] and shifted labels [b, L]: label j is ids[j+1] when that token is a target, else -100.</summary>

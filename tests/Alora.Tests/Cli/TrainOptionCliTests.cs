@@ -4,7 +4,7 @@ namespace Alora.Tests.Cli;
 public sealed class TrainOptionCliTests
 {
     [Theory]
-    [InlineData("--method", "alora2", "--method 'alora2' is not one of lora, rslora, alora, alora-no-layer, ewc-lora")]
+    [InlineData("--method", "alora2", "--method 'alora2' is not one of lora, rslora, alora, alora-no-layer, ewc-lora, replay")]
     [InlineData("--stage", "mu", "--stage 'mu' is not one of general, domain, both")]
     [InlineData("--layer-weights", "onehot", "--layer-weights 'onehot' is not one of softmax, softmax-normalized, softmax-log, uniform")]
     [InlineData("--dtype", "int8", "--dtype 'int8' is not one of float32, bfloat16, float16")]

@@ -212,7 +212,11 @@ public sealed class AdapterScaleExperimentTests
         var row = Assert.Single(ExperimentResults.ReadCsv(path));
         Assert.Equal(("lora-mu", 12.5, 0.5), (row.Method, row.GeneralPpl, row.Acc));
         Assert.Null(row.AdapterScale);
-        // and the column is written after ewc_lambda
-        Assert.Equal(Array.IndexOf(ResultsCsvFile.Columns, "ewc_lambda") + 1, Array.IndexOf(ResultsCsvFile.Columns, "adapter_scale"));
+        // and the column is written with the methods' own option columns, after ewc_lambda
+        Assert.InRange(
+            Array.IndexOf(ResultsCsvFile.Columns, "adapter_scale"),
+            Array.IndexOf(ResultsCsvFile.Columns, "ewc_lambda") + 1,
+            Array.IndexOf(ResultsCsvFile.Columns, "strength") - 1
+        );
     }
 }

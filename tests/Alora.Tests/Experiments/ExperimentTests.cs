@@ -186,6 +186,7 @@ public sealed class ExperimentTests(ITestOutputHelper output)
             [
                 "cost-memory.png",
                 "cost-seconds.png",
+                "frontier-quiz.png",
                 "importance-heatmap.png",
                 "layer-weights.png",
                 "loss-methods-quiz.png",
@@ -533,6 +534,35 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         Assert.Equal(1e5, ExperimentPlanner.TrainOptions(c, "ewc-lora", Stage.Domain, []).EwcLambda);
         Assert.Equal(0.5, ExperimentPlanner.AdapterScale(c, "lora-scaled"));
         Assert.Equal([1.0, 100.0], c.Sweeps.Phi);
+        Assert.Equal(0.25, ExperimentPlanner.TrainOptions(c, "replay", Stage.Domain, []).ReplayFraction);
+    }
+
+    /// <summary>Replay's domain stage reads the general text itself: the plan gives it general.train as general-data, and no other method.</summary>
+    [Fact]
+    public void ThePlanGivesReplaysDomainStageTheGeneralText()
+    {
+        using var tmp = new TempDir();
+        var path = Path.Combine(Fixtures.RepoRoot, "examples", "experiment.yaml");
+        var c = ExperimentConfig.Bind((JsonObject)YamlJson.Load(path)!, path) with
+        {
+            Methods = ["lora-mu", "lora-nu-mu", "replay", "alora"],
+            Sweeps = new(),
+        };
+        var plan = ExperimentPlanner.Plan(c, tmp.File("out"));
+        foreach (var seed in c.Seeds)
+        {
+            var replay = plan.Job($"replay-medmcqa-s{seed}");
+            Assert.Equal(c.General.Train, replay.Train!.GeneralData);
+            Assert.Equal((FinetuneMethod.Replay, Stage.Domain, 0.25), (replay.Train.Method, replay.Train.Stage, replay.Train.ReplayFraction));
+            Assert.Empty(replay.DependsOn); // a fresh adapter: no general stage, no Fisher
+            Assert.Null(replay.Train.InitAdapter);
+            Assert.Equal(5, replay.Train.ReplayPerStep);
+            Assert.Equal(c.General.Train, replay.Identity["options"]!["general-data"]!.GetValue<string>()); // a run of other general text is another run
+            foreach (var other in new[] { "lora-mu", "lora-nu-mu", "alora" })
+                Assert.Null(plan.Job($"{other}-medmcqa-s{seed}").Train!.GeneralData);
+        }
+        Assert.Equal(0.25, ExperimentMethods.Settings("replay", plan.Job("replay-medmcqa-s1").Train, null).ReplayFraction);
+        Assert.Null(ExperimentMethods.Settings("alora", plan.Job("alora-medmcqa-s1").Train, null).ReplayFraction);
     }
 
     [FixtureTheory]
@@ -541,6 +571,7 @@ public sealed class ExperimentTests(ITestOutputHelper output)
     [InlineData("train:\n  seed: 3\n", "train.seed: 'seed' is set by the experiment")]
     [InlineData("overrides:\n  alora: {phii: 1}\n", "unknown key 'overrides.alora.phii'")]
     [InlineData("train:\n  max-steps: many\n", "'max-steps' has the wrong type")]
+    [InlineData("train:\n  general-data: x.txt\n", "train.general-data: 'general-data' is set by the experiment")]
     [InlineData(
         "overrides:\n  alora: {phi: 1, layer-weights: onehot}\n",
         "the settings of alora (train, domain-stage, overrides.alora): 'layer-weights': 'onehot' is not one of softmax, softmax-normalized, softmax-log, uniform"

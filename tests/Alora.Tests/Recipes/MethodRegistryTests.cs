@@ -18,13 +18,22 @@ public sealed class MethodRegistryTests
     [Fact]
     public void TheExperimentComparesThePapersMethodsInThePapersOrder()
     {
-        Assert.Equal(["base", "lora-mu", "lora-scaled", "lora-nu-mu", "rslora", "ewc-lora", "alora-no-layer", "alora"], ExperimentMethods.All);
         Assert.Equal(
-            ["Base", "LoRA(μ)", "LoRA(μ)×β", "LoRA(ν+μ)", "RSLoRA", "EWC-LoRA", "Ours − layer", "Ours"],
+            ["base", "lora-mu", "lora-scaled", "lora-nu-mu", "rslora", "replay", "ewc-lora", "alora-no-layer", "alora"],
+            ExperimentMethods.All
+        );
+        Assert.Equal(
+            ["Base", "LoRA(μ)", "LoRA(μ)×β", "LoRA(ν+μ)", "RSLoRA", "Replay", "EWC-LoRA", "Ours − layer", "Ours"],
             ExperimentMethods.All.Select(ExperimentMethods.Display)
         );
         Assert.Equal(["lora-nu-mu", "alora-no-layer", "alora"], ExperimentMethods.All.Where(ExperimentMethods.ContinuesGeneral));
         Assert.Equal(["ewc-lora"], ExperimentMethods.All.Where(ExperimentMethods.NeedsFisher));
+        Assert.Equal(["replay"], ExperimentMethods.All.Where(ExperimentMethods.ReadsGeneralData));
+        Assert.Equal(
+            ["lora-nu-mu", "replay", "ewc-lora", "alora-no-layer", "alora"],
+            ExperimentMethods.All.Where(ExperimentMethods.NeedsGeneralData)
+        );
+        Assert.Equal(FinetuneMethod.Replay, ExperimentMethods.RecipeMethod("replay"));
         Assert.Equal(FinetuneMethod.Lora, ExperimentMethods.RecipeMethod("lora-nu-mu"));
         Assert.Equal(["lora-scaled"], ExperimentMethods.All.Where(ExperimentMethods.EvalOnly));
     }
@@ -60,6 +69,9 @@ public sealed class MethodRegistryTests
             Assert.Empty(MethodRegistry.Readers(common));
         Assert.Equal([FinetuneMethod.Alora], MethodRegistry.Readers("layer-weights"));
         Assert.Equal([FinetuneMethod.EwcLora], MethodRegistry.Readers("ewc-lambda"));
+        Assert.Equal([FinetuneMethod.Replay], MethodRegistry.Readers("replay-fraction"));
+        // --general-data is also read by --stage both of every method: no method's own, so it is never warned about
+        Assert.Empty(MethodRegistry.Readers("general-data"));
     }
 
     [Fact]

@@ -129,9 +129,9 @@ public class TrainerTests
     [Fact]
     public void PermutationIsDeterministicAndCoversAll()
     {
-        var p1 = Trainer.Permutation(50, 7, 0);
-        Assert.Equal(p1, Trainer.Permutation(50, 7, 0));
-        Assert.NotEqual(p1, Trainer.Permutation(50, 7, 1));
+        var p1 = BatchSchedule.Permutation(50, 7, 0);
+        Assert.Equal(p1, BatchSchedule.Permutation(50, 7, 0));
+        Assert.NotEqual(p1, BatchSchedule.Permutation(50, 7, 1));
         Assert.Equal(Enumerable.Range(0, 50), p1.Order());
     }
 }
