@@ -30,7 +30,10 @@ public static class ExperimentMethods
 
     public static bool NeedsFisher(string method) => Find(method)?.NeedsFisher == true;
 
-    public static bool NeedsGeneralData(string method) => ContinuesGeneral(method) || NeedsFisher(method);
+    /// <summary>Methods whose domain stage reads the general text itself (general-data).</summary>
+    public static bool ReadsGeneralData(string method) => Find(method)?.ReadsGeneralData == true;
+
+    public static bool NeedsGeneralData(string method) => ContinuesGeneral(method) || NeedsFisher(method) || ReadsGeneralData(method);
 
     /// <summary>The recipe's method of the domain stage.</summary>
     public static FinetuneMethod RecipeMethod(string method) => Get(method).Recipe;

@@ -9,8 +9,8 @@ namespace Alora.Experiments;
 
 /// <summary>
 /// Turns a configuration into jobs, sharing what methods share: per seed one general-stage run (LoRA with SI
-/// recording) serves lora-nu-mu (continued without penalty), alora and alora-no-layer (continued with the
-/// penalty); one Fisher per seed (or one in all) serves ewc-lora; base is evaluated once, untrained. Two
+/// recording) serves lora-nu-mu (continued without penalty), alora, alora-no-layer and ewc-nu (continued with a
+/// penalty; ewc-nu computes its Fisher at nu itself, on general.train); one Fisher per seed (or one in all) serves ewc-lora; base is evaluated once, untrained. Two
 /// requests for the same computation (a sweep value equal to the configured one, alora-no-layer's general
 /// stage) become one job.
 /// </summary>
@@ -148,6 +148,15 @@ public static class ExperimentPlanner
             {
                 throw new InvalidOperationException("general-stage settings for a method without a general stage");
             }
+            if (ExperimentMethods.ReadsGeneralData(method))
+            {
+                // the domain stage reads the general text itself (ewc-nu's Fisher at nu): the config's, with the fisher section's samples unless the method's settings state them
+                o = o with
+                {
+                    GeneralData = c.General.Train,
+                    FisherSamples = Stated(c, method, "fisher-samples", domainExtra) ? o.FisherSamples : c.Fisher.Samples,
+                };
+            }
             if (ExperimentMethods.NeedsFisher(method))
             {
                 var fisher = Fisher(c, b, method, seed, o);
@@ -255,6 +264,13 @@ public static class ExperimentPlanner
             return name;
         }
     }
+
+    /// <summary>Whether a domain-stage option is given for the method (train, domain-stage, its overrides or <paramref name="extra"/>), not left at its default.</summary>
+    static bool Stated(ExperimentConfig c, string method, string key, JsonObject extra) =>
+        c.Train.ContainsKey(key)
+        || c.DomainStage.ContainsKey(key)
+        || (c.Overrides.TryGetValue(method, out var o) && o.ContainsKey(key))
+        || extra.ContainsKey(key);
 
     static List<double> WithConfigured(IReadOnlyList<double> values, double configured) =>
         values.Contains(configured) ? [.. values] : [.. values, configured];

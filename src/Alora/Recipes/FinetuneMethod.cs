@@ -11,6 +11,7 @@ public enum FinetuneMethod
     Alora,
     AloraNoLayer,
     EwcLora,
+    EwcNu,
 }
 
 /// <summary>Which stage a run trains (option stage): nu on general text, mu on the domain, or both in turn.</summary>

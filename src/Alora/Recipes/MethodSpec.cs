@@ -58,6 +58,12 @@ public sealed record ExperimentMethod
     /// <summary>The domain stage reads a Fisher computed on the general text.</summary>
     public bool NeedsFisher { get; init; }
 
+    /// <summary>
+    /// The domain stage reads the general text itself (option general-data: ewc-nu computes its Fisher on it); the
+    /// planner gives it the config's general.train, and fisher-samples from the config's fisher section unless overridden.
+    /// </summary>
+    public bool ReadsGeneralData { get; init; }
+
     /// <summary>Its settings as results.csv shows them, from its domain-stage options and (when it continues one) its general stage's.</summary>
     public Func<FinetuneOptions, FinetuneOptions?, MethodSettings> Settings { get; init; } = (_, _) => new();
 }
