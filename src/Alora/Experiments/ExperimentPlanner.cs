@@ -321,10 +321,18 @@ public static class ExperimentPlanner
             McqBatchSize = c.Eval.BatchSize,
         };
 
+    /// <summary>
+    /// Options that joined the catalog after experiments first wrote job identities, kept only in the identity of jobs
+    /// whose method reads them (ewc-nu's fisher-samples): the other jobs' identities, and so their finished run folders, stay as they were.
+    /// </summary>
+    static readonly string[] LateKeys = ["fisher-samples"];
+
     /// <summary>What a training job computes, without where its files go: the options with the paths of other runs replaced by their names.</summary>
     static JsonObject Identity(string kind, FinetuneOptions o, IReadOnlyList<string> deps)
     {
         var opts = (o with { Out = "", Resume = false, InitAdapter = null, Fisher = null, Importance = null }).ToJson();
+        foreach (var key in LateKeys.Where(k => !MethodRegistry.Readers(k).Contains(o.Method)))
+            opts.Remove(key); // not read by this job's method: its run folder made before the option existed still matches
         return new JsonObject
         {
             ["kind"] = kind,

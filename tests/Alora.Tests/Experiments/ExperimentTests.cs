@@ -531,6 +531,7 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         var alora = ExperimentPlanner.TrainOptions(c, "alora", Stage.Domain, []);
         Assert.Equal((10.0, 8, 32.0, 8e-4, 20), (alora.Phi, alora.Rank, alora.Alpha, alora.Lr, alora.BatchSize));
         Assert.Equal(1e5, ExperimentPlanner.TrainOptions(c, "ewc-lora", Stage.Domain, []).EwcLambda);
+        Assert.Equal(1e5, ExperimentPlanner.TrainOptions(c, "ewc-nu", Stage.Domain, []).EwcLambda);
         Assert.Equal([1.0, 100.0], c.Sweeps.Phi);
     }
 

@@ -18,13 +18,18 @@ public sealed class MethodRegistryTests
     [Fact]
     public void TheExperimentComparesThePapersMethodsInThePapersOrder()
     {
-        Assert.Equal(["base", "lora-mu", "lora-nu-mu", "rslora", "ewc-lora", "alora-no-layer", "alora"], ExperimentMethods.All);
+        Assert.Equal(["base", "lora-mu", "lora-nu-mu", "rslora", "ewc-lora", "ewc-nu", "alora-no-layer", "alora"], ExperimentMethods.All);
         Assert.Equal(
-            ["Base", "LoRA(μ)", "LoRA(ν+μ)", "RSLoRA", "EWC-LoRA", "Ours − layer", "Ours"],
+            ["Base", "LoRA(μ)", "LoRA(ν+μ)", "RSLoRA", "EWC-LoRA", "EWC(ν)", "Ours − layer", "Ours"],
             ExperimentMethods.All.Select(ExperimentMethods.Display)
         );
-        Assert.Equal(["lora-nu-mu", "alora-no-layer", "alora"], ExperimentMethods.All.Where(ExperimentMethods.ContinuesGeneral));
+        Assert.Equal(["lora-nu-mu", "ewc-nu", "alora-no-layer", "alora"], ExperimentMethods.All.Where(ExperimentMethods.ContinuesGeneral));
         Assert.Equal(["ewc-lora"], ExperimentMethods.All.Where(ExperimentMethods.NeedsFisher));
+        Assert.Equal(["ewc-nu"], ExperimentMethods.All.Where(ExperimentMethods.ReadsGeneralData));
+        Assert.Equal(
+            ["lora-nu-mu", "ewc-lora", "ewc-nu", "alora-no-layer", "alora"],
+            ExperimentMethods.All.Where(ExperimentMethods.NeedsGeneralData)
+        );
         Assert.Equal(FinetuneMethod.Lora, ExperimentMethods.RecipeMethod("lora-nu-mu"));
     }
 
@@ -42,7 +47,9 @@ public sealed class MethodRegistryTests
         foreach (var common in new[] { "lr", "rank", "alpha", "target-modules", "seed", "dtype", "init-adapter" })
             Assert.Empty(MethodRegistry.Readers(common));
         Assert.Equal([FinetuneMethod.Alora], MethodRegistry.Readers("layer-weights"));
-        Assert.Equal([FinetuneMethod.EwcLora], MethodRegistry.Readers("ewc-lambda"));
+        Assert.Equal([FinetuneMethod.EwcLora, FinetuneMethod.EwcNu], MethodRegistry.Readers("ewc-lambda"));
+        Assert.Equal([FinetuneMethod.EwcNu], MethodRegistry.Readers("fisher-samples"));
+        Assert.Empty(MethodRegistry.Readers("general-data")); // --stage both reads it for every method
     }
 
     [Fact]
