@@ -75,6 +75,7 @@ public sealed record ExperimentConfig
         "init-adapter",
         "importance",
         "fisher",
+        "general-data",
         "seed",
         "device",
         "dtype",

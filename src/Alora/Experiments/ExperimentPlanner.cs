@@ -9,11 +9,11 @@ namespace Alora.Experiments;
 
 /// <summary>
 /// Turns a configuration into jobs, sharing what methods share: per seed one general-stage run (LoRA with SI
-/// recording) serves lora-nu-mu (continued without penalty), alora and alora-no-layer (continued with the
-/// penalty); one Fisher per seed (or one in all) serves ewc-lora; a method that reads the general text itself
-/// (replay) gets general.train as --general-data; base is evaluated once, untrained; an eval-only
-/// method (lora-scaled) evaluates the adapter of the domain run of the method it scales (lora-mu), which is planned,
-/// without its own evaluation, when that method is not in the config. Two
+/// recording) serves lora-nu-mu (continued without penalty), alora, alora-no-layer and ewc-nu (continued with a
+/// penalty; ewc-nu computes its Fisher at nu itself, on general.train); one Fisher per seed (or one in all) serves
+/// ewc-lora; a method that reads the general text itself (replay, ewc-nu) gets general.train as --general-data; base
+/// is evaluated once, untrained; an eval-only method (lora-scaled) evaluates the adapter of the domain run of the
+/// method it scales (lora-mu), which is planned, without its own evaluation, when that method is not in the config. Two
 /// requests for the same computation (a sweep value equal to the configured one, alora-no-layer's general
 /// stage) become one job.
 /// </summary>
@@ -188,6 +188,8 @@ public static class ExperimentPlanner
             {
                 throw new InvalidOperationException("general-stage settings for a method without a general stage");
             }
+            if (MethodRegistry.Readers("fisher-samples").Contains(o.Method) && !Stated(c, method, "fisher-samples", domainExtra))
+                o = o with { FisherSamples = c.Fisher.Samples }; // ewc-nu's Fisher at nu: the fisher section's samples unless its settings state them
             if (ExperimentMethods.NeedsFisher(method))
             {
                 var fisher = Fisher(c, b, method, seed, o);
@@ -352,6 +354,13 @@ public static class ExperimentPlanner
         return v;
     }
 
+    /// <summary>Whether a domain-stage option is given for the method (train, domain-stage, its overrides or <paramref name="extra"/>), not left at its default.</summary>
+    static bool Stated(ExperimentConfig c, string method, string key, JsonObject extra) =>
+        c.Train.ContainsKey(key)
+        || c.DomainStage.ContainsKey(key)
+        || (c.Overrides.TryGetValue(method, out var o) && o.ContainsKey(key))
+        || extra.ContainsKey(key);
+
     static List<double> WithConfigured(IReadOnlyList<double> values, double configured) =>
         values.Contains(configured) ? [.. values] : [.. values, configured];
 
@@ -405,6 +414,10 @@ public static class ExperimentPlanner
     static JsonObject Identity(string kind, FinetuneOptions o, IReadOnlyList<string> deps)
     {
         var opts = (o with { Out = "", Resume = false, InitAdapter = null, Fisher = null, Importance = null }).ToJson();
+        // an option only other methods read does not make this job another computation (and a method added later, with
+        // options of its own, leaves the identities, and so the finished run folders, of the others as they were)
+        foreach (var key in opts.Select(kv => kv.Key).Where(k => MethodRegistry.Readers(k) is { Count: > 0 } r && !r.Contains(o.Method)).ToList())
+            opts.Remove(key);
         return new JsonObject
         {
             ["kind"] = kind,

@@ -15,10 +15,14 @@ namespace Alora.Methods;
 /// the change of module m's effective weight, i.e. EWC anchored at the base weights W0 (D = 0).
 /// Its gradient is dP/dD = 2 lambda F (*) D, hence dP/dA = s B^T (2 lambda F (*) D) and
 /// dP/dB = s (2 lambda F (*) D) A^T (autograd forms them). Owns its handles on F (on the adapters' device, out of any dispose scope).
+/// <para>Anchored (ewc-nu), D_nu = s B A of the adapters when it is made (the start of stage mu) is kept per module,
+/// detached, and the penalty is lambda * sum_m sum_i F_{m,i} (D_{m,i} - D_nu_{m,i})^2, gradient 2 lambda F (*) (D - D_nu):
+/// ALoRA's anchor with a Fisher in place of SI's Omega.</para>
 /// </summary>
 public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
 {
-    readonly List<(AdaptedModule Module, Tensor F)> _terms = [];
+    // per module: its Fisher and, anchored, D_nu (both [out,in], F's dtype, owned here); Anchor is null at W0
+    readonly List<(AdaptedModule Module, Tensor F, Tensor? Anchor)> _terms = [];
     readonly FisherInfo? _info;
     readonly string? _source;
     double _lastPenalty = double.NaN;
@@ -26,11 +30,16 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
     public string Name => "ewc_penalty";
     public double Lambda { get; }
 
+    /// <summary>Whether the penalty is anchored at the adapters' D when it was made (ewc-nu), not at W0 (ewc-lora).</summary>
+    public bool Anchored { get; }
+
     /// <summary>
     /// Checks the Fisher against the adapters (every adapted module present, shape [out, in], finite, not
     /// negative) and keeps its own handle on each F, in float64 when the adapters are float64, else float32.
+    /// With <paramref name="anchorAtCurrentDelta"/>, also keeps a detached copy of each adapter's D = s B A as it is
+    /// now (D_nu) and penalises D - D_nu.
     /// </summary>
-    public EwcRegularizer(DiagonalFisher fisher, IReadOnlyList<AdaptedModule> adapters, double lambda)
+    public EwcRegularizer(DiagonalFisher fisher, IReadOnlyList<AdaptedModule> adapters, double lambda, bool anchorAtCurrentDelta = false)
     {
         var src = fisher.Source ?? "the Fisher";
         if (!double.IsFinite(lambda) || lambda < 0)
@@ -38,6 +47,7 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
         if (adapters.Count == 0)
             throw new AloraException("EWC-LoRA needs at least one adapted module");
         Lambda = lambda;
+        Anchored = anchorAtCurrentDelta;
         _info = fisher.Info;
         _source = fisher.Source;
         try
@@ -66,7 +76,14 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
                 var mine = f.to(dtype, weight.device); // a copy when dtype or device differ
                 if (ReferenceEquals(mine, f))
                     mine = f.detach(); // else our own handle on the same storage
-                _terms.Add((a, mine.DetachFromDisposeScope()));
+                _terms.Add((a, mine.DetachFromDisposeScope(), null));
+                if (anchorAtCurrentDelta)
+                    using (NewDisposeScope())
+                    using (no_grad())
+                    {
+                        var anchor = a.Layer.DeltaWeight().to_type(dtype).detach().clone(); // D_nu [out,in], its own storage
+                        _terms[^1] = (a, _terms[^1].F, anchor.DetachFromDisposeScope());
+                    }
             }
         }
         catch
@@ -77,14 +94,20 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
     }
 
     /// <summary>Reads a Fisher file and checks it against the model and the adapters (see the constructor).</summary>
-    public static EwcRegularizer FromFile(string path, CausalLM model, IReadOnlyList<AdaptedModule> adapters, double lambda)
+    public static EwcRegularizer FromFile(
+        string path,
+        CausalLM model,
+        IReadOnlyList<AdaptedModule> adapters,
+        double lambda,
+        bool anchorAtCurrentDelta = false
+    )
     {
         ArgumentNullException.ThrowIfNull(adapters);
         if (!File.Exists(path))
             throw new AloraException($"{path}: Fisher file not found (--fisher)");
         using var fisher = DiagonalFisher.Load(path, adapters.Count > 0 ? adapters[0].Layer.lora_A.weight.device : null);
         CheckModel(fisher, model);
-        return new EwcRegularizer(fisher, adapters, lambda);
+        return new EwcRegularizer(fisher, adapters, lambda, anchorAtCurrentDelta);
     }
 
     /// <summary>The file's architecture, hidden size and layer count (when recorded) must be the model's.</summary>
@@ -101,14 +124,16 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
             );
     }
 
-    /// <summary>lambda * sum_m sum_i F_{m,i} D_{m,i}^2, a differentiable scalar.</summary>
+    /// <summary>lambda * sum_m sum_i F_{m,i} D_{m,i}^2 (anchored: (D - D_nu)^2), a differentiable scalar.</summary>
     public Tensor Compute()
     {
         using var scope = NewDisposeScope();
         Tensor? total = null;
-        foreach (var (m, f) in _terms)
+        foreach (var (m, f, anchor) in _terms)
         {
             var d = m.Layer.DeltaWeight().to_type(f.dtype); // [out,in] = s * [out,r] @ [r,in]
+            if (anchor is not null)
+                d = d - anchor; // D - D_nu [out,in]
             var term = (f * d).view(-1).dot(d.view(-1)); // sum_i F_i D_i^2
             total = total is null ? term : total.Plus(term);
         }
@@ -135,7 +160,8 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
         var means = FisherMeans();
         var j = new JsonObject
         {
-            ["method"] = "ewc-lora",
+            ["method"] = Anchored ? "ewc-nu" : "ewc-lora",
+            ["anchor"] = Anchored ? "D_nu (the continued adapter at the start of stage mu)" : "W0",
             ["lambda"] = Lambda,
             ["fisher"] = _source,
             ["fisher_bytes"] = _source is not null && File.Exists(_source) ? new FileInfo(_source).Length : null,
@@ -159,8 +185,11 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
 
     public void Dispose()
     {
-        foreach (var (_, f) in _terms)
+        foreach (var (_, f, anchor) in _terms)
+        {
             f.Dispose();
+            anchor?.Dispose();
+        }
         _terms.Clear();
     }
 }

@@ -24,6 +24,12 @@ public sealed record FisherOptions
     public long Seed { get; init; } = 42;
     public IReadOnlyList<string> TargetModules { get; init; } = ["q_proj", "v_proj"];
 
+    /// <summary>
+    /// The Fisher at W0 + D of the model's LoRA adapters (ewc-nu's F_nu at the end of stage nu), not at W0: an
+    /// adapted module may then carry a trained adapter. Off, it must still be zero (the base model's Fisher).
+    /// </summary>
+    public bool AtAdapters { get; init; }
+
     public void Validate()
     {
         if (Samples < 1)
@@ -47,7 +53,9 @@ public static class FisherEstimator
 {
     /// <summary>
     /// Runs the pass on <paramref name="model"/> (the base model, or one whose LoRA adapters still have
-    /// B = 0: the gradient w.r.t. W0 is the same). The model's parameters and mode are restored after.
+    /// B = 0: the gradient w.r.t. W0 is the same). With <see cref="FisherOptions.AtAdapters"/> the adapters may be
+    /// trained and the result is the Fisher at W = W0 + D (see <see cref="FromLora"/>). The model's parameters and
+    /// mode are restored after.
     /// </summary>
     public static DiagonalFisher Estimate(
         CausalLM model,
@@ -58,7 +66,7 @@ public static class FisherEstimator
     )
     {
         o.Validate();
-        var targets = Targets(model, o.TargetModules);
+        var targets = Targets(model, o.TargetModules, o.AtAdapters);
         var usable = data.Where(d => d.TargetCount > 0).ToList();
         if (usable.Count == 0)
             throw new AloraException("the Fisher data has no sequence with a target token");
@@ -165,7 +173,7 @@ public static class FisherEstimator
         public long[] Shape => Transposed ? [Weight.shape[1], Weight.shape[0]] : Weight.shape;
     }
 
-    static List<Target> Targets(CausalLM model, IReadOnlyList<string> names)
+    static List<Target> Targets(CausalLM model, IReadOnlyList<string> names, bool atAdapters)
     {
         var wanted = names.ToHashSet(StringComparer.Ordinal);
         var found = new List<Target>();
@@ -178,7 +186,7 @@ public static class FisherEstimator
                 {
                     Models.Linear l => new Target(path, l.weight, false),
                     Conv1D c => new Target(path, c.weight, true),
-                    LoraLinear lora => FromLora(path, lora),
+                    LoraLinear lora => FromLora(path, lora, atAdapters),
                     _ => throw new AloraException($"target module at {path} is a {module.GetType().Name}, not a linear layer"),
                 }
             );
@@ -191,9 +199,19 @@ public static class FisherEstimator
         return found;
     }
 
-    /// <summary>An adapted module qualifies only while its adapter is still zero (B = 0, not merged): then W0 is the weight in use.</summary>
-    static Target FromLora(string path, LoraLinear lora)
+    /// <summary>
+    /// An adapted module's gradient is taken w.r.t. its frozen base weight. Without <paramref name="atAdapters"/> it
+    /// qualifies only while its adapter is still zero (B = 0, not merged): then W0 is the weight in use.
+    /// With it, the adapter may be trained: unmerged and in eval mode (no dropout on the branch) the layer computes
+    /// y = x W0^T + s (x A^T) B^T + b = x (W0 + D)^T + b with D = s B A, so with g_t = dL/dy_t,
+    /// dL/dW0 = sum_t g_t x_t^T = dL/dW at W = W0 + D: the gradient w.r.t. W0 is the effective weight's gradient at
+    /// W0 + D (merged, W0 already holds W0 + D and the branch is skipped: the same). In a bfloat16/float16 model the
+    /// branch is added in float32 and the sum rounded, so the equality holds up to that rounding.
+    /// </summary>
+    static Target FromLora(string path, LoraLinear lora, bool atAdapters)
     {
+        if (atAdapters)
+            return new Target(path, lora.BaseWeight, lora.FanInFanOut);
         using var _ = no_grad();
         if (lora.Merged || lora.lora_B.weight.abs().max().item<float>() != 0)
             throw new AloraException($"{path} carries a trained LoRA adapter: the Fisher is defined on the base model (load it without --adapter)");

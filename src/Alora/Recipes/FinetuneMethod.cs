@@ -12,6 +12,7 @@ public enum FinetuneMethod
     AloraNoLayer,
     EwcLora,
     Replay,
+    EwcNu,
 }
 
 /// <summary>Which stage a run trains (option stage): nu on general text, mu on the domain, or both in turn.</summary>

@@ -35,7 +35,7 @@ public sealed record FinetuneOptions
     public Stage Stage { get; init; } = Stage.Domain;
 
     [Description(
-        "general text: stage nu's data for --stage both (--data is then the domain data), and the text --method replay mixes into every batch"
+        "general text: stage nu's data for --stage both (--data is then the domain data), the text --method replay mixes into every batch, and the text --method ewc-nu computes its Fisher on"
     )]
     public string? GeneralData { get; init; }
 
@@ -139,7 +139,7 @@ public sealed record FinetuneOptions
     [Description("add the Omega of an earlier general stage (importance accumulates over tasks, eq. 15)")]
     public string? PriorImportance { get; init; }
 
-    [Description("EWC's Fisher file, made by `alora fisher` on general text")]
+    [Description("EWC's Fisher file, made by `alora fisher` on general text (ewc-nu: instead of its own at W0 + D_nu)")]
     public string? Fisher { get; init; }
 
     [Description("EWC's penalty strength lambda")]
@@ -149,6 +149,9 @@ public sealed record FinetuneOptions
         "share rho of each batch replayed from --general-data: k = round(rho * batch-size) general sequences per step, the rest domain; in [0, 1), with k < batch-size"
     )]
     public double ReplayFraction { get; init; } = 0.25;
+
+    [Description("general sequences (one per gradient) of the Fisher ewc-nu computes at the start of stage mu")]
+    public int FisherSamples { get; init; } = 256;
 
     [JsonIgnore]
     public bool IsRslora => Rslora || MethodRegistry.Get(Method).RankStabilized;
@@ -214,6 +217,8 @@ public sealed record FinetuneOptions
             throw new AloraException($"--xi must be positive (got {Xi})");
         if (EwcLambda < 0)
             throw new AloraException($"--ewc-lambda must be non-negative (got {EwcLambda})");
+        if (FisherSamples < 1)
+            throw new AloraException($"--fisher-samples must be at least 1 (got {FisherSamples})");
     }
 
     /// <summary><see cref="ValidateSettings"/>, the files every run needs, and the stages the method has.</summary>

@@ -8,7 +8,7 @@ namespace Alora.Recipes;
 public static class MethodRegistry
 {
     public static IReadOnlyList<MethodSpec> All { get; } =
-    [LoraSpecs.Lora, LoraSpecs.Rslora, ReplaySpec.Spec, EwcLoraSpec.Spec, AloraSpecs.AloraNoLayer, AloraSpecs.Alora];
+    [LoraSpecs.Lora, LoraSpecs.Rslora, ReplaySpec.Spec, EwcLoraSpec.Spec, EwcNuSpec.Spec, AloraSpecs.AloraNoLayer, AloraSpecs.Alora];
 
     public static MethodSpec Get(FinetuneMethod method) =>
         All.FirstOrDefault(s => s.Method == method) ?? throw new AloraException($"method {method} is not registered");

@@ -61,7 +61,11 @@ public sealed record ExperimentMethod
     /// <summary>The domain stage reads a Fisher computed on the general text.</summary>
     public bool NeedsFisher { get; init; }
 
-    /// <summary>The domain stage reads the general text itself: the planner gives it the config's general.train as --general-data.</summary>
+    /// <summary>
+    /// The domain stage reads the general text itself (option general-data: replay mixes it into batches, ewc-nu computes
+    /// its Fisher on it); the planner gives it the config's general.train (and ewc-nu's fisher-samples from the fisher
+    /// section unless overridden).
+    /// </summary>
     public bool ReadsGeneralData { get; init; }
 
     /// <summary>

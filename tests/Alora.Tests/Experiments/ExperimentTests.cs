@@ -533,6 +533,7 @@ public sealed class ExperimentTests(ITestOutputHelper output)
         Assert.Equal((10.0, 8, 32.0, 8e-4, 20), (alora.Phi, alora.Rank, alora.Alpha, alora.Lr, alora.BatchSize));
         Assert.Equal(1e5, ExperimentPlanner.TrainOptions(c, "ewc-lora", Stage.Domain, []).EwcLambda);
         Assert.Equal(0.5, ExperimentPlanner.AdapterScale(c, "lora-scaled"));
+        Assert.Equal(1e5, ExperimentPlanner.TrainOptions(c, "ewc-nu", Stage.Domain, []).EwcLambda);
         Assert.Equal([1.0, 100.0], c.Sweeps.Phi);
         Assert.Equal(0.25, ExperimentPlanner.TrainOptions(c, "replay", Stage.Domain, []).ReplayFraction);
     }

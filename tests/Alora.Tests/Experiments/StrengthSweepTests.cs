@@ -5,7 +5,7 @@ namespace Alora.Tests.Experiments;
 /// <summary>sweeps.strength: any method with a strength gets a curve of runs, each row carries its strength.</summary>
 public sealed class StrengthSweepTests
 {
-    static string Config(TempDir tmp, string sweeps)
+    static string Config(TempDir tmp, string sweeps, string methods = "[base, lora-mu, ewc-lora, alora]")
     {
         Directory.CreateDirectory(tmp.File("model"));
         foreach (var f in new[] { "g.txt", "h.txt", "train.jsonl", "test.jsonl" })
@@ -18,7 +18,7 @@ public sealed class StrengthSweepTests
             general: {"{"}train: g.txt, heldout: h.txt{"}"}
             domain:
               - {"{"}name: quiz, task: mcq, train: train.jsonl, test: test.jsonl{"}"}
-            methods: [base, lora-mu, ewc-lora, alora]
+            methods: {methods}
             seeds: [1, 2]
             overrides:
               alora: {"{"}phi: 30{"}"}
@@ -47,6 +47,21 @@ public sealed class StrengthSweepTests
         Assert.Equal(plan.Entries.Single(e => e.Method == "alora" && e.Sweep is null && e.Seed == 2).Run, alora[1].Run);
         Assert.Equal(3.0, ExperimentMethods.Strength("alora", plan.Job(alora[0].Run).Train));
         Assert.Null(ExperimentMethods.Strength("lora-mu", plan.Job(plan.Entries.First(e => e.Method == "lora-mu").Run).Train));
+    }
+
+    [Fact]
+    public void ReplaysFractionAndTheScaledAdaptersBetaAreStrengthsToo()
+    {
+        using var tmp = new TempDir();
+        var c = ExperimentConfig.Load(Config(tmp, "  strength: {replay: [0, 0.5], lora-scaled: [0, 1]}", "[lora-mu, lora-scaled, replay]"));
+        var plan = ExperimentPlanner.Plan(c, tmp.File("out"));
+        var replay = plan.Entries.Where(e => e.Method == "replay" && e.Sweep == "strength" && e.Seed == 1).ToList();
+        Assert.Equal([0.0, 0.5, 0.25], replay.Select(e => e.SweepValue!.Value)); // 0.25: the default replay-fraction
+        Assert.Equal([0.0, 0.5, 0.25], replay.Select(e => plan.Job(e.Run).Train!.ReplayFraction));
+        var scaled = plan.Entries.Where(e => e.Method == "lora-scaled" && e.Sweep == "strength" && e.Seed == 1).ToList();
+        Assert.Equal([0.0, 1.0, 0.5], scaled.Select(e => plan.Job(e.Run).AdapterScale!.Value));
+        // every beta evaluates the one lora-mu adapter of the seed: nothing more is trained
+        Assert.Single(scaled.Select(e => plan.Job(e.Run).AdapterOf).Distinct());
     }
 
     [Theory]

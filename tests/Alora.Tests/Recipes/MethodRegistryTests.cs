@@ -19,18 +19,18 @@ public sealed class MethodRegistryTests
     public void TheExperimentComparesThePapersMethodsInThePapersOrder()
     {
         Assert.Equal(
-            ["base", "lora-mu", "lora-scaled", "lora-nu-mu", "rslora", "replay", "ewc-lora", "alora-no-layer", "alora"],
+            ["base", "lora-mu", "lora-scaled", "lora-nu-mu", "rslora", "replay", "ewc-lora", "ewc-nu", "alora-no-layer", "alora"],
             ExperimentMethods.All
         );
         Assert.Equal(
-            ["Base", "LoRA(μ)", "LoRA(μ)×β", "LoRA(ν+μ)", "RSLoRA", "Replay", "EWC-LoRA", "Ours − layer", "Ours"],
+            ["Base", "LoRA(μ)", "LoRA(μ)×β", "LoRA(ν+μ)", "RSLoRA", "Replay", "EWC-LoRA", "EWC(ν)", "Ours − layer", "Ours"],
             ExperimentMethods.All.Select(ExperimentMethods.Display)
         );
-        Assert.Equal(["lora-nu-mu", "alora-no-layer", "alora"], ExperimentMethods.All.Where(ExperimentMethods.ContinuesGeneral));
+        Assert.Equal(["lora-nu-mu", "ewc-nu", "alora-no-layer", "alora"], ExperimentMethods.All.Where(ExperimentMethods.ContinuesGeneral));
         Assert.Equal(["ewc-lora"], ExperimentMethods.All.Where(ExperimentMethods.NeedsFisher));
-        Assert.Equal(["replay"], ExperimentMethods.All.Where(ExperimentMethods.ReadsGeneralData));
+        Assert.Equal(["replay", "ewc-nu"], ExperimentMethods.All.Where(ExperimentMethods.ReadsGeneralData));
         Assert.Equal(
-            ["lora-nu-mu", "replay", "ewc-lora", "alora-no-layer", "alora"],
+            ["lora-nu-mu", "replay", "ewc-lora", "ewc-nu", "alora-no-layer", "alora"],
             ExperimentMethods.All.Where(ExperimentMethods.NeedsGeneralData)
         );
         Assert.Equal(FinetuneMethod.Replay, ExperimentMethods.RecipeMethod("replay"));
@@ -68,7 +68,8 @@ public sealed class MethodRegistryTests
         foreach (var common in new[] { "lr", "rank", "alpha", "target-modules", "seed", "dtype", "init-adapter" })
             Assert.Empty(MethodRegistry.Readers(common));
         Assert.Equal([FinetuneMethod.Alora], MethodRegistry.Readers("layer-weights"));
-        Assert.Equal([FinetuneMethod.EwcLora], MethodRegistry.Readers("ewc-lambda"));
+        Assert.Equal([FinetuneMethod.EwcLora, FinetuneMethod.EwcNu], MethodRegistry.Readers("ewc-lambda"));
+        Assert.Equal([FinetuneMethod.EwcNu], MethodRegistry.Readers("fisher-samples"));
         Assert.Equal([FinetuneMethod.Replay], MethodRegistry.Readers("replay-fraction"));
         // --general-data is also read by --stage both of every method: no method's own, so it is never warned about
         Assert.Empty(MethodRegistry.Readers("general-data"));

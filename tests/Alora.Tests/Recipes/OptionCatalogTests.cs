@@ -16,7 +16,7 @@ public sealed class OptionCatalogTests
     [Fact]
     public void NamedValuesAreSpelledAsTheCommandLineAlwaysSpelledThem()
     {
-        Assert.Equal(["lora", "rslora", "alora", "alora-no-layer", "ewc-lora", "replay"], EnumNames<FinetuneMethod>.Names);
+        Assert.Equal(["lora", "rslora", "alora", "alora-no-layer", "ewc-lora", "replay", "ewc-nu"], EnumNames<FinetuneMethod>.Names);
         Assert.Equal(["general", "domain", "both"], EnumNames<Stage>.Names);
         Assert.Equal(["paper", "exact"], EnumNames<SiVariant>.Names);
         Assert.Equal(["softmax", "softmax-normalized", "softmax-log", "uniform"], EnumNames<LayerWeighting>.Names);
@@ -105,7 +105,7 @@ public sealed class OptionCatalogTests
     }
 
     [Theory]
-    [InlineData("method", "\"lora2\"", "'method': 'lora2' is not one of lora, rslora, alora, alora-no-layer, ewc-lora, replay")]
+    [InlineData("method", "\"lora2\"", "'method': 'lora2' is not one of lora, rslora, alora, alora-no-layer, ewc-lora, replay, ewc-nu")]
     [InlineData("method", "1", "'method': '1' is not one of lora")]
     [InlineData("schedule", "\"step\"", "'schedule': 'step' is not one of constant, linear, cosine")]
     [InlineData("rank", "\"eight\"", "'rank' has the wrong type (expected a whole number)")]
