@@ -19,7 +19,7 @@ namespace Alora.Tests.Methods;
 [Collection(TorchRngCollection.Name)]
 public sealed class EwcNuTests
 {
-    static double[] Values(Tensor t) => t.to_type(ScalarType.Float64).data<double>().ToArray();
+    static double[] Values(Tensor t) => EwcPenaltyChecks.Values(t);
 
     /// <summary>Per-sample mean next-token cross-entropy from the full logits [1,T,V] (every token but the first is a target).</summary>
     static Tensor SampleLoss(Alora.Models.LlamaForCausalLM m, TrainingExample ex)
@@ -169,50 +169,7 @@ public sealed class EwcNuTests
             gradB.Add(gB);
         }
         Assert.True(expected > 0);
-        foreach (var a in adapters)
-        {
-            a.Layer.lora_A.weight.requires_grad = true;
-            a.Layer.lora_B.weight.requires_grad = true;
-        }
-        using (var p = ewc.Compute())
-        {
-            Assert.Equal(expected, p.item<double>(), expected * 1e-10);
-            p.backward();
-        }
-        for (int m = 0; m < adapters.Count; m++)
-        {
-            AssertClose(gradA[m], Values(adapters[m].Layer.lora_A.weight.grad!), 1e-10);
-            AssertClose(gradB[m], Values(adapters[m].Layer.lora_B.weight.grad!), 1e-10);
-        }
-
-        const double h = 1e-5;
-        var layer = adapters[1].Layer;
-        foreach (var (w, analytic) in new[] { (layer.lora_A.weight, gradA[1]), (layer.lora_B.weight, gradB[1]) })
-        foreach (long idx in new long[] { 0, 7, w.numel() - 1 })
-        {
-            using var _ = no_grad();
-            var flat = w.view(-1);
-            double orig = flat[idx].item<double>();
-            flat[idx].fill_(orig + h);
-            double up;
-            using (var p = ewc.Compute())
-                up = p.item<double>();
-            flat[idx].fill_(orig - h);
-            double down;
-            using (var p = ewc.Compute())
-                down = p.item<double>();
-            flat[idx].fill_(orig);
-            double fd = (up - down) / (2 * h);
-            Assert.True(Math.Abs(fd - analytic[idx]) <= 1e-7 * (Math.Abs(analytic[idx]) + 1e-3), $"element {idx}: {fd} vs {analytic[idx]}");
-        }
-    }
-
-    static void AssertClose(double[] expected, double[] actual, double rel)
-    {
-        double scale = expected.Max(Math.Abs) + 1e-300;
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= rel * scale, $"[{i}] {expected[i]} vs {actual[i]}");
+        EwcPenaltyChecks.ValueAndGradients(ewc, adapters, expected, gradA, gradB);
     }
 
     static List<JsonObject> Metrics(string run) =>

@@ -16,7 +16,7 @@ public class EwcRegularizerTests
         return new DiagonalFisher(adapters.ToDictionary(a => a.Path, a => rand([a.Layer.OutFeatures, a.Layer.InFeatures], dtype)), new FisherInfo());
     }
 
-    static double[] Values(Tensor t) => t.to_type(ScalarType.Float64).data<double>().ToArray();
+    static double[] Values(Tensor t) => EwcPenaltyChecks.Values(t);
 
     // P = lambda sum F D^2, dP/dA = s B^T (2 lambda F*D), dP/dB = s (2 lambda F*D) A^T, by loops in doubles
     // over float64 tensors (tolerance 1e-10 relative), and central differences (h = 1e-5, 1e-7 relative).
@@ -70,52 +70,7 @@ public class EwcRegularizerTests
             gradB.Add(gB);
         }
 
-        foreach (var a in adapters)
-        {
-            a.Layer.lora_A.weight.requires_grad = true;
-            a.Layer.lora_B.weight.requires_grad = true;
-        }
-        using (var p = ewc.Compute())
-        {
-            Assert.Equal(ScalarType.Float64, p.dtype);
-            Assert.Equal(expected, p.item<double>(), expected * 1e-10);
-            p.backward();
-        }
-        for (int m = 0; m < adapters.Count; m++)
-        {
-            AssertClose(gradA[m], Values(adapters[m].Layer.lora_A.weight.grad!), 1e-10);
-            AssertClose(gradB[m], Values(adapters[m].Layer.lora_B.weight.grad!), 1e-10);
-        }
-
-        // central differences on a few elements of A and B of the second module
-        const double h = 1e-5;
-        var layer = adapters[1].Layer;
-        foreach (var (w, analytic) in new[] { (layer.lora_A.weight, gradA[1]), (layer.lora_B.weight, gradB[1]) })
-        foreach (long idx in new long[] { 0, 7, w.numel() - 1 })
-        {
-            using var _ = no_grad();
-            var flat = w.view(-1);
-            double orig = flat[idx].item<double>();
-            flat[idx].fill_(orig + h);
-            double up;
-            using (var p = ewc.Compute())
-                up = p.item<double>();
-            flat[idx].fill_(orig - h);
-            double down;
-            using (var p = ewc.Compute())
-                down = p.item<double>();
-            flat[idx].fill_(orig);
-            double fd = (up - down) / (2 * h);
-            Assert.True(Math.Abs(fd - analytic[idx]) <= 1e-7 * (Math.Abs(analytic[idx]) + 1e-3), $"element {idx}: {fd} vs {analytic[idx]}");
-        }
-    }
-
-    static void AssertClose(double[] expected, double[] actual, double rel)
-    {
-        double scale = expected.Max(Math.Abs) + 1e-300;
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= rel * scale, $"[{i}] {expected[i]} vs {actual[i]}");
+        EwcPenaltyChecks.ValueAndGradients(ewc, adapters, expected, gradA, gradB);
     }
 
     static TrainConfig Config =>
