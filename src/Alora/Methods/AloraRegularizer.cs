@@ -52,18 +52,14 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
     // D - D_nu and Omega (D - D_nu) of one module at a time: flat buffers of the largest out*in, shared by the modules.
     readonly Tensor _diffScratch,
         _weightedScratch;
-    double _phi;
-    readonly double? _relative;
-    Tensor? _phiState; // [1] float64: the phi a relative strength gave, for checkpoints
+    readonly double _phi;
+    readonly RelativeStrength? _relative;
 
     /// <summary>P_ref of the relative strength: the penalty at D - D_nu = D_nu with phi = 1.</summary>
     public double ReferencePenalty { get; }
 
-    /// <summary>The cross-entropy of the first step, when a relative strength set phi from it.</summary>
-    public double? InitialTaskLoss { get; private set; }
-
     /// <summary>The strength in use: the given phi, or the one a relative strength gave (NaN until the first step).</summary>
-    public double Phi => _phi;
+    public double Phi => _relative?.Value ?? _phi;
 
     public double[] Norms { get; }
     public double[] Weights { get; }
@@ -80,9 +76,6 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
     {
         if (phi < 0 || double.IsNaN(phi))
             throw new AloraException($"--phi must be non-negative (got {phi})");
-        if (relativeStrength is { } rho && !(rho >= 0 && double.IsFinite(rho)))
-            throw new AloraException($"--relative-strength must be a finite number >= 0 (got {rho})");
-        _relative = relativeStrength;
         importance.Validate(adapters, importancePath);
         _adapters = adapters;
         _phi = phi;
@@ -102,14 +95,8 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
         Norms = importance.Norms();
         Weights = LayerWeights(Norms, weighting);
         ReferencePenalty = Reference(adapters, importance, Weights);
-        if (_relative is not null)
-        {
-            if (!(ReferencePenalty > 0) || !double.IsFinite(ReferencePenalty))
-                throw new AloraException(
-                    $"{importancePath}: the reference penalty sum w Omega D_nu^2 is {ReferencePenalty}, so --relative-strength cannot set phi: give --phi"
-                );
-            _phi = double.NaN;
-        }
+        if (relativeStrength is { } rho)
+            _relative = new RelativeStrength(rho, ReferencePenalty, "--relative-strength", importancePath);
     }
 
     /// <summary>P_ref = sum_m w_m sum_i Omega_{m,i} (s B_nu A_nu)_{m,i}^2, in double.</summary>
@@ -224,13 +211,8 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
 
     public Tensor? Penalty(StepContext ctx)
     {
-        if (_relative is { } rho && double.IsNaN(_phi))
-        {
-            // the first step of stage mu: D = D_nu, so the penalty is 0 whatever phi is, and CE_0 is this step's loss
-            InitialTaskLoss = ctx.TaskLoss;
-            SetPhi(rho * ctx.TaskLoss / ReferencePenalty);
-        }
-        if (_phi == 0)
+        double phi = _relative?.At(ctx.TaskLoss) ?? _phi;
+        if (phi == 0)
             return null;
         using var scope = NewDisposeScope();
         Tensor? value = null,
@@ -250,7 +232,7 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
                 l.Scaling,
                 _diffScratch.narrow(0, 0, n).view(l.OutFeatures, l.InFeatures),
                 _weightedScratch.narrow(0, 0, n).view(l.OutFeatures, l.InFeatures),
-                _phi * Weights[i]
+                phi * Weights[i]
             );
             value = value is null ? v : value.Plus_(v);
             surrogate = surrogate is null ? g : surrogate.Plus(g);
@@ -260,21 +242,9 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
         return (surrogate - surrogate.detach()).Plus(value).MoveToOuterDisposeScope(); // value: the penalty; gradient: the surrogate's
     }
 
-    void SetPhi(double phi)
-    {
-        _phi = phi;
-        _phiState?.Dispose();
-        // made inside the step's dispose scope, but kept (and disposed) by this object
-        _phiState = tensor(new[] { phi }, [1], ScalarType.Float64).DetachFromDisposeScope();
-    }
+    public IEnumerable<KeyValuePair<string, Tensor>> State() => _relative?.State("phi") ?? [];
 
-    public IEnumerable<KeyValuePair<string, Tensor>> State() => _phiState is null ? [] : [new("phi", _phiState)];
-
-    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
-    {
-        if (_relative is not null && state.TryGetValue("phi", out var phi))
-            SetPhi(phi.to(ScalarType.Float64).item<double>());
-    }
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state) => _relative?.LoadState(state, "phi");
 
     /// <summary>layer_weights.json: per module its norm and weight, so a nearly one-hot softmax is visible.</summary>
     public void WriteArtifacts(string runDir)
@@ -282,9 +252,9 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
         var o = new JsonObject
         {
             ["weighting"] = JsonNamingPolicy.KebabCaseLower.ConvertName(Weighting.ToString()),
-            ["phi"] = double.IsNaN(_phi) ? null : _phi,
-            ["relative_strength"] = _relative,
-            ["initial_task_loss"] = InitialTaskLoss,
+            ["phi"] = double.IsNaN(Phi) ? null : Phi,
+            ["relative_strength"] = _relative?.Rho,
+            ["initial_task_loss"] = _relative?.InitialTaskLoss,
             ["reference_penalty"] = ReferencePenalty,
             ["max_weight"] = Weights.Max(),
             ["modules"] = new JsonArray(
@@ -314,6 +284,6 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
             t.Dispose();
         _diffScratch.Dispose();
         _weightedScratch.Dispose();
-        _phiState?.Dispose();
+        _relative?.Dispose();
     }
 }

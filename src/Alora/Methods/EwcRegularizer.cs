@@ -26,9 +26,17 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
     readonly FisherInfo? _info;
     readonly string? _source;
     double _lastPenalty = double.NaN;
+    readonly double _lambda;
+    readonly RelativeStrength? _relative;
 
     public string Name => "ewc_penalty";
-    public double Lambda { get; }
+
+    /// <summary>The strength in use: the given lambda, or the one a relative strength gave (NaN until the first step).</summary>
+    public double Lambda => _relative?.Value ?? _lambda;
+
+    /// <summary>P_ref of a relative strength (anchored only): sum_m sum_i F_{m,i} D_nu_{m,i}^2, the penalty at lambda 1 of
+    /// a move as far as the general stage's (from B = 0 to D_nu).</summary>
+    public double? ReferencePenalty { get; }
 
     /// <summary>Whether the penalty is anchored at the adapters' D when it was made (ewc-nu), not at W0 (ewc-lora).</summary>
     public bool Anchored { get; }
@@ -37,16 +45,27 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
     /// Checks the Fisher against the adapters (every adapted module present, shape [out, in], finite, not
     /// negative) and keeps its own handle on each F, in float64 when the adapters are float64, else float32.
     /// With <paramref name="anchorAtCurrentDelta"/>, also keeps a detached copy of each adapter's D = s B A as it is
-    /// now (D_nu) and penalises D - D_nu.
+    /// now (D_nu) and penalises D - D_nu; then <paramref name="relativeStrength"/> rho may set lambda = rho * CE_0 / P_ref
+    /// at the first step (<see cref="RelativeStrength"/>).
     /// </summary>
-    public EwcRegularizer(DiagonalFisher fisher, IReadOnlyList<AdaptedModule> adapters, double lambda, bool anchorAtCurrentDelta = false)
+    public EwcRegularizer(
+        DiagonalFisher fisher,
+        IReadOnlyList<AdaptedModule> adapters,
+        double lambda,
+        bool anchorAtCurrentDelta = false,
+        double? relativeStrength = null
+    )
     {
         var src = fisher.Source ?? "the Fisher";
         if (!double.IsFinite(lambda) || lambda < 0)
             throw new AloraException($"--ewc-lambda must be a finite number >= 0 (got {lambda})");
         if (adapters.Count == 0)
             throw new AloraException("EWC-LoRA needs at least one adapted module");
-        Lambda = lambda;
+        if (relativeStrength is not null && !anchorAtCurrentDelta)
+            throw new AloraException(
+                "--relative-strength needs the anchored EWC (--method ewc-nu): at W0 there is no general-stage move to measure it against"
+            );
+        _lambda = lambda;
         Anchored = anchorAtCurrentDelta;
         _info = fisher.Info;
         _source = fisher.Source;
@@ -91,6 +110,20 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
             Dispose();
             throw;
         }
+        if (relativeStrength is { } rho)
+        {
+            ReferencePenalty = Reference();
+            _relative = new RelativeStrength(rho, ReferencePenalty.Value, "--relative-strength", src);
+        }
+    }
+
+    /// <summary>sum_m sum_i F_{m,i} D_nu_{m,i}^2 in double.</summary>
+    double Reference()
+    {
+        using var scope = NewDisposeScope();
+        return _terms.Sum(t =>
+            (t.F.to_type(ScalarType.Float64) * t.Anchor!.to_type(ScalarType.Float64) * t.Anchor!.to_type(ScalarType.Float64)).sum().item<double>()
+        );
     }
 
     /// <summary>Reads a Fisher file and checks it against the model and the adapters (see the constructor).</summary>
@@ -99,7 +132,8 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
         CausalLM model,
         IReadOnlyList<AdaptedModule> adapters,
         double lambda,
-        bool anchorAtCurrentDelta = false
+        bool anchorAtCurrentDelta = false,
+        double? relativeStrength = null
     )
     {
         ArgumentNullException.ThrowIfNull(adapters);
@@ -107,7 +141,7 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
             throw new AloraException($"{path}: Fisher file not found (--fisher)");
         using var fisher = DiagonalFisher.Load(path, adapters.Count > 0 ? adapters[0].Layer.lora_A.weight.device : null);
         CheckModel(fisher, model);
-        return new EwcRegularizer(fisher, adapters, lambda, anchorAtCurrentDelta);
+        return new EwcRegularizer(fisher, adapters, lambda, anchorAtCurrentDelta, relativeStrength);
     }
 
     /// <summary>The file's architecture, hidden size and layer count (when recorded) must be the model's.</summary>
@@ -142,6 +176,8 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
 
     public Tensor? Penalty(StepContext ctx)
     {
+        ArgumentNullException.ThrowIfNull(ctx);
+        _relative?.At(ctx.TaskLoss); // the first step sets lambda from its cross-entropy
         var p = Compute();
         _lastPenalty = p.to_type(ScalarType.Float64).item<double>();
         return p;
@@ -162,7 +198,10 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
         {
             ["method"] = Anchored ? "ewc-nu" : "ewc-lora",
             ["anchor"] = Anchored ? "D_nu (the continued adapter at the start of stage mu)" : "W0",
-            ["lambda"] = Lambda,
+            ["lambda"] = double.IsNaN(Lambda) ? null : Lambda,
+            ["relative_strength"] = _relative?.Rho,
+            ["initial_task_loss"] = _relative?.InitialTaskLoss,
+            ["reference_penalty"] = ReferencePenalty,
             ["fisher"] = _source,
             ["fisher_bytes"] = _source is not null && File.Exists(_source) ? new FileInfo(_source).Length : null,
             ["fisher_samples"] = _info?.Samples,
@@ -183,8 +222,13 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
             : string.Join(", ", list.Take(6)) + (list.Count > 6 ? string.Create(CultureInfo.InvariantCulture, $", ... ({list.Count} in all)") : "");
     }
 
+    public IEnumerable<KeyValuePair<string, Tensor>> State() => _relative?.State("lambda") ?? [];
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state) => _relative?.LoadState(state, "lambda");
+
     public void Dispose()
     {
+        _relative?.Dispose();
         foreach (var (_, f, anchor) in _terms)
         {
             f.Dispose();

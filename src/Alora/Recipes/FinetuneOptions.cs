@@ -117,7 +117,7 @@ public sealed record FinetuneOptions
     public double Phi { get; init; } = 1e-3;
 
     [Description(
-        "scale-free strength rho, replacing --phi: phi = rho * CE_0 / P_ref, so that moving the adapter as far as the general stage moved it costs rho times the first step's cross-entropy"
+        "scale-free strength rho, replacing --phi (alora) or --ewc-lambda (ewc-nu): strength = rho * CE_0 / P_ref, so that moving the adapter as far as the general stage moved it costs rho times the first step's cross-entropy"
     )]
     public double? RelativeStrength { get; init; }
 

@@ -7,6 +7,7 @@ using Alora.Methods;
 using Alora.Recipes;
 using Alora.Runtime;
 using Alora.Tests.Cli;
+using Alora.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -101,6 +102,63 @@ public sealed class EwcNuTests
     }
 
     // P = lambda sum F (D - D_nu)^2 with D_nu = s B_nu A_nu taken when the regulariser is made; dP/dD = 2 lambda F (D - D_nu),
+    // P_ref = sum F D_nu^2 by hand; lambda = rho CE_0 / P_ref at the first step; a move from D_nu back to 0 then costs rho CE_0
+    [Fact]
+    public void ARelativeStrengthSetsLambdaFromTheFirstLoss()
+    {
+        using var model = TinyModels.Llama(hidden: 16, layers: 1);
+        random.manual_seed(6);
+        var adapters = LoraInjector.Inject(model, new LoraConfig { R = 3, Alpha = 6 });
+        model.to(ScalarType.Float64);
+        using (no_grad())
+            foreach (var a in adapters)
+                a.Layer.lora_B.weight.normal_(0, 0.3); // D_nu != 0
+        using var fisher = new DiagonalFisher(
+            adapters.ToDictionary(a => a.Path, a => rand([a.Layer.OutFeatures, a.Layer.InFeatures], ScalarType.Float64)),
+            new FisherInfo()
+        );
+        double pRef = 0;
+        foreach (var a in adapters)
+        {
+            var A = Values(a.Layer.lora_A.weight);
+            var B = Values(a.Layer.lora_B.weight);
+            var F = Values(fisher.Values[a.Path]);
+            int r = (int)a.Layer.lora_A.weight.shape[0],
+                n = (int)a.Layer.InFeatures,
+                o = (int)a.Layer.OutFeatures;
+            for (int i = 0; i < o; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double d = 0;
+                for (int k = 0; k < r; k++)
+                    d += B[i * r + k] * A[k * n + j];
+                d *= a.Layer.Scaling;
+                pRef += F[i * n + j] * d * d;
+            }
+        }
+        const double rho = 0.05,
+            ce0 = 2.5;
+        using var ewc = new EwcRegularizer(fisher, adapters, 0.7, anchorAtCurrentDelta: true, relativeStrength: rho);
+        Assert.Equal(pRef, ewc.ReferencePenalty!.Value, pRef * 1e-10);
+        var ctx = new StepContext { Adapters = adapters, TaskLoss = ce0 };
+        using (var p0 = ewc.Penalty(ctx)!)
+            Assert.Equal(0.0, p0.item<double>());
+        Assert.Equal(rho * ce0 / pRef, ewc.Lambda, ewc.Lambda * 1e-12);
+        // a resumed run (made at the same D_nu) takes lambda from the checkpoint
+        using (var resumed = new EwcRegularizer(fisher, adapters, 0.7, anchorAtCurrentDelta: true, relativeStrength: rho))
+        {
+            resumed.LoadState(ewc.State().ToDictionary(kv => kv.Key, kv => kv.Value));
+            Assert.Equal(ewc.Lambda, resumed.Lambda);
+        }
+        using (no_grad())
+            foreach (var a in adapters)
+                a.Layer.lora_B.weight.zero_();
+        using (var p = ewc.Penalty(ctx)!)
+            Assert.Equal(rho * ce0, p.item<double>(), rho * ce0 * 1e-9);
+        // at W0 there is no general-stage move to measure against
+        Assert.Throws<AloraException>(() => new EwcRegularizer(fisher, adapters, 0.7, relativeStrength: rho));
+    }
+
     // dP/dA = s B^T dP/dD, dP/dB = s dP/dD A^T: loops in doubles over float64 tensors (1e-10 relative), central differences
     // (h = 1e-5, 1e-7 relative). P is exactly 0 when stage mu starts.
     [Fact]

@@ -22,7 +22,7 @@ public static class EwcNuSpec
             Method = FinetuneMethod.EwcNu,
             Summary =
                 "EWC anchored at stage nu: the domain stage continues the general adapter (--init-adapter) with lambda * sum F_nu * (D - D_nu)^2, F_nu the Fisher at W0 + D_nu on --general-data",
-            Options = ["fisher", "ewc-lambda", "fisher-samples"],
+            Options = ["fisher", "ewc-lambda", "fisher-samples", "relative-strength"],
             Stages = new Dictionary<Stage, StageHooks> { [Stage.Domain] = c => [Regularizer(c)] },
             Experiment =
             [
@@ -32,7 +32,7 @@ public static class EwcNuSpec
                     Display = "EWC(ν)",
                     ContinuesGeneral = true,
                     ReadsGeneralData = true,
-                    Strength = ["ewc-lambda"],
+                    Strength = ["relative-strength", "ewc-lambda"],
                     Settings = (d, _) => new(EwcLambda: d.EwcLambda),
                 },
             ],
@@ -47,7 +47,14 @@ public static class EwcNuSpec
             );
         // the model is W0 + D_nu here (the continued adapter, before any checkpoint is loaded): the anchor is its D
         if (!string.IsNullOrWhiteSpace(o.Fisher))
-            return EwcRegularizer.FromFile(o.Fisher, c.Model, c.Adapters, o.EwcLambda, anchorAtCurrentDelta: true);
+            return EwcRegularizer.FromFile(
+                o.Fisher,
+                c.Model,
+                c.Adapters,
+                o.EwcLambda,
+                anchorAtCurrentDelta: true,
+                relativeStrength: o.RelativeStrength
+            );
         if (string.IsNullOrWhiteSpace(o.GeneralData))
             throw new AloraException(
                 "--method ewc-nu needs --general-data FILE: the general text its Fisher at W0 + D_nu is computed on (or --fisher FILE)"
@@ -55,7 +62,7 @@ public static class EwcNuSpec
         var path = Path.Combine(c.RunDir, FisherFile);
         if (!(o.Resume && File.Exists(path)))
             Estimate(c, path);
-        return EwcRegularizer.FromFile(path, c.Model, c.Adapters, o.EwcLambda, anchorAtCurrentDelta: true);
+        return EwcRegularizer.FromFile(path, c.Model, c.Adapters, o.EwcLambda, anchorAtCurrentDelta: true, relativeStrength: o.RelativeStrength);
     }
 
     /// <summary>F_nu on the general text (packed at --max-length) at W0 + D_nu, one sample per gradient, written atomically.</summary>
