@@ -16,7 +16,11 @@ public static class DemoCommand
             DefaultValueFactory = _ => "alora-demo",
         };
         var quick = new Option<bool>("--quick") { Description = "short stages (a smoke run of the whole pipeline)" };
-        var seeds = new Option<int?>("--seeds") { Description = "number of seeds, 1 to N (default: 3, or 2 with --quick)" };
+        var study = new Option<bool>("--study")
+        {
+            Description = "the frontier study: every method, the regularised ones at four strengths or more, 5 seeds (with --quick: its smoke run)",
+        };
+        var seeds = new Option<int?>("--seeds") { Description = "number of seeds, 1 to N (default: 3, 5 with --study, 2 with --quick)" };
         var cache = new Option<string?>("--cache") { Description = "folder of cached base models (default ~/.cache/alora/demo-base)" };
         var workers = new Option<int>("--workers")
         {
@@ -29,13 +33,20 @@ public static class DemoCommand
         );
         cmd.Add(output);
         cmd.Add(quick);
+        cmd.Add(study);
         cmd.Add(seeds);
         cmd.Add(cache);
         cmd.Add(workers);
         cmd.SetAction(p =>
         {
             var outDir = p.GetValue(output)!;
-            var o = p.GetValue(quick) ? DemoOptions.QuickRun(outDir) : DemoOptions.Default(outDir);
+            var o = (p.GetValue(study), p.GetValue(quick)) switch
+            {
+                (true, true) => DemoOptions.StudyQuick(outDir),
+                (true, false) => DemoOptions.Study(outDir),
+                (false, true) => DemoOptions.QuickRun(outDir),
+                _ => DemoOptions.Default(outDir),
+            };
             int n = p.GetValue(seeds) ?? o.Seeds.Count;
             if (n < 1)
                 throw new AloraException("--seeds must be at least 1");

@@ -50,6 +50,15 @@ public sealed record DemoOptions
     /// keeps the paper's ordering without giving one module all the weight.</summary>
     public LayerWeighting LayerWeights { get; init; } = LayerWeighting.SoftmaxNormalized;
     public double EwcLambda { get; init; } = 300;
+
+    /// <summary>EWC at nu's lambda, replay's fraction and the scaled adapter's beta, when those methods are in <see cref="Methods"/>.</summary>
+    public double EwcNuLambda { get; init; } = 300;
+    public double ReplayFraction { get; init; } = 0.25;
+    public double AdapterScale { get; init; } = 0.5;
+
+    /// <summary>Per method, strengths besides its configured one (the experiment's sweeps.strength): the points of its
+    /// trade-off curve. Empty for the default demo; the study's (<see cref="Study"/>) draws the frontier.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<double>> Strengths { get; init; } = new Dictionary<string, IReadOnlyList<double>>();
     public int FisherSamples { get; init; } = 64;
     public int BatchSize { get; init; } = 16;
 
@@ -78,6 +87,46 @@ public sealed record DemoOptions
             DomainTestItems = 256,
             DomainValidationItems = 256,
             Seed = 1,
+        };
+
+    /// <summary>Every method the study compares on the frontier.</summary>
+    public static IReadOnlyList<string> StudyMethods { get; } =
+    ["base", "lora-mu", "lora-scaled", "lora-nu-mu", "replay", "ewc-lora", "ewc-nu", "alora-no-layer", "alora"];
+
+    /// <summary>
+    /// <c>--study</c>: the frontier study, every method of <see cref="StudyMethods"/> over five seeds, each regularised
+    /// method at four strengths or more (its configured one and these), spaced by about x3 around the demo's choice.
+    /// </summary>
+    public static DemoOptions Study(string outDir) =>
+        Default(outDir) with
+        {
+            Methods = StudyMethods,
+            Seeds = [1, 2, 3, 4, 5],
+            Strengths = new Dictionary<string, IReadOnlyList<double>>
+            {
+                ["alora"] = [3, 10, 100],
+                ["alora-no-layer"] = [3, 10, 100],
+                ["ewc-lora"] = [30, 100, 1000],
+                ["ewc-nu"] = [30, 100, 1000],
+                ["replay"] = [0.125, 0.5, 0.75],
+                ["lora-scaled"] = [0.25, 0.75, 0.9],
+            },
+        };
+
+    /// <summary><c>--study --quick</c>: the study's pipeline at <see cref="QuickRun"/>'s scale, two strengths a method.</summary>
+    public static DemoOptions StudyQuick(string outDir) =>
+        QuickRun(outDir) with
+        {
+            Methods = StudyMethods,
+            Strengths = new Dictionary<string, IReadOnlyList<double>>
+            {
+                ["alora"] = [3],
+                ["alora-no-layer"] = [3],
+                ["ewc-lora"] = [30],
+                ["ewc-nu"] = [30],
+                ["replay"] = [0.5],
+                ["lora-scaled"] = [0.75],
+            },
         };
 
     /// <summary><c>--quick</c>: the same world and base model (one cache entry serves both), short stages, two seeds
@@ -239,15 +288,29 @@ public static class DemoRecipe
             },
             GeneralStage = new() { ["max-steps"] = o.GeneralSteps },
             DomainStage = new() { ["max-steps"] = o.DomainSteps },
-            Overrides = new Dictionary<string, JsonObject>
-            {
-                [ExperimentMethods.Alora] = new() { ["phi"] = o.Phi, ["layer-weights"] = EnumNames<LayerWeighting>.Name(o.LayerWeights) },
-                ["alora-no-layer"] = new() { ["phi"] = o.Phi },
-                ["ewc-lora"] = new() { ["ewc-lambda"] = o.EwcLambda },
-            },
+            Overrides = Overrides(o),
             Fisher = new() { Samples = o.FisherSamples },
             Eval = new() { Limit = o.EvalLimit },
+            Sweeps = new() { Strength = o.Strengths.Where(kv => o.Methods.Contains(kv.Key)).ToDictionary() },
         };
+    }
+
+    static Dictionary<string, JsonObject> Overrides(DemoOptions o)
+    {
+        var overrides = new Dictionary<string, JsonObject>
+        {
+            [ExperimentMethods.Alora] = new() { ["phi"] = o.Phi, ["layer-weights"] = EnumNames<LayerWeighting>.Name(o.LayerWeights) },
+            ["alora-no-layer"] = new() { ["phi"] = o.Phi },
+            ["ewc-lora"] = new() { ["ewc-lambda"] = o.EwcLambda },
+        };
+        // the newer baselines' settings only when the demo runs them (the default demo's experiment.yaml stays as it was)
+        if (o.Methods.Contains("ewc-nu"))
+            overrides["ewc-nu"] = new() { ["ewc-lambda"] = o.EwcNuLambda };
+        if (o.Methods.Contains("replay"))
+            overrides["replay"] = new() { ["replay-fraction"] = o.ReplayFraction };
+        if (o.Methods.Contains("lora-scaled"))
+            overrides["lora-scaled"] = new() { ["adapter-scale"] = o.AdapterScale };
+        return overrides;
     }
 
     /// <summary>Mean over seeds per method, in the order of the methods (sweep rows left out).</summary>

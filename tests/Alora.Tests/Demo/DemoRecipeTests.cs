@@ -59,6 +59,25 @@ public class DemoRecipeTests
     }
 
     [Fact]
+    public void TheCutDownStudyDrawsEveryMethodsCurve()
+    {
+        using var tmp = new TempDir();
+        var o = CutDown(tmp.Path) with { Methods = DemoOptions.StudyMethods, Strengths = DemoOptions.StudyQuick("x").Strengths };
+        var r = DemoRecipe.Run(o);
+        foreach (var (m, values) in o.Strengths)
+        {
+            // each listed strength and the configured one, for the one seed
+            var points = r.Experiment.Rows.Where(x => x.Method == m && x.Sweep == "strength").Select(x => x.Strength).ToList();
+            Assert.Equal(values.Count + 1, points.Distinct().Count());
+        }
+        var report = File.ReadAllText(r.Experiment.Report);
+        Assert.Contains("## Trade-off frontier", report, StringComparison.Ordinal);
+        Assert.Contains("PPL at acc", report, StringComparison.Ordinal);
+        // the default demo's methods are untouched by the study's
+        Assert.Equal(["base", "lora-mu", "lora-nu-mu", "rslora", "ewc-lora", "alora-no-layer", "alora"], DemoOptions.Default("d").Methods);
+    }
+
+    [Fact]
     public void TheCacheKeyFollowsThePretrainingTextTheTokenizerAndThePretrainingSettings()
     {
         using var tmp = new TempDir();

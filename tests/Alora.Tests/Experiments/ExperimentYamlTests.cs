@@ -111,7 +111,7 @@ public sealed class ExperimentYamlTests
     public void TheDemosExperimentReadsBackAsTheSameConfiguration()
     {
         using var tmp = new TempDir();
-        foreach (var o in new[] { DemoOptions.Default("d"), DemoOptions.QuickRun("q") })
+        foreach (var o in new[] { DemoOptions.Default("d"), DemoOptions.QuickRun("q"), DemoOptions.Study("s"), DemoOptions.StudyQuick("sq") })
         {
             var c = DemoRecipe.Configuration(o, tmp.File("base"), tmp.File("data"));
             Assert.Equal(Json(c), Json(ReadBack(ExperimentYaml.Write(c), tmp)));
