@@ -59,6 +59,9 @@ public sealed record DemoOptions
     /// <summary>Per method, strengths besides its configured one (the experiment's sweeps.strength): the points of its
     /// trade-off curve. Empty for the default demo; the study's (<see cref="Study"/>) draws the frontier.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<double>> Strengths { get; init; } = new Dictionary<string, IReadOnlyList<double>>();
+
+    /// <summary>Other layer weightings of Ours, each drawn as a curve over its strengths (the experiment's sweeps.layer-weights).</summary>
+    public IReadOnlyList<LayerWeighting> LayerWeightCurves { get; init; } = [];
     public int FisherSamples { get; init; } = 64;
     public int BatchSize { get; init; } = 16;
 
@@ -111,6 +114,7 @@ public sealed record DemoOptions
                 ["replay"] = [0.125, 0.5, 0.75],
                 ["lora-scaled"] = [0.25, 0.75, 0.9],
             },
+            LayerWeightCurves = [LayerWeighting.Softmax, LayerWeighting.SoftmaxLog, LayerWeighting.Uniform],
         };
 
     /// <summary><c>--study --quick</c>: the study's pipeline at <see cref="QuickRun"/>'s scale, two strengths a method.</summary>
@@ -127,6 +131,7 @@ public sealed record DemoOptions
                 ["replay"] = [0.5],
                 ["lora-scaled"] = [0.75],
             },
+            LayerWeightCurves = [LayerWeighting.Softmax, LayerWeighting.SoftmaxLog, LayerWeighting.Uniform],
         };
 
     /// <summary><c>--quick</c>: the same world and base model (one cache entry serves both), short stages, two seeds
@@ -291,7 +296,11 @@ public static class DemoRecipe
             Overrides = Overrides(o),
             Fisher = new() { Samples = o.FisherSamples },
             Eval = new() { Limit = o.EvalLimit },
-            Sweeps = new() { Strength = o.Strengths.Where(kv => o.Methods.Contains(kv.Key)).ToDictionary() },
+            Sweeps = new()
+            {
+                Strength = o.Strengths.Where(kv => o.Methods.Contains(kv.Key)).ToDictionary(),
+                LayerWeights = o.Methods.Contains(ExperimentMethods.Alora) ? o.LayerWeightCurves : [],
+            },
         };
     }
 

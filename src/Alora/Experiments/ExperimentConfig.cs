@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Alora.Data;
+using Alora.Methods;
 using Alora.Recipes;
 using Alora.Runtime;
 
@@ -249,6 +250,10 @@ public sealed record ExperimentConfig
             if (Sweeps.Rank.Any(v => v < 1))
                 throw Err("sweeps.rank: every value must be >= 1");
         }
+        if (Sweeps.LayerWeights.Count > 0 && !Methods.Contains(ExperimentMethods.Alora))
+            throw Err("sweeps.layer-weights apply to alora, which is not in 'methods'");
+        if (Sweeps.LayerWeights.Distinct().Count() != Sweeps.LayerWeights.Count)
+            throw Err("sweeps.layer-weights: a weighting is listed twice");
         foreach (var (m, values) in Sweeps.Strength)
         {
             if (!Methods.Contains(m))
@@ -379,6 +384,10 @@ public sealed record SweepConfig
     /// <summary>Per method, strengths to run besides its configured one (the values of its strength option: phi for alora,
     /// ewc-lambda for ewc-lora...): the points of its trade-off curve.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<double>> Strength { get; init; } = new Dictionary<string, IReadOnlyList<double>>();
+
+    /// <summary>alora's layer weightings to compare on the frontier: each a curve over alora's strengths (the configured
+    /// weighting is its main curve).</summary>
+    public IReadOnlyList<LayerWeighting> LayerWeights { get; init; } = [];
 
     /// <summary>Whether alora's own sweeps (phi, xi, rank) list anything.</summary>
     [JsonIgnore]

@@ -101,6 +101,24 @@ public static partial class ExperimentPlanner
                             )
                         );
                 }
+                // sweeps.layer-weights: alora with each other weighting at each of its strengths (its own curve)
+                if (c.Sweeps.LayerWeights.Count > 0)
+                {
+                    var main = TrainOptions(c, ExperimentMethods.Alora, Stage.Domain, []);
+                    var key = ExperimentMethods.StrengthKey(ExperimentMethods.Alora, main)!;
+                    var strengths = WithConfigured(
+                        c.Sweeps.Strength.GetValueOrDefault(ExperimentMethods.Alora) ?? [],
+                        ExperimentMethods.Strength(ExperimentMethods.Alora, main)!.Value
+                    );
+                    foreach (var w in c.Sweeps.LayerWeights.Where(w => w != main.LayerWeights))
+                    foreach (var v in strengths)
+                    {
+                        var name = EnumNames<Methods.LayerWeighting>.Name(w);
+                        var extra = new JsonObject { ["layer-weights"] = name, [key] = v };
+                        var run = Domain(c, b, ExperimentMethods.Alora, seed, t, [], extra, $"{name}-{key}{Num(v)}");
+                        entries.Add(new ResultEntry(ExperimentMethods.Alora, seed, t.Name, run, "layer-weights", v));
+                    }
+                }
                 // each sweep also holds the configured value (its run is the main alora run, shared)
                 if (c.Sweeps.Phi.Count > 0)
                     foreach (var v in WithConfigured(c.Sweeps.Phi, TrainOptions(c, ExperimentMethods.Alora, Stage.Domain, []).Phi))

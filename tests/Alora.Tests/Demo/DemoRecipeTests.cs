@@ -62,7 +62,13 @@ public class DemoRecipeTests
     public void TheCutDownStudyDrawsEveryMethodsCurve()
     {
         using var tmp = new TempDir();
-        var o = CutDown(tmp.Path) with { Methods = DemoOptions.StudyMethods, Strengths = DemoOptions.StudyQuick("x").Strengths };
+        var study = DemoOptions.StudyQuick("x");
+        var o = CutDown(tmp.Path) with
+        {
+            Methods = DemoOptions.StudyMethods,
+            Strengths = study.Strengths,
+            LayerWeightCurves = study.LayerWeightCurves,
+        };
         var r = DemoRecipe.Run(o);
         foreach (var (m, values) in o.Strengths)
         {
@@ -73,6 +79,9 @@ public class DemoRecipeTests
         var report = File.ReadAllText(r.Experiment.Report);
         Assert.Contains("## Trade-off frontier", report, StringComparison.Ordinal);
         Assert.Contains("PPL at acc", report, StringComparison.Ordinal);
+        // the layer weightings compared on the frontier, each a curve of its own
+        foreach (var w in new[] { "softmax", "softmax-log", "uniform" })
+            Assert.Contains($"| Ours ({w}) |", report, StringComparison.Ordinal);
         // the default demo's methods are untouched by the study's
         Assert.Equal(["base", "lora-mu", "lora-nu-mu", "rslora", "ewc-lora", "alora-no-layer", "alora"], DemoOptions.Default("d").Methods);
     }

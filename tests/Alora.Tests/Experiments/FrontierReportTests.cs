@@ -74,6 +74,25 @@ public sealed class FrontierReportTests
     }
 
     [Fact]
+    public void AnotherLayerWeightingIsACurveOfItsOwnComparedWithOurs()
+    {
+        using var tmp = new TempDir();
+        var rows = Rows().ToList();
+        // Ours with uniform weights: the same accuracies, perplexities 0.5 higher at every point and seed
+        foreach (var r in rows.Where(r => r.Method == "alora" && r.Sweep == "strength").ToList())
+            rows.Add(r with { Sweep = "layer-weights", LayerWeights = "uniform", GeneralPpl = r.GeneralPpl + 0.5, Run = r.Run + "-u" });
+        var md = File.ReadAllText(
+            ExperimentReport.Write(tmp.Path, new ExperimentConfig { Methods = ["base", "lora-mu", "ewc-lora", "alora"] }, rows)
+        );
+        var line = Line(md, "| Ours (uniform)");
+        // 7.767 + 0.5 and 6.957 + 0.5; per seed every difference is -0.5 (up to rounding, so t is huge and negative)
+        Assert.Contains("8.267", line, StringComparison.Ordinal);
+        Assert.Contains("7.457", line, StringComparison.Ordinal);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Count(line, @"-0\.500 \(t -[^,]+, p [^,]+, 2\)"));
+        Assert.DoesNotContain("### layer-weights", md, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void WithoutStrengthsThereIsNoFrontier()
     {
         using var tmp = new TempDir();

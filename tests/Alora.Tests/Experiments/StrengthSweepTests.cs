@@ -1,4 +1,5 @@
 using Alora.Experiments;
+using Alora.Methods;
 
 namespace Alora.Tests.Experiments;
 
@@ -64,7 +65,25 @@ public sealed class StrengthSweepTests
         Assert.Single(scaled.Select(e => plan.Job(e.Run).AdapterOf).Distinct());
     }
 
+    [Fact]
+    public void EachOtherLayerWeightingIsACurveOverAlorasStrengths()
+    {
+        using var tmp = new TempDir();
+        // configured: phi 30 with the default softmax weighting
+        var c = ExperimentConfig.Load(Config(tmp, "  strength: {alora: [3]}\n  layer-weights: [softmax, uniform, softmax-log]"));
+        var plan = ExperimentPlanner.Plan(c, tmp.File("out"));
+        var variants = plan.Entries.Where(e => e.Sweep == "layer-weights" && e.Seed == 1).Select(e => plan.Job(e.Run).Train!).ToList();
+        // softmax is the configured weighting (its curve is the main one): uniform and softmax-log at phi 3 and 30
+        Assert.Equal(
+            [(LayerWeighting.Uniform, 3.0), (LayerWeighting.Uniform, 30.0), (LayerWeighting.SoftmaxLog, 3.0), (LayerWeighting.SoftmaxLog, 30.0)],
+            variants.Select(o => (o.LayerWeights, o.Phi))
+        );
+        Assert.Equal(4, plan.Entries.Where(e => e.Sweep == "layer-weights" && e.Seed == 1).Select(e => e.Run).Distinct().Count());
+    }
+
     [Theory]
+    [InlineData("  layer-weights: [uniform, uniform]", "sweeps.layer-weights: a weighting is listed twice")]
+    [InlineData("  layer-weights: [onehot]", "onehot")]
     [InlineData("  strength: {lora-mu: [1, 2]}", "sweeps.strength.lora-mu: lora-mu has no strength to vary (methods with one: ")]
     [InlineData("  strength: {rslora: [1]}", "sweeps.strength.rslora: 'rslora' is not in 'methods'")]
     [InlineData("  strength: {alora: []}", "sweeps.strength.alora: list one or more finite values >= 0")]

@@ -12,7 +12,7 @@ internal static class FrontierTable
 {
     const string LoraMu = "lora-mu";
 
-    public static void Write(ReportDocument doc, string t, IReadOnlyList<string> curved)
+    public static void Write(ReportDocument doc, string t, IReadOnlyList<CurveKey> curved)
     {
         if (!doc.Methods.Contains(LoraMu))
         {
@@ -37,6 +37,7 @@ internal static class FrontierTable
             ],
             [ColumnAlign.Left, .. Enumerable.Repeat(ColumnAlign.Right, 1 + 2 * targets.Count)]
         );
+        var ours = new CurveKey(ReportDocument.Ours, null);
         foreach (var m in curved)
         {
             var curve = ReportFrontier.Strengths(doc, m, t);
@@ -47,9 +48,9 @@ internal static class FrontierTable
                     Summary.Mean(kv.Value.Select(r => r.Acc).ToList())
                 ))
                 .ToList();
-            var cells = new List<string> { ExperimentMethods.Display(m), curve.Count.ToString(ReportDocument.Inv) };
+            var cells = new List<string> { m.Display, curve.Count.ToString(ReportDocument.Inv) };
             cells.AddRange(targets.Select(x => Frontier.PplAtAccuracy(mean, x.Acc) is { } v ? v.ToString("F3", ReportDocument.Inv) : "—"));
-            cells.AddRange(targets.Select(x => m == ReportDocument.Ours || !curved.Contains(ReportDocument.Ours) ? "" : Paired(doc, t, m, x.Acc)));
+            cells.AddRange(targets.Select(x => m == ours || !curved.Contains(ours) ? "" : Paired(doc, t, ours, m, x.Acc)));
             table.AddRow([.. cells]);
         }
         doc.Line(table.ToString());
@@ -60,15 +61,15 @@ internal static class FrontierTable
         doc.Line();
     }
 
-    static string Paired(ReportDocument doc, string t, string rival, double acc)
+    static string Paired(ReportDocument doc, string t, CurveKey ours, CurveKey rival, double acc)
     {
-        var (seeds, test) = Frontier.PairedAtAccuracy(PerSeed(doc, ReportDocument.Ours, t), PerSeed(doc, rival, t), acc);
+        var (seeds, test) = Frontier.PairedAtAccuracy(PerSeed(doc, ours, t), PerSeed(doc, rival, t), acc);
         if (!test.IsOrdinary && double.IsNaN(test.T))
             return $"n/a ({seeds.Count} seeds)";
         return string.Create(ReportDocument.Inv, $"{test.Mean1 - test.Mean2:+0.000;-0.000} (t {test.T:F2}, p {test.P:G3}, {seeds.Count})");
     }
 
-    static Dictionary<long, IReadOnlyList<FrontierPoint>> PerSeed(ReportDocument doc, string m, string t) =>
+    static Dictionary<long, IReadOnlyList<FrontierPoint>> PerSeed(ReportDocument doc, CurveKey m, string t) =>
         ReportFrontier
             .Strengths(doc, m, t)
             .SelectMany(kv => kv.Value.Select(r => (r.Seed, Point: new FrontierPoint(kv.Key, r.GeneralPpl, r.Acc))))

@@ -12,7 +12,7 @@ internal static class ReportFrontier
 {
     public static void Write(ReportDocument doc)
     {
-        var curved = doc.Methods.Where(m => doc.Tasks.Any(t => Strengths(doc, m, t).Count >= 2)).ToList();
+        var curved = Curves(doc).Where(c => doc.Tasks.Any(t => Strengths(doc, c, t).Count >= 2)).ToList();
         if (curved.Count == 0)
             return;
         doc.Line("## Trade-off frontier");
@@ -39,17 +39,17 @@ internal static class ReportFrontier
     static void Figure(ReportDocument doc, string t, string xLabel, Func<ResultRow, double> x, string stem)
     {
         var curves = new List<FrontierCurve>();
-        foreach (var m in doc.Methods)
+        foreach (var c in Curves(doc))
         {
-            var points = Strengths(doc, m, t);
-            var groups = points.Count > 0 ? points.Values.ToList() : [doc.Of(m, t).ToList()];
+            var points = Strengths(doc, c, t);
+            var groups = points.Count > 0 || c.Variant is not null ? points.Values.ToList() : [doc.Of(c.Method, t).ToList()];
             if (groups.All(g => g.Count == 0))
                 continue;
             var xs = groups.Select(g => MeanSd.Of(g.Select(x).ToList())).ToList();
             var ys = groups.Select(g => MeanSd.Of(g.Select(r => 100 * r.Acc).ToList())).ToList();
             curves.Add(
                 new FrontierCurve(
-                    ExperimentMethods.Display(m),
+                    c.Display,
                     [.. xs.Select(v => v.Mean)],
                     [.. ys.Select(v => v.Mean)],
                     [.. xs.Select(v => v.Sd)],
@@ -67,20 +67,41 @@ internal static class ReportFrontier
     /// A method's rows on a task by strength, in order of strength, one row per seed and strength (its configured run
     /// stands in the main grid and again as a sweep point). Empty for a method without a strength.
     /// </summary>
-    public static SortedDictionary<double, List<ResultRow>> Strengths(ReportDocument doc, string method, string task)
+    public static SortedDictionary<double, List<ResultRow>> Strengths(ReportDocument doc, CurveKey curve, string task)
     {
         var byStrength = new SortedDictionary<double, List<ResultRow>>();
-        if (!ExperimentMethods.HasStrength(method))
+        if (!ExperimentMethods.HasStrength(curve.Method))
             return byStrength;
-        // alora's phi sweep holds points of its curve too, when phi is its strength
+        // alora's phi sweep holds points of its curve too, when phi is its strength; a layer-weights variant is its own curve
         var rows = doc.All.Where(r =>
-            r.Method == method
+            r.Method == curve.Method
             && r.Task == task
             && r.Strength is not null
-            && (r.Sweep is null or "strength" || (r.Sweep == "phi" && r.Phi == r.Strength))
+            && (
+                curve.Variant is null
+                    ? r.Sweep is null or "strength" || (r.Sweep == "phi" && r.Phi == r.Strength)
+                    : r.Sweep == "layer-weights" && r.LayerWeights == curve.Variant
+            )
         );
         foreach (var g in rows.GroupBy(r => r.Strength!.Value))
             byStrength[g.Key] = g.GroupBy(r => r.Seed).Select(s => s.First()).ToList();
         return byStrength;
     }
+
+    /// <summary>Every method's curve, and for Ours one more per other layer weighting the experiment compared (sweeps.layer-weights).</summary>
+    public static IReadOnlyList<CurveKey> Curves(ReportDocument doc) =>
+        [
+            .. doc.Methods.Select(m => new CurveKey(m, null)),
+            .. doc
+                .All.Where(r => r.Method == ReportDocument.Ours && r.Sweep == "layer-weights" && r.LayerWeights is not null)
+                .Select(r => r.LayerWeights!)
+                .Distinct()
+                .Select(w => new CurveKey(ReportDocument.Ours, w)),
+        ];
+}
+
+/// <summary>A curve of the frontier: a method, or (Variant) Ours with another layer weighting.</summary>
+internal sealed record CurveKey(string Method, string? Variant)
+{
+    public string Display => Variant is null ? ExperimentMethods.Display(Method) : $"{ExperimentMethods.Display(Method)} ({Variant})";
 }

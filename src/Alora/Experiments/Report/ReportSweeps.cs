@@ -10,8 +10,8 @@ internal static class ReportSweeps
 {
     public static void Write(ReportDocument doc)
     {
-        // strength points belong to the frontier
-        var sweeps = doc.All.Where(r => r.Sweep is not null and not "strength").GroupBy(r => r.Sweep!).ToList();
+        // strength points and layer-weight curves belong to the frontier
+        var sweeps = doc.All.Where(r => r.Sweep is not null and not "strength" and not "layer-weights").GroupBy(r => r.Sweep!).ToList();
         if (sweeps.Count == 0)
             return;
         doc.Line("## Sweeps");
