@@ -102,21 +102,30 @@ public sealed class EwcNuTests
     }
 
     // P = lambda sum F (D - D_nu)^2 with D_nu = s B_nu A_nu taken when the regulariser is made; dP/dD = 2 lambda F (D - D_nu),
-    // P_ref = sum F D_nu^2 by hand; lambda = rho CE_0 / P_ref at the first step; a move from D_nu back to 0 then costs rho CE_0
-    [Fact]
-    public void ARelativeStrengthSetsLambdaFromTheFirstLoss()
+    /// <summary>A tiny float64 model whose adapters have moved (B != 0, as after stage nu) and a random Fisher for them.</summary>
+    static (Alora.Models.CausalLM Model, IReadOnlyList<AdaptedModule> Adapters, DiagonalFisher Fisher) AtNu(long seed)
     {
-        using var model = TinyModels.Llama(hidden: 16, layers: 1);
-        random.manual_seed(6);
+        var model = TinyModels.Llama(hidden: 16, layers: 1);
+        random.manual_seed(seed);
         var adapters = LoraInjector.Inject(model, new LoraConfig { R = 3, Alpha = 6 });
         model.to(ScalarType.Float64);
         using (no_grad())
             foreach (var a in adapters)
                 a.Layer.lora_B.weight.normal_(0, 0.3); // D_nu != 0
-        using var fisher = new DiagonalFisher(
+        var fisher = new DiagonalFisher(
             adapters.ToDictionary(a => a.Path, a => rand([a.Layer.OutFeatures, a.Layer.InFeatures], ScalarType.Float64)),
             new FisherInfo()
         );
+        return (model, adapters, fisher);
+    }
+
+    // P_ref = sum F D_nu^2 by hand; lambda = rho CE_0 / P_ref at the first step; a move from D_nu back to 0 then costs rho CE_0
+    [Fact]
+    public void ARelativeStrengthSetsLambdaFromTheFirstLoss()
+    {
+        var (model, adapters, fisher) = AtNu(6);
+        using var _m = model;
+        using var _f = fisher;
         double pRef = 0;
         foreach (var a in adapters)
         {
@@ -164,20 +173,12 @@ public sealed class EwcNuTests
     [Fact]
     public void TheAnchoredPenaltyIsLambdaTimesFTimesTheSquaredChangeSinceNu()
     {
-        using var model = TinyModels.Llama(hidden: 16, layers: 1);
-        random.manual_seed(5);
-        var adapters = LoraInjector.Inject(model, new LoraConfig { R = 3, Alpha = 6 });
-        model.to(ScalarType.Float64);
-        using (no_grad())
-            foreach (var a in adapters)
-                a.Layer.lora_B.weight.normal_(0, 0.3); // D_nu != 0
+        var (model, adapters, fisher) = AtNu(5);
+        using var _m = model;
+        using var _f = fisher;
         var aNu = adapters.Select(a => Values(a.Layer.lora_A.weight)).ToList();
         var bNu = adapters.Select(a => Values(a.Layer.lora_B.weight)).ToList();
         const double lambda = 0.7;
-        using var fisher = new DiagonalFisher(
-            adapters.ToDictionary(a => a.Path, a => rand([a.Layer.OutFeatures, a.Layer.InFeatures], ScalarType.Float64)),
-            new FisherInfo()
-        );
         using var ewc = new EwcRegularizer(fisher, adapters, lambda, anchorAtCurrentDelta: true);
         Assert.True(ewc.Anchored);
         using (var p0 = ewc.Compute())
