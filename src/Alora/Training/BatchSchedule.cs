@@ -15,6 +15,9 @@ public sealed class BatchSchedule
         _generalCount;
     readonly long _seed;
 
+    /// <summary>Sequences of the domain data; general index i is batch index DomainCount + i.</summary>
+    public int DomainCount => _domainCount;
+
     /// <summary>Domain sequences per step (B - k; fewer at the end of an epoch when they do not divide the data).</summary>
     public int DomainPerStep { get; }
 

@@ -138,19 +138,23 @@ public sealed class Trainer : IDisposable
     {
         using var scope = NewDisposeScope();
         double lr = LearningRate.At(step, TotalSteps, _cfg.Lr, WarmupSteps, _cfg.Schedule);
-        var batch = _schedule.Indices(step);
-        long targets = batch.Sum(i => (long)_data[i].TargetCount),
-            tokens = batch.Sum(i => (long)_data[i].Ids.Length);
+        var groups = LossGroups(step);
+        long targets = groups.Sum(g => g.Targets),
+            tokens = groups.Sum(g => g.Indices.Sum(i => (long)_data[i].Ids.Length));
         _optimizer.ZeroGrad();
-        double ceSum = 0;
-        foreach (var micro in batch.Chunk(_cfg.MicroBatchSize))
-        {
-            using var microScope = NewDisposeScope();
-            var (input, labels) = Collate(micro);
-            ceSum += ChunkedCrossEntropyBackward(input, labels, Math.Max(1, targets));
-        }
-        double taskLoss = ceSum / Math.Max(1, targets),
+        double taskLoss = 0,
             gradNorm = double.NaN;
+        foreach (var (indices, groupTargets, divisor) in groups)
+        {
+            double ceSum = 0;
+            foreach (var micro in indices.Chunk(_cfg.MicroBatchSize))
+            {
+                using var microScope = NewDisposeScope();
+                var (input, labels) = Collate(micro);
+                ceSum += ChunkedCrossEntropyBackward(input, labels, divisor);
+            }
+            taskLoss += ceSum / divisor;
+        }
         var penalties = new Dictionary<string, double>();
         StepMetrics Metrics() =>
             new(
@@ -199,12 +203,33 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
+    /// The step's sequences in groups that the loss weighs separately, each with its target count T_g and the divisor
+    /// of its summed cross-entropy. Plain training is one group, the batch, divided by T: the mean over the batch's
+    /// target tokens. With replay the domain and the general sequences are two groups, each group's mean over its own
+    /// target tokens weighted by its share of the batch's sequences, L = (n_d/B) CE_d/T_d + (k/B) CE_g/T_g (divisor
+    /// T_g B/n_g): a packed general sequence has some 25 times the targets of a domain answer, and with one mean over
+    /// all tokens two replayed sequences outweighed fourteen domain ones, so the fraction did not say what it weighs.
+    /// </summary>
+    List<(int[] Indices, long Targets, double Divisor)> LossGroups(long step)
+    {
+        var (domain, general) = _schedule.At(step);
+        int[][] parts = general.Length == 0 ? [domain] : [domain, [.. general.Select(i => _schedule.DomainCount + i)]];
+        var withTargets = parts.Select(p => (Indices: p, Targets: p.Sum(i => (long)_data[i].TargetCount))).Where(p => p.Targets > 0).ToList();
+        if (withTargets.Count == 0)
+            return [(domain, 0, 1)];
+        int sequences = withTargets.Sum(p => p.Indices.Length);
+        return withTargets.Count == 1
+            ? [(withTargets[0].Indices, withTargets[0].Targets, withTargets[0].Targets)]
+            : [.. withTargets.Select(p => (p.Indices, p.Targets, (double)p.Targets * sequences / p.Indices.Length))];
+    }
+
+    /// <summary>
     /// Cross-entropy summed over target positions, with its gradient (scaled by 1/normaliser)
     /// accumulated: the body runs once, the output projection and loss run on row chunks of the
     /// detached hidden states, whose gradient is then sent back through the body. Only one chunk of
     /// logits ([rows, V]) is alive at a time instead of [b, L, V]. Labels are already shifted.
     /// </summary>
-    double ChunkedCrossEntropyBackward(Tensor input, Tensor labels, long normaliser)
+    double ChunkedCrossEntropyBackward(Tensor input, Tensor labels, double normaliser)
     {
         var hidden = _model.Hidden(input); // [b,L,C]
         var detached = hidden.detach().requires_grad_(true);

@@ -1,3 +1,4 @@
+using Alora.Data;
 using Alora.Lora;
 using Alora.Recipes;
 using Alora.Training;
@@ -169,6 +170,56 @@ public sealed class ReplayMixTests
         // and with rho > 0 the batches, so the losses, are others
         var replay = FinetuneRecipe.Run(Options(FinetuneMethod.Replay, 0.5, "replay")).History;
         Assert.NotEqual(lora.Select(m => m.TaskLoss), replay.Select(m => m.TaskLoss));
+    }
+
+    /// <summary>
+    /// The replay loss weighs each part by its share of the batch's sequences, each part the mean over its own targets:
+    /// L = (n_d/B) mean_d + (k/B) mean_g. Checked against the per-token cross-entropy of each sequence scored alone by
+    /// the untouched model (log-softmax by hand), at the first step, where the loss is the initial weights'. Domain
+    /// answers carry 3 targets and general sequences 15, so one mean over all tokens would give another number.
+    /// </summary>
+    [Fact]
+    public void TheReplayLossIsEachPartsMeanWeightedByItsShareOfTheBatch()
+    {
+        var domain = TinyModels.PatternData(12, 16).Select(e => e with { Targets = e.Targets.Select((_, j) => j >= 13).ToArray() }).ToList();
+        var general = TinyModels.PatternData(6, 16, seed: 21);
+        var cfg = new TrainConfig
+        {
+            Lr = 1e-2,
+            MaxSteps = 1,
+            BatchSize = 4,
+            MicroBatchSize = 3,
+            ReplayPerStep = 1,
+            MaxLength = 16,
+            Seed = 11,
+        };
+        using var model = TinyModels.Llama();
+        var adapters = LoraInjector.Inject(model, new LoraConfig { R = 4, Alpha = 16 });
+        var (d, g) = new BatchSchedule(domain.Count, general.Count, 4, 1, cfg.Seed).At(0);
+        double MeanCe(IEnumerable<TrainingExample> seqs)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            double sum = 0;
+            long n = 0;
+            foreach (var ex in seqs)
+            {
+                var logp = model.forward(tensor(ex.Ids.Select(i => (long)i).ToArray(), [1, ex.Ids.Length])).log_softmax(-1); // [1,T,V]
+                for (int j = 1; j < ex.Ids.Length; j++)
+                    if (ex.Targets[j])
+                    {
+                        sum -= logp[0, j - 1, ex.Ids[j]].item<float>();
+                        n++;
+                    }
+            }
+            return sum / n;
+        }
+        double expected = 3.0 / 4 * MeanCe(d.Select(i => domain[i])) + 1.0 / 4 * MeanCe(g.Select(i => general[i]));
+        double tokenMean = (MeanCe(d.Select(i => domain[i])) * 9 + MeanCe(g.Select(i => general[i])) * 15) / 24;
+        using var trainer = new Trainer(model, adapters, domain, cfg, replay: general);
+        double loss = trainer.Train().Single().TaskLoss;
+        Assert.True(Math.Abs(loss - expected) < 1e-5, $"loss {loss}, expected {expected}"); // float32 sums over 24 targets
+        Assert.True(Math.Abs(loss - tokenMean) > 1e-3, $"the token mean {tokenMean} is as close as the weighted one");
     }
 
     [Fact]
