@@ -18,9 +18,9 @@ public static class DemoCommand
         var quick = new Option<bool>("--quick") { Description = "short stages (a smoke run of the whole pipeline)" };
         var study = new Option<bool>("--study")
         {
-            Description = "the frontier study: every method, the regularised ones at four strengths or more, 5 seeds (with --quick: its smoke run)",
+            Description = "the frontier study: every method at four strengths, 3 seeds, about 30 minutes on 2 cores (with --quick: its smoke run; --seeds 5 adds seeds to a finished study)",
         };
-        var seeds = new Option<int?>("--seeds") { Description = "number of seeds, 1 to N (default: 3, 5 with --study, 2 with --quick)" };
+        var seeds = new Option<int?>("--seeds") { Description = "number of seeds, 1 to N (default: 3, 2 with --quick)" };
         var cache = new Option<string?>("--cache") { Description = "folder of cached base models (default ~/.cache/alora/demo-base)" };
         var workers = new Option<int>("--workers")
         {

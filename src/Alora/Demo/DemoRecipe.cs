@@ -62,6 +62,13 @@ public sealed record DemoOptions
 
     /// <summary>Other layer weightings of Ours, each drawn as a curve over its strengths (the experiment's sweeps.layer-weights).</summary>
     public IReadOnlyList<LayerWeighting> LayerWeightCurves { get; init; } = [];
+
+    /// <summary>The strengths of those curves (sweeps.layer-weight-strengths; empty: all of Ours').</summary>
+    public IReadOnlyList<double> LayerWeightStrengths { get; init; } = [];
+
+    /// <summary>When set, Ours, Ours − layer and EWC(ν) take their strength scale-free (--relative-strength rho) instead of
+    /// <see cref="Phi"/> and <see cref="EwcNuLambda"/>, and <see cref="Strengths"/> lists rho for them.</summary>
+    public double? RelativeStrength { get; init; }
     public int FisherSamples { get; init; } = 64;
     public int BatchSize { get; init; } = 16;
 
@@ -97,24 +104,34 @@ public sealed record DemoOptions
     ["base", "lora-mu", "lora-scaled", "lora-nu-mu", "replay", "ewc-lora", "ewc-nu", "alora-no-layer", "alora"];
 
     /// <summary>
-    /// <c>--study</c>: the frontier study, every method of <see cref="StudyMethods"/> over five seeds, each regularised
-    /// method at four strengths or more (its configured one and these), spaced by about x3 around the demo's choice.
+    /// <c>--study</c>: the frontier study, every method of <see cref="StudyMethods"/> over three seeds, each method with a
+    /// strength at four (its configured one and three more), Ours, Ours − layer and EWC(ν) in the scale-free rho, and
+    /// Ours with the softmax and softmax-log weightings at two of them (uniform is Ours − layer). 200 domain steps: the
+    /// pilot's 300 doubled the time, and at 150 the methods that continue stage ν's adapter were still learning (LoRA(ν+μ)
+    /// 59 % where it reaches 94-97 % at 200). About 30 minutes on 2 cores; <c>--seeds 5</c> adds two seeds to a finished
+    /// study (its jobs are reused).
     /// </summary>
     public static DemoOptions Study(string outDir) =>
         Default(outDir) with
         {
             Methods = StudyMethods,
-            Seeds = [1, 2, 3, 4, 5],
+            Seeds = [1, 2, 3],
+            DomainSteps = 200,
+            RelativeStrength = 0.03,
+            EwcLambda = 300,
+            ReplayFraction = 0.125,
+            AdapterScale = 0.75,
             Strengths = new Dictionary<string, IReadOnlyList<double>>
             {
-                ["alora"] = [3, 10, 100],
-                ["alora-no-layer"] = [3, 10, 100],
+                ["alora"] = [0.003, 0.01, 0.1],
+                ["alora-no-layer"] = [0.003, 0.01, 0.1],
+                ["ewc-nu"] = [0.003, 0.01, 0.1],
                 ["ewc-lora"] = [30, 100, 1000],
-                ["ewc-nu"] = [30, 100, 1000],
-                ["replay"] = [0.125, 0.5, 0.75],
-                ["lora-scaled"] = [0.25, 0.75, 0.9],
+                ["replay"] = [0.0625, 0.25, 0.5],
+                ["lora-scaled"] = [0.5, 0.9, 0.95],
             },
-            LayerWeightCurves = [LayerWeighting.Softmax, LayerWeighting.SoftmaxLog, LayerWeighting.Uniform],
+            LayerWeightCurves = [LayerWeighting.Softmax, LayerWeighting.SoftmaxLog],
+            LayerWeightStrengths = [0.01, 0.03],
         };
 
     /// <summary><c>--study --quick</c>: the study's pipeline at <see cref="QuickRun"/>'s scale, two strengths a method.</summary>
@@ -122,16 +139,20 @@ public sealed record DemoOptions
         QuickRun(outDir) with
         {
             Methods = StudyMethods,
+            RelativeStrength = 0.03,
+            ReplayFraction = 0.125,
+            AdapterScale = 0.75,
             Strengths = new Dictionary<string, IReadOnlyList<double>>
             {
-                ["alora"] = [3],
-                ["alora-no-layer"] = [3],
+                ["alora"] = [0.01],
+                ["alora-no-layer"] = [0.01],
+                ["ewc-nu"] = [0.01],
                 ["ewc-lora"] = [30],
-                ["ewc-nu"] = [30],
-                ["replay"] = [0.5],
-                ["lora-scaled"] = [0.75],
+                ["replay"] = [0.25],
+                ["lora-scaled"] = [0.5],
             },
-            LayerWeightCurves = [LayerWeighting.Softmax, LayerWeighting.SoftmaxLog, LayerWeighting.Uniform],
+            LayerWeightCurves = [LayerWeighting.Softmax, LayerWeighting.SoftmaxLog],
+            LayerWeightStrengths = [0.01, 0.03],
         };
 
     /// <summary><c>--quick</c>: the same world and base model (one cache entry serves both), short stages, two seeds
@@ -300,21 +321,26 @@ public static class DemoRecipe
             {
                 Strength = o.Strengths.Where(kv => o.Methods.Contains(kv.Key)).ToDictionary(),
                 LayerWeights = o.Methods.Contains(ExperimentMethods.Alora) ? o.LayerWeightCurves : [],
+                LayerWeightStrengths = o.Methods.Contains(ExperimentMethods.Alora) && o.LayerWeightCurves.Count > 0 ? o.LayerWeightStrengths : [],
             },
         };
     }
 
     static Dictionary<string, JsonObject> Overrides(DemoOptions o)
     {
+        // phi and EWC(ν)'s lambda, or rho for all three when the strength is given scale-free
+        JsonObject Strength(string key, double value) => o.RelativeStrength is { } rho ? new() { ["relative-strength"] = rho } : new() { [key] = value };
+        var alora = Strength("phi", o.Phi);
+        alora["layer-weights"] = EnumNames<LayerWeighting>.Name(o.LayerWeights);
         var overrides = new Dictionary<string, JsonObject>
         {
-            [ExperimentMethods.Alora] = new() { ["phi"] = o.Phi, ["layer-weights"] = EnumNames<LayerWeighting>.Name(o.LayerWeights) },
-            ["alora-no-layer"] = new() { ["phi"] = o.Phi },
+            [ExperimentMethods.Alora] = alora,
+            ["alora-no-layer"] = Strength("phi", o.Phi),
             ["ewc-lora"] = new() { ["ewc-lambda"] = o.EwcLambda },
         };
         // the newer baselines' settings only when the demo runs them (the default demo's experiment.yaml stays as it was)
         if (o.Methods.Contains("ewc-nu"))
-            overrides["ewc-nu"] = new() { ["ewc-lambda"] = o.EwcNuLambda };
+            overrides["ewc-nu"] = Strength("ewc-lambda", o.EwcNuLambda);
         if (o.Methods.Contains("replay"))
             overrides["replay"] = new() { ["replay-fraction"] = o.ReplayFraction };
         if (o.Methods.Contains("lora-scaled"))

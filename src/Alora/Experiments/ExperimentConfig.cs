@@ -254,6 +254,12 @@ public sealed record ExperimentConfig
             throw Err("sweeps.layer-weights apply to alora, which is not in 'methods'");
         if (Sweeps.LayerWeights.Distinct().Count() != Sweeps.LayerWeights.Count)
             throw Err("sweeps.layer-weights: a weighting is listed twice");
+        if (Sweeps.LayerWeightStrengths.Count > 0 && Sweeps.LayerWeights.Count == 0)
+            throw Err("sweeps.layer-weight-strengths: no sweeps.layer-weights to draw at them");
+        if (Sweeps.LayerWeightStrengths.Any(v => !(v >= 0) || !double.IsFinite(v)))
+            throw Err("sweeps.layer-weight-strengths: every value must be a finite number >= 0");
+        if (Sweeps.LayerWeightStrengths.Distinct().Count() != Sweeps.LayerWeightStrengths.Count)
+            throw Err("sweeps.layer-weight-strengths: a value is listed twice");
         foreach (var (m, values) in Sweeps.Strength)
         {
             if (!Methods.Contains(m))
@@ -388,6 +394,10 @@ public sealed record SweepConfig
     /// <summary>alora's layer weightings to compare on the frontier: each a curve over alora's strengths (the configured
     /// weighting is its main curve).</summary>
     public IReadOnlyList<LayerWeighting> LayerWeights { get; init; } = [];
+
+    /// <summary>The strengths (alora's strength option) at which the layer-weights curves are drawn; empty: each of alora's
+    /// own (its configured one and sweeps.strength.alora). Fewer points make the comparison cheaper.</summary>
+    public IReadOnlyList<double> LayerWeightStrengths { get; init; } = [];
 
     /// <summary>Whether alora's own sweeps (phi, xi, rank) list anything.</summary>
     [JsonIgnore]

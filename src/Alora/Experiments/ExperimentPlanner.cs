@@ -106,10 +106,13 @@ public static partial class ExperimentPlanner
                 {
                     var main = TrainOptions(c, ExperimentMethods.Alora, Stage.Domain, []);
                     var key = ExperimentMethods.StrengthKey(ExperimentMethods.Alora, main)!;
-                    var strengths = WithConfigured(
-                        c.Sweeps.Strength.GetValueOrDefault(ExperimentMethods.Alora) ?? [],
-                        ExperimentMethods.Strength(ExperimentMethods.Alora, main)!.Value
-                    );
+                    var strengths =
+                        c.Sweeps.LayerWeightStrengths.Count > 0
+                            ? c.Sweeps.LayerWeightStrengths
+                            : WithConfigured(
+                                c.Sweeps.Strength.GetValueOrDefault(ExperimentMethods.Alora) ?? [],
+                                ExperimentMethods.Strength(ExperimentMethods.Alora, main)!.Value
+                            );
                     foreach (var w in c.Sweeps.LayerWeights.Where(w => w != main.LayerWeights))
                     foreach (var v in strengths)
                     {

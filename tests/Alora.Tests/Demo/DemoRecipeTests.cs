@@ -67,7 +67,11 @@ public class DemoRecipeTests
         {
             Methods = DemoOptions.StudyMethods,
             Strengths = study.Strengths,
+            RelativeStrength = study.RelativeStrength,
+            ReplayFraction = study.ReplayFraction,
+            AdapterScale = study.AdapterScale,
             LayerWeightCurves = study.LayerWeightCurves,
+            LayerWeightStrengths = study.LayerWeightStrengths,
         };
         var r = DemoRecipe.Run(o);
         foreach (var (m, values) in o.Strengths)
@@ -80,8 +84,11 @@ public class DemoRecipeTests
         Assert.Contains("## Trade-off frontier", report, StringComparison.Ordinal);
         Assert.Contains("PPL at acc", report, StringComparison.Ordinal);
         // the layer weightings compared on the frontier, each a curve of its own
-        foreach (var w in new[] { "softmax", "softmax-log", "uniform" })
+        foreach (var w in new[] { "softmax", "softmax-log" })
             Assert.Contains($"| Ours ({w}) |", report, StringComparison.Ordinal);
+        // the scale-free strength: rho for Ours, Ours − layer and EWC(ν), as the rows' strength
+        foreach (var m in new[] { "alora", "alora-no-layer", "ewc-nu" })
+            Assert.Contains(study.RelativeStrength!.Value, r.Experiment.Rows.Where(x => x.Method == m).Select(x => x.Strength));
         // the default demo's methods are untouched by the study's
         Assert.Equal(["base", "lora-mu", "lora-nu-mu", "rslora", "ewc-lora", "alora-no-layer", "alora"], DemoOptions.Default("d").Methods);
     }

@@ -81,9 +81,25 @@ public sealed class StrengthSweepTests
         Assert.Equal(4, plan.Entries.Where(e => e.Sweep == "layer-weights" && e.Seed == 1).Select(e => e.Run).Distinct().Count());
     }
 
+    [Fact]
+    public void LayerWeightStrengthsDrawTheOtherWeightingsAtTheStrengthsListedOnly()
+    {
+        using var tmp = new TempDir();
+        var c = ExperimentConfig.Load(Config(tmp, "  strength: {alora: [3, 10]}\n  layer-weights: [uniform]\n  layer-weight-strengths: [10, 100]"));
+        var plan = ExperimentPlanner.Plan(c, tmp.File("out"));
+        var variants = plan.Entries.Where(e => e.Sweep == "layer-weights" && e.Seed == 2).Select(e => plan.Job(e.Run).Train!).ToList();
+        // phi 10 and 100, not alora's 3, 10 and 30; 100 need not be one of alora's own strengths
+        Assert.Equal([(LayerWeighting.Uniform, 10.0), (LayerWeighting.Uniform, 100.0)], variants.Select(o => (o.LayerWeights, o.Phi)));
+        // alora's own curve is unchanged
+        Assert.Equal(3, plan.Entries.Count(e => e.Method == "alora" && e.Sweep == "strength" && e.Seed == 2));
+    }
+
     [Theory]
     [InlineData("  layer-weights: [uniform, uniform]", "sweeps.layer-weights: a weighting is listed twice")]
     [InlineData("  layer-weights: [onehot]", "onehot")]
+    [InlineData("  layer-weight-strengths: [1]", "sweeps.layer-weight-strengths: no sweeps.layer-weights to draw at them")]
+    [InlineData("  layer-weights: [uniform]\n  layer-weight-strengths: [1, -1]", "sweeps.layer-weight-strengths: every value must be a finite number >= 0")]
+    [InlineData("  layer-weights: [uniform]\n  layer-weight-strengths: [2, 2]", "sweeps.layer-weight-strengths: a value is listed twice")]
     [InlineData("  strength: {lora-mu: [1, 2]}", "sweeps.strength.lora-mu: lora-mu has no strength to vary (methods with one: ")]
     [InlineData("  strength: {rslora: [1]}", "sweeps.strength.rslora: 'rslora' is not in 'methods'")]
     [InlineData("  strength: {alora: []}", "sweeps.strength.alora: list one or more finite values >= 0")]
