@@ -20,6 +20,10 @@ public static class DemoCommand
         {
             Description = "the frontier study: every method at four strengths, 3 seeds, about 30 minutes on 2 cores (with --quick: its smoke run; --seeds 5 adds seeds to a finished study)",
         };
+        var sequential = new Option<bool>("--sequential")
+        {
+            Description = "sequential domains: general text, then pharma, then zoo; what each method keeps of pharma and of the general text (with --quick: its smoke run)",
+        };
         var seeds = new Option<int?>("--seeds") { Description = "number of seeds, 1 to N (default: 3, 2 with --quick)" };
         var cache = new Option<string?>("--cache") { Description = "folder of cached base models (default ~/.cache/alora/demo-base)" };
         var workers = new Option<int>("--workers")
@@ -34,17 +38,22 @@ public static class DemoCommand
         cmd.Add(output);
         cmd.Add(quick);
         cmd.Add(study);
+        cmd.Add(sequential);
         cmd.Add(seeds);
         cmd.Add(cache);
         cmd.Add(workers);
         cmd.SetAction(p =>
         {
             var outDir = p.GetValue(output)!;
-            var o = (p.GetValue(study), p.GetValue(quick)) switch
+            if (p.GetValue(study) && p.GetValue(sequential))
+                throw new AloraException("--study and --sequential are two demos: give one (and another --out for the other)");
+            var o = (p.GetValue(study), p.GetValue(sequential), p.GetValue(quick)) switch
             {
-                (true, true) => DemoOptions.StudyQuick(outDir),
-                (true, false) => DemoOptions.Study(outDir),
-                (false, true) => DemoOptions.QuickRun(outDir),
+                (true, _, true) => DemoOptions.StudyQuick(outDir),
+                (true, _, false) => DemoOptions.Study(outDir),
+                (_, true, true) => DemoOptions.SequentialQuick(outDir),
+                (_, true, false) => DemoOptions.SequentialRun(outDir),
+                (_, _, true) => DemoOptions.QuickRun(outDir),
                 _ => DemoOptions.Default(outDir),
             };
             int n = p.GetValue(seeds) ?? o.Seeds.Count;
@@ -83,6 +92,16 @@ public static class DemoCommand
                 io.Out.WriteLine(
                     string.Create(inv, $"{row.Method, -16} {row.Seeds, 5} {row.GeneralPpl, 12:F3} {row.DomainAcc, 11:F3} {row.FactsAcc, 10:F3}")
                 );
+            var sequence = DemoRecipe.SummarizeSequence(r.Experiment.Rows, o.Methods);
+            if (sequence.Count > 0)
+            {
+                io.Out.WriteLine("after pharma, then zoo:");
+                io.Out.WriteLine(string.Create(inv, $"{"method", -16} {"seeds", 5} {"general ppl", 12} {"pharma acc", 11} {"zoo acc", 10}"));
+                foreach (var row in sequence)
+                    io.Out.WriteLine(
+                        string.Create(inv, $"{row.Method, -16} {row.Seeds, 5} {row.GeneralPpl, 12:F3} {row.PharmaAcc, 11:F3} {row.ZooAcc, 10:F3}")
+                    );
+            }
             io.Out.WriteLine(
                 $"base model: {r.BaseModel}{(r.BaseFromCache ? " (cached)" : string.Create(inv, $" (pretrained in {r.PretrainSeconds:F0} s)"))}"
             );

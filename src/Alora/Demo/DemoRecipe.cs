@@ -72,6 +72,9 @@ public sealed record DemoOptions
     public int FisherSamples { get; init; } = 64;
     public int BatchSize { get; init; } = 16;
 
+    /// <summary>Sequential tuning: every trained method's run on the pharma task continues on the zoo task (the experiment's sequence).</summary>
+    public bool Sequential { get; init; }
+
     /// <summary>Evaluate on the first N held-out documents and test items only (null: all).</summary>
     public int? EvalLimit { get; init; }
 
@@ -97,6 +100,7 @@ public sealed record DemoOptions
             DomainTestItems = 256,
             DomainValidationItems = 256,
             Seed = 1,
+            ZooDomain = true,
         };
 
     /// <summary>Every method the study compares on the frontier.</summary>
@@ -155,6 +159,34 @@ public sealed record DemoOptions
             LayerWeightStrengths = [0.01, 0.03],
         };
 
+    /// <summary>Every method <c>--sequential</c> continues from pharma into zoo (base is the reference; lora-scaled trains nothing to continue).</summary>
+    public static IReadOnlyList<string> SequentialMethods { get; } =
+    ["base", "lora-mu", "lora-nu-mu", "replay", "ewc-lora", "ewc-nu", "alora-no-layer", "alora"];
+
+    /// <summary>
+    /// <c>--sequential</c>: nu, then pharma, then zoo (eq. 15), each method at the study's configured strength over three
+    /// seeds and 200 steps a domain; the report's sequence section gives what each kept of pharma and of the general text.
+    /// </summary>
+    public static DemoOptions SequentialRun(string outDir) =>
+        Study(outDir) with
+        {
+            Methods = SequentialMethods,
+            Sequential = true,
+            Strengths = new Dictionary<string, IReadOnlyList<double>>(),
+            LayerWeightCurves = [],
+            LayerWeightStrengths = [],
+        };
+
+    /// <summary><c>--sequential --quick</c>: its pipeline at <see cref="QuickRun"/>'s scale.</summary>
+    public static DemoOptions SequentialQuick(string outDir) =>
+        QuickRun(outDir) with
+        {
+            Methods = SequentialMethods,
+            Sequential = true,
+            RelativeStrength = 0.03,
+            ReplayFraction = 0.125,
+        };
+
     /// <summary><c>--quick</c>: the same world and base model (one cache entry serves both), short stages, two seeds
     /// (the fewest a t-test takes): a smoke run of the whole pipeline, too short to show the effect.</summary>
     public static DemoOptions QuickRun(string outDir) =>
@@ -177,6 +209,9 @@ public sealed record DemoOutcome(
     string ConfigPath,
     ExperimentOutcome Experiment
 );
+
+/// <summary>A method's mean over seeds after its zoo stage (sequential demo).</summary>
+public sealed record DemoSequenceRow(string Method, int Seeds, double GeneralPpl, double PharmaAcc, double ZooAcc);
 
 /// <summary>A method's mean over seeds, one row of the demo's table.</summary>
 public sealed record DemoSummaryRow(string Method, int Seeds, double GeneralPpl, double DomainAcc, double FactsAcc);
@@ -290,6 +325,18 @@ public static class DemoRecipe
                     Test = P("domain", "test.jsonl"),
                 },
             ],
+            Sequence = o.Sequential
+                ?
+                [
+                    new()
+                    {
+                        Name = "zoo",
+                        Task = "sciq",
+                        Train = P("zoo", "train.jsonl"),
+                        Test = P("zoo", "test.jsonl"),
+                    },
+                ]
+                : [],
             Probes =
             [
                 new()
@@ -347,6 +394,21 @@ public static class DemoRecipe
             overrides["lora-scaled"] = new() { ["adapter-scale"] = o.AdapterScale };
         return overrides;
     }
+
+    /// <summary>Per method, the mean over seeds after the sequence's stage on zoo: general perplexity, pharma accuracy (what
+    /// it kept) and zoo accuracy; empty without a sequence.</summary>
+    public static IReadOnlyList<DemoSequenceRow> SummarizeSequence(IReadOnlyList<ResultRow> rows, IReadOnlyList<string> methods) =>
+        methods
+            .Select(m => rows.Where(r => r.Method == m && r.Sweep == ExperimentPlanner.SequenceSweep).ToList())
+            .Where(g => g.Count > 0)
+            .Select(g => new DemoSequenceRow(
+                g[0].Method,
+                g.Count,
+                g.Average(r => r.GeneralPpl),
+                g.Average(r => r.Probes.TryGetValue("pharma", out var p) ? p.Acc : double.NaN),
+                g.Average(r => r.Acc)
+            ))
+            .ToList();
 
     /// <summary>Mean over seeds per method, in the order of the methods (sweep rows left out).</summary>
     public static IReadOnlyList<DemoSummaryRow> Summarize(IReadOnlyList<ResultRow> rows, IReadOnlyList<string> methods) =>

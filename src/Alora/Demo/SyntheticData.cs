@@ -23,7 +23,8 @@ public sealed record SyntheticDataOptions(
     int DomainTestStems = 60,
     int DomainValidationItems = 300,
     int DomainValidationStems = 60,
-    int ModelMaxLength = 256
+    int ModelMaxLength = 256,
+    bool ZooDomain = false
 )
 {
     /// <summary>A small world for tests and smoke runs (about 30k words in all).</summary>
@@ -109,6 +110,11 @@ public static class SyntheticData
     public const string DomainTrain = "domain/train.jsonl";
     public const string DomainTest = "domain/test.jsonl";
     public const string DomainValidation = "domain/validation.jsonl";
+
+    /// <summary>The second domain (<see cref="SyntheticDataOptions.ZooDomain"/>), for sequential tuning after the first.</summary>
+    public const string ZooTrain = "zoo/train.jsonl";
+    public const string ZooValidation = "zoo/validation.jsonl";
+    public const string ZooTest = "zoo/test.jsonl";
     public const string Tokenizer = "tokenizer.json";
     public const string TokenizerConfig = "tokenizer_config.json";
     public const string Manifest = "manifest.json";
@@ -128,8 +134,8 @@ public static class SyntheticData
         var (train, validation, test) = PharmaDomain.Build(options, reserved);
         var vocab = WordLevelTokenizer.BuildVocab(WordLevelTokenizer.Collect(train.Concat(validation).Concat(test).SelectMany(Texts), words));
 
-        var files = new List<SyntheticDataFile>
-        {
+        List<SyntheticDataFile> files =
+        [
             WriteLines(outDir, Pretrain, "text", general.Pretrain, general.Pretrain),
             WriteLines(outDir, Nu, "text", general.Nu, general.Nu),
             WriteLines(outDir, Heldout, "text", general.Heldout, general.Heldout),
@@ -143,12 +149,25 @@ public static class SyntheticData
             WriteLines(outDir, DomainTrain, "sciq-jsonl", train.Select(SciqJson), train.Select(i => string.Join(' ', Texts(i)))),
             WriteLines(outDir, DomainValidation, "sciq-jsonl", validation.Select(SciqJson), validation.Select(i => string.Join(' ', Texts(i)))),
             WriteLines(outDir, DomainTest, "sciq-jsonl", test.Select(SciqJson), test.Select(i => string.Join(' ', Texts(i)))),
+            .. options.ZooDomain ? Zoo(outDir, options, vocab) : [],
             WriteText(outDir, Tokenizer, "hf-tokenizer", WordLevelTokenizer.TokenizerJson(vocab), 1),
             WriteText(outDir, TokenizerConfig, "hf-tokenizer-config", WordLevelTokenizer.TokenizerConfigJson(options.ModelMaxLength), 1),
-        };
+        ];
         var manifest = new SyntheticDataManifest(options.Seed, vocab.Count, files, options);
         WriteAtomic(Path.Combine(outDir, Manifest), JsonSerializer.Serialize(manifest, SyntheticDataManifest.Json) + "\n");
         return manifest;
+    }
+
+    /// <summary>The zoo domain's splits, from the words the vocabulary already has (it adds none).</summary>
+    private static SyntheticDataFile[] Zoo(string outDir, SyntheticDataOptions options, IReadOnlyList<string> vocab)
+    {
+        var (train, validation, test) = ZooDomain.Build(options, new HashSet<string>(vocab, StringComparer.Ordinal));
+        return
+        [
+            WriteLines(outDir, ZooTrain, "sciq-jsonl", train.Select(SciqJson), train.Select(i => string.Join(' ', Texts(i)))),
+            WriteLines(outDir, ZooValidation, "sciq-jsonl", validation.Select(SciqJson), validation.Select(i => string.Join(' ', Texts(i)))),
+            WriteLines(outDir, ZooTest, "sciq-jsonl", test.Select(SciqJson), test.Select(i => string.Join(' ', Texts(i)))),
+        ];
     }
 
     private static IEnumerable<string> Texts(ChoiceItem i) => i.Choices.Prepend(i.Question);

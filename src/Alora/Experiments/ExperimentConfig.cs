@@ -27,6 +27,10 @@ public sealed record ExperimentConfig
     /// <summary>Domain tasks; every domain-stage run trains on one task's train file and is tested on its test file.</summary>
     public IReadOnlyList<DomainTaskConfig> Domain { get; init; } = [];
 
+    /// <summary>Sequential tuning (eq. 15): tasks that every trained method's run on each <see cref="Domain"/> task continues
+    /// into, in order, at its configured strength; each such run is also tested on the tasks before it (retention).</summary>
+    public IReadOnlyList<DomainTaskConfig> Sequence { get; init; } = [];
+
     /// <summary>Extra multiple-choice files every run is also tested on (e.g. a general knowledge probe).</summary>
     public IReadOnlyList<ProbeConfig> Probes { get; init; } = [];
 
@@ -133,6 +137,7 @@ public sealed record ExperimentConfig
             Model = R(Model),
             General = General with { Train = R(General.Train), Heldout = R(General.Heldout) },
             Domain = Domain.Select(d => d with { Train = R(d.Train), Test = R(d.Test), TestLabels = Rn(d.TestLabels) }).ToList(),
+            Sequence = Sequence.Select(d => d with { Train = R(d.Train), Test = R(d.Test), TestLabels = Rn(d.TestLabels) }).ToList(),
             Probes = Probes.Select(p => p with { File = R(p.File), Labels = Rn(p.Labels) }).ToList(),
         };
     }
@@ -174,9 +179,8 @@ public sealed record ExperimentConfig
         if (Domain.Count == 0)
             throw Err("'domain' lists no task: give at least one (name, task, train, test)");
         var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (d, i) in Domain.Select((d, i) => (d, i)))
+        foreach (var (d, at) in Domain.Select((d, i) => (d, $"domain[{i}]")).Concat(Sequence.Select((d, i) => (d, $"sequence[{i}]"))))
         {
-            string at = $"domain[{i}]";
             if (string.IsNullOrWhiteSpace(d.Task) || !McqDatasets.Tasks.Contains(d.Task))
                 throw Err($"{at}.task '{d.Task}' is not one of {string.Join(", ", McqDatasets.Tasks)}");
             if (string.IsNullOrWhiteSpace(d.Name))
@@ -188,6 +192,8 @@ public sealed record ExperimentConfig
             if (trains)
                 RequireFile(d.Train, $"{at}.train");
         }
+        if (Sequence.Count > 0 && !Methods.Any(ExperimentMethods.Continues))
+            throw Err($"'sequence' continues trained adapters, and none of {string.Join(", ", Methods)} trains one");
         foreach (var (p, i) in Probes.Select((p, i) => (p, i)))
         {
             string at = $"probes[{i}]";
@@ -378,28 +384,4 @@ public sealed record EvalConfig
     /// <summary>Perplexity window (default: the model's context).</summary>
     public int? MaxLength { get; init; }
     public int? Stride { get; init; }
-}
-
-/// <summary>Values of alora's phi, xi and rank to sweep (each sweep varies one, the rest as configured).</summary>
-public sealed record SweepConfig
-{
-    public IReadOnlyList<double> Phi { get; init; } = [];
-    public IReadOnlyList<double> Xi { get; init; } = [];
-    public IReadOnlyList<int> Rank { get; init; } = [];
-
-    /// <summary>Per method, strengths to run besides its configured one (the values of its strength option: phi for alora,
-    /// ewc-lambda for ewc-lora...): the points of its trade-off curve.</summary>
-    public IReadOnlyDictionary<string, IReadOnlyList<double>> Strength { get; init; } = new Dictionary<string, IReadOnlyList<double>>();
-
-    /// <summary>alora's layer weightings to compare on the frontier: each a curve over alora's strengths (the configured
-    /// weighting is its main curve).</summary>
-    public IReadOnlyList<LayerWeighting> LayerWeights { get; init; } = [];
-
-    /// <summary>The strengths (alora's strength option) at which the layer-weights curves are drawn; empty: each of alora's
-    /// own (its configured one and sweeps.strength.alora). Fewer points make the comparison cheaper.</summary>
-    public IReadOnlyList<double> LayerWeightStrengths { get; init; } = [];
-
-    /// <summary>Whether alora's own sweeps (phi, xi, rank) list anything.</summary>
-    [JsonIgnore]
-    public bool Any => Phi.Count + Xi.Count + Rank.Count > 0;
 }

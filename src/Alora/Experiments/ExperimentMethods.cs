@@ -55,6 +55,9 @@ public static class ExperimentMethods
 
     public static bool EvalOnly(string method) => Find(method)?.EvalOnly == true;
 
+    /// <summary>Whether a later domain stage can continue the method's adapter (every trained method; not base, not an eval-only one).</summary>
+    public static bool Continues(string method) => Find(method) is { EvalOnly: false };
+
     /// <summary>The method whose domain stage is trained for this one: itself, or the method an eval-only method scales.</summary>
     public static string Trained(string method) => ScalesAdapterOf(method) ?? method;
 

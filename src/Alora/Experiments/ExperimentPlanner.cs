@@ -72,6 +72,8 @@ public static partial class ExperimentPlanner
                     }
                     var run = Domain(c, b, m, seed, t, [], [], "");
                     entries.Add(new ResultEntry(m, seed, t.Name, run));
+                    if (ExperimentMethods.Continues(m))
+                        entries.AddRange(Sequence(c, b, m, seed, t, run));
                 }
                 foreach (var (m, values) in c.Sweeps.Strength)
                 {
@@ -198,6 +200,8 @@ public static partial class ExperimentPlanner
                 Data = task.Train,
                 Task = task.Task,
                 GeneralData = ExperimentMethods.ReadsGeneralData(method) ? c.General.Train : null,
+                // the main run of a method that records importance records its domain stage too when a sequence continues it
+                RecordImportance = RecordsForSequence(c, method) && tag.Length == 0 && domainExtra.Count == 0,
             };
             if (ExperimentMethods.ContinuesGeneral(method))
             {

@@ -197,8 +197,10 @@ public static class ExperimentResults
             var job = plan.Job(e.Run);
             var costs = r?["costs"];
             var tasks = r?["eval"]?["tasks"];
+            // a sequence stage's tests of the earlier tasks (its retention) are kept as probes of those tasks' names
             var probes = tasks is JsonObject t
-                ? t.Where(kv => !IsDomainTask(plan, kv.Key)).ToDictionary(kv => kv.Key, kv => (Num(kv.Value?["acc"]), Num(kv.Value?["acc_norm"])))
+                ? t.Where(kv => kv.Key != e.Task && (e.Sweep == ExperimentPlanner.SequenceSweep || !IsDomainTask(plan, kv.Key)))
+                    .ToDictionary(kv => kv.Key, kv => (Num(kv.Value?["acc"]), Num(kv.Value?["acc_norm"])))
                 : [];
             // an eval-only method's settings and rank are those of the run whose adapter it scales
             var trained = job.AdapterOf is { } of ? plan.Job(of) : job;
@@ -238,6 +240,15 @@ public static class ExperimentResults
             );
         }
         return rows;
+    }
+
+    /// <summary>The probes of results.csv's probe columns: the configured probes, then, with a sequence, every task a later
+    /// stage is tested on again (its retention; empty in the rows of the stage that trains on it).</summary>
+    public static List<string> ProbeColumns(ExperimentConfig c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        var earlier = c.Sequence.Count == 0 ? [] : c.Domain.Concat(c.Sequence.SkipLast(1)).Select(t => t.Name);
+        return [.. c.Probes.Select(p => p.Name), .. earlier];
     }
 
     static bool IsDomainTask(ExperimentPlan plan, string name) => plan.Entries.Any(e => e.Task == name);

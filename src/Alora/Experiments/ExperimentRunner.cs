@@ -108,7 +108,7 @@ public static partial class Experiment
                 ExperimentResults.WriteRunResult(plan, job);
             var rows = ExperimentResults.Collect(plan);
             var csv = Path.Combine(plan.OutDir, "results.csv");
-            ExperimentResults.WriteCsv(csv, rows, c.Probes.Select(p => p.Name).ToList());
+            ExperimentResults.WriteCsv(csv, rows, ExperimentResults.ProbeColumns(c));
             var report = ExperimentReport.Write(plan.OutDir, c, ExperimentResults.ReadCsv(csv));
             return new ExperimentOutcome(
                 plan.OutDir,

@@ -63,6 +63,9 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
 
     public double[] Norms { get; }
     public double[] Weights { get; }
+
+    /// <summary>The importance file the penalty reads (the prior of a recording of this stage, eq. 15).</summary>
+    public string ImportancePath { get; }
     public LayerWeighting Weighting { get; }
 
     public AloraRegularizer(
@@ -80,6 +83,7 @@ public sealed class AloraRegularizer : ITrainingHook, IRunArtifacts
         _adapters = adapters;
         _phi = phi;
         Weighting = weighting;
+        ImportancePath = importancePath;
         var device = adapters[0].Layer.BaseWeight.device;
         using (NewDisposeScope()) // temporaries go; the detached state stays, owned by this object
         using (no_grad())

@@ -139,6 +139,11 @@ public sealed record FinetuneOptions
     [Description("add the Omega of an earlier general stage (importance accumulates over tasks, eq. 15)")]
     public string? PriorImportance { get; init; }
 
+    [Description(
+        "domain stage: also record this stage's SI importance, added to the importance its penalty reads (eq. 15), into RUN/importance.safetensors with the stage's end factors, for a later domain stage to continue with --init-adapter RUN"
+    )]
+    public bool RecordImportance { get; init; }
+
     [Description("EWC's Fisher file, made by `alora fisher` on general text (ewc-nu: instead of its own at W0 + D_nu)")]
     public string? Fisher { get; init; }
 

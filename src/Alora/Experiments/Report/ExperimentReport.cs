@@ -21,6 +21,7 @@ public static class ExperimentReport
         ReportAblation.Write(doc);
         ReportSignificance.Write(doc);
         ReportFrontier.Write(doc);
+        ReportSequence.Write(doc);
         ReportLossCurves.Write(doc);
         ReportImportance.Write(doc);
         ReportLayerWeights.Write(doc);

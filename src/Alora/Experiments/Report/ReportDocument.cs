@@ -25,8 +25,10 @@ internal sealed class ReportDocument
         All = all;
         Main = all.Where(r => r.Sweep is null).ToList();
         Methods = ExperimentMethods.All.Where(m => all.Any(r => r.Method == m && r.Sweep is null)).ToList();
-        Tasks = all.Select(r => r.Task).Distinct().ToList();
-        Probes = all.SelectMany(r => r.Probes.Keys).Distinct().ToList();
+        Tasks = all.Where(r => r.Sweep != ExperimentPlanner.SequenceSweep).Select(r => r.Task).Distinct().ToList();
+        // a probe column named after a task is a sequence stage's retention of that task (the sequence section's)
+        Probes = all.SelectMany(r => r.Probes.Keys).Distinct().Where(p => !all.Any(r => r.Task == p)).ToList();
+        Sequence = all.Where(r => r.Sweep == ExperimentPlanner.SequenceSweep).ToList();
     }
 
     public ExperimentConfig Config { get; }
@@ -43,6 +45,9 @@ internal sealed class ReportDocument
     public IReadOnlyList<string> Tasks { get; }
 
     public IReadOnlyList<string> Probes { get; }
+
+    /// <summary>The rows of sequence stages (a run continued into the next task of the sequence).</summary>
+    public IReadOnlyList<ResultRow> Sequence { get; }
 
     public string FigDir => Path.Combine(_outDir, "figures");
 

@@ -19,6 +19,7 @@ public static class AloraSpecs
         "clamp-omega",
         "omega-dtype",
         "prior-importance",
+        "record-importance",
         "phi",
         "relative-strength",
     ];
@@ -32,7 +33,7 @@ public static class AloraSpecs
             Stages = new Dictionary<Stage, StageHooks>
             {
                 [Stage.General] = c => [Recorder(c)],
-                [Stage.Domain] = c => [Regularizer(c, c.Options.LayerWeights)],
+                [Stage.Domain] = c => WithRecorder(c, Regularizer(c, c.Options.LayerWeights)),
             },
             Experiment =
             [
@@ -57,7 +58,7 @@ public static class AloraSpecs
             Stages = new Dictionary<Stage, StageHooks>
             {
                 [Stage.General] = c => [Recorder(c)],
-                [Stage.Domain] = c => [Regularizer(c, LayerWeighting.Uniform)],
+                [Stage.Domain] = c => WithRecorder(c, Regularizer(c, LayerWeighting.Uniform)),
             },
             Experiment =
             [
@@ -79,8 +80,29 @@ public static class AloraSpecs
     static SiRecorder Recorder(MethodContext c)
     {
         var o = c.Options;
+        if (o.RecordImportance && o.Stage == Stage.General)
+            throw new AloraException("--record-importance is for --stage domain (or both): the general stage always records its importance");
         var dtype = (o.OmegaDtype ?? ComputeDtype.Float32).ToScalarType();
         return new SiRecorder(c.Adapters, o.SiVariant, o.Xi, o.ClampOmega, ImportanceOutput(o, c.RunDir), dtype, o.PriorImportance);
+    }
+
+    /// <summary>
+    /// The domain stage's hooks: the penalty, and with --record-importance a recorder of this stage's SI importance whose
+    /// prior is the penalty's importance (eq. 15: Omega = Omega_before + Omega_this), written to the run folder with this
+    /// stage's end factors: the next domain stage continues this run and is anchored at its end (D_mu1).
+    /// </summary>
+    static IReadOnlyList<Training.ITrainingHook> WithRecorder(MethodContext c, AloraRegularizer regularizer)
+    {
+        var o = c.Options;
+        if (!o.RecordImportance)
+            return [regularizer];
+        if (o.PriorImportance is not null)
+            throw new AloraException(
+                "--prior-importance is the general stage's: a domain stage's --record-importance adds the importance its penalty reads (--importance)"
+            );
+        var dtype = (o.OmegaDtype ?? ComputeDtype.Float32).ToScalarType();
+        var output = Path.Combine(c.RunDir, "importance.safetensors");
+        return [regularizer, new SiRecorder(c.Adapters, o.SiVariant, o.Xi, o.ClampOmega, output, dtype, regularizer.ImportancePath)];
     }
 
     static AloraRegularizer Regularizer(MethodContext c, LayerWeighting weighting)
