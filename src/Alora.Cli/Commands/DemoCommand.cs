@@ -18,11 +18,13 @@ public static class DemoCommand
         var quick = new Option<bool>("--quick") { Description = "short stages (a smoke run of the whole pipeline)" };
         var study = new Option<bool>("--study")
         {
-            Description = "the frontier study: every method at four strengths, 3 seeds, about 30 minutes on 2 cores (with --quick: its smoke run; --seeds 5 adds seeds to a finished study)",
+            Description =
+                "the frontier study: every method at four strengths, 3 seeds, about 30 minutes on 2 cores (with --quick: its smoke run; --seeds 5 adds seeds to a finished study)",
         };
         var sequential = new Option<bool>("--sequential")
         {
-            Description = "sequential domains: general text, then pharma, then zoo; what each method keeps of pharma and of the general text (with --quick: its smoke run)",
+            Description =
+                "sequential domains: general text, then pharma, then zoo; what each method keeps of pharma and of the general text (with --quick: its smoke run)",
         };
         var seeds = new Option<int?>("--seeds") { Description = "number of seeds, 1 to N (default: 3, 2 with --quick)" };
         var cache = new Option<string?>("--cache") { Description = "folder of cached base models (default ~/.cache/alora/demo-base)" };

@@ -127,15 +127,15 @@ public sealed record DemoOptions
             AdapterScale = 0.75,
             Strengths = new Dictionary<string, IReadOnlyList<double>>
             {
-                ["alora"] = [0.003, 0.01, 0.1],
-                ["alora-no-layer"] = [0.003, 0.01, 0.1],
-                ["ewc-nu"] = [0.003, 0.01, 0.1],
+                ["alora"] = [0.003, 0.1, 0.3],
+                ["alora-no-layer"] = [0.003, 0.1, 0.3],
+                ["ewc-nu"] = [0.003, 0.1, 0.3],
                 ["ewc-lora"] = [30, 100, 1000],
-                ["replay"] = [0.0625, 0.25, 0.5],
+                ["replay"] = [0.0625, 0.25, 0.375],
                 ["lora-scaled"] = [0.5, 0.9, 0.95],
             },
             LayerWeightCurves = [LayerWeighting.Softmax, LayerWeighting.SoftmaxLog],
-            LayerWeightStrengths = [0.01, 0.03],
+            LayerWeightStrengths = [0.003, 0.03],
         };
 
     /// <summary><c>--study --quick</c>: the study's pipeline at <see cref="QuickRun"/>'s scale, two strengths a method.</summary>
@@ -376,7 +376,8 @@ public static class DemoRecipe
     static Dictionary<string, JsonObject> Overrides(DemoOptions o)
     {
         // phi and EWC(ν)'s lambda, or rho for all three when the strength is given scale-free
-        JsonObject Strength(string key, double value) => o.RelativeStrength is { } rho ? new() { ["relative-strength"] = rho } : new() { [key] = value };
+        JsonObject Strength(string key, double value) =>
+            o.RelativeStrength is { } rho ? new() { ["relative-strength"] = rho } : new() { [key] = value };
         var alora = Strength("phi", o.Phi);
         alora["layer-weights"] = EnumNames<LayerWeighting>.Name(o.LayerWeights);
         var overrides = new Dictionary<string, JsonObject>

@@ -30,14 +30,22 @@ internal static class ZooDomain
     // Question kinds: 0 place, 1 food, 2 blanket colour, 3 bowl material. Three phrasings each, shared by the splits.
     private static readonly string[][] Questions =
     [
-        ["Where is animal {a} from the {h} kept?", "Animal {a} from the {h} is kept in which place?", "Which place is animal {a} from the {h} kept in?"],
+        [
+            "Where is animal {a} from the {h} kept?",
+            "Animal {a} from the {h} is kept in which place?",
+            "Which place is animal {a} from the {h} kept in?",
+        ],
         ["What does animal {a} from the {h} eat?", "Animal {a} from the {h} eats which food?", "Which food does animal {a} from the {h} eat?"],
         [
             "What colour is the blanket of animal {a} from the {h}?",
             "Animal {a} from the {h} has a blanket of which colour?",
             "Which colour is the blanket of animal {a} from the {h}?",
         ],
-        ["What is the bowl of animal {a} from the {h} made of?", "The bowl of animal {a} from the {h} is made of what?", "Animal {a} from the {h} has a bowl made of what?"],
+        [
+            "What is the bowl of animal {a} from the {h} made of?",
+            "The bowl of animal {a} from the {h} is made of what?",
+            "Animal {a} from the {h} has a bowl made of what?",
+        ],
     ];
 
     private static readonly string[] Notes =
@@ -77,7 +85,11 @@ internal static class ZooDomain
     /// an earlier one. Every token must already be in <paramref name="vocabulary"/>: a world too small to have a word of the domain is an error.</summary>
     public static (List<SciqItem> Train, List<SciqItem> Validation, List<SciqItem> Test) Build(SyntheticDataOptions o, ISet<string> vocabulary)
     {
-        var missing = WordLevelTokenizer.Collect(FixedText.Append(string.Join(' ', Enumerable.Range(20, 70)))).Where(w => !vocabulary.Contains(w)).Order(StringComparer.Ordinal).ToList();
+        var missing = WordLevelTokenizer
+            .Collect(FixedText.Append(string.Join(' ', Enumerable.Range(20, 70))))
+            .Where(w => !vocabulary.Contains(w))
+            .Order(StringComparer.Ordinal)
+            .ToList();
         if (missing.Count > 0)
             throw new AloraException(
                 $"the zoo domain needs words this world's general text does not have ({string.Join(", ", missing)}): generate a larger world or leave the zoo domain out"
@@ -114,7 +126,9 @@ internal static class ZooDomain
             var rule = Rules[i % Rules.Length];
             int kind = i / Rules.Length % Questions.Length;
             string code = rng.Pick(codes);
-            string question = rng.Pick(Questions[kind]).Replace("{a}", code, StringComparison.Ordinal).Replace("{h}", rule.Habitat, StringComparison.Ordinal);
+            string question = rng.Pick(Questions[kind])
+                .Replace("{a}", code, StringComparison.Ordinal)
+                .Replace("{h}", rule.Habitat, StringComparison.Ordinal);
             var others = Rules.Where(r => r != rule).Select(r => Answer(r, kind)).ToList();
             rng.Shuffle(others);
             var item = new SciqItem(question, others[0], others[1], others[2], Answer(rule, kind), Note(code, rng));

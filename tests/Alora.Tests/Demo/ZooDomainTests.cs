@@ -21,7 +21,9 @@ public sealed class ZooDomainTests
         using var without = new TempDir();
         var manifest = SyntheticData.Generate(with.Path, DemoOptions.World);
         SyntheticData.Generate(without.Path, DemoOptions.World with { ZooDomain = false });
-        foreach (var f in new[] { SyntheticData.Pretrain, SyntheticData.Nu, SyntheticData.Heldout, SyntheticData.Tokenizer, SyntheticData.DomainTrain })
+        foreach (
+            var f in new[] { SyntheticData.Pretrain, SyntheticData.Nu, SyntheticData.Heldout, SyntheticData.Tokenizer, SyntheticData.DomainTrain }
+        )
             Assert.Equal(File.ReadAllBytes(Path.Combine(without.Path, f)), File.ReadAllBytes(Path.Combine(with.Path, f)));
         Assert.False(Directory.Exists(Path.Combine(without.Path, "zoo")));
         Assert.Equal(256, manifest.File(SyntheticData.ZooTest).Documents);
@@ -42,7 +44,14 @@ public sealed class ZooDomainTests
         using var tmp = new TempDir();
         SyntheticData.Generate(tmp.Path, DemoOptions.World);
         static string Code(JsonElement e) =>
-            System.Text.RegularExpressions.Regex.Match(e.GetProperty("question").GetString()!, @"animal (\d+ \d+)", System.Text.RegularExpressions.RegexOptions.IgnoreCase).Groups[1].Value;
+            System
+                .Text.RegularExpressions.Regex.Match(
+                    e.GetProperty("question").GetString()!,
+                    @"animal (\d+ \d+)",
+                    System.Text.RegularExpressions.RegexOptions.IgnoreCase
+                )
+                .Groups[1]
+                .Value;
         var splits = new[] { SyntheticData.ZooTrain, SyntheticData.ZooValidation, SyntheticData.ZooTest }.Select(f => Items(tmp.Path, f)).ToList();
         var codes = splits.Select(s => s.Select(Code).ToHashSet()).ToList();
         Assert.All(codes, c => Assert.DoesNotContain("", c));

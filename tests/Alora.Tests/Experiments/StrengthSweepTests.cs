@@ -98,7 +98,10 @@ public sealed class StrengthSweepTests
     [InlineData("  layer-weights: [uniform, uniform]", "sweeps.layer-weights: a weighting is listed twice")]
     [InlineData("  layer-weights: [onehot]", "onehot")]
     [InlineData("  layer-weight-strengths: [1]", "sweeps.layer-weight-strengths: no sweeps.layer-weights to draw at them")]
-    [InlineData("  layer-weights: [uniform]\n  layer-weight-strengths: [1, -1]", "sweeps.layer-weight-strengths: every value must be a finite number >= 0")]
+    [InlineData(
+        "  layer-weights: [uniform]\n  layer-weight-strengths: [1, -1]",
+        "sweeps.layer-weight-strengths: every value must be a finite number >= 0"
+    )]
     [InlineData("  layer-weights: [uniform]\n  layer-weight-strengths: [2, 2]", "sweeps.layer-weight-strengths: a value is listed twice")]
     [InlineData("  strength: {lora-mu: [1, 2]}", "sweeps.strength.lora-mu: lora-mu has no strength to vary (methods with one: ")]
     [InlineData("  strength: {rslora: [1]}", "sweeps.strength.rslora: 'rslora' is not in 'methods'")]

@@ -65,7 +65,14 @@ internal static class ReportSequence
                 "Method",
                 cols.Select(c => c.Name).ToList(),
                 cols.Select(c => c.Best).ToList(),
-                methods.Select(m => (ExperimentMethods.Display(m), (IReadOnlyList<MeanSd>)cols.Select(c => MeanSd.Of(Pairs(m).Select(p => c.Get(p.Before, p.After)).ToList())).ToList())).ToList()
+                methods
+                    .Select(m =>
+                        (
+                            ExperimentMethods.Display(m),
+                            (IReadOnlyList<MeanSd>)cols.Select(c => MeanSd.Of(Pairs(m).Select(p => c.Get(p.Before, p.After)).ToList())).ToList()
+                        )
+                    )
+                    .ToList()
             )
         );
         doc.Line();

@@ -11,7 +11,10 @@ internal static class ReportSweeps
     public static void Write(ReportDocument doc)
     {
         // strength points and layer-weight curves belong to the frontier
-        var sweeps = doc.All.Where(r => r.Sweep is not null and not "strength" and not "layer-weights" and not ExperimentPlanner.SequenceSweep).GroupBy(r => r.Sweep!).ToList();
+        var sweeps = doc
+            .All.Where(r => r.Sweep is not null and not "strength" and not "layer-weights" and not ExperimentPlanner.SequenceSweep)
+            .GroupBy(r => r.Sweep!)
+            .ToList();
         if (sweeps.Count == 0)
             return;
         doc.Line("## Sweeps");
