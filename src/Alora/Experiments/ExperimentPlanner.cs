@@ -222,22 +222,7 @@ public static partial class ExperimentPlanner
                 o = o with { Fisher = Path.Combine(b.RunDir(fisher), "fisher.safetensors") };
             }
             var name = $"{method}-{task.Name.Replace('/', '-')}-s{seed}" + (tag.Length > 0 ? "-" + tag : "");
-            var identity = Identity("domain", o, deps);
-            return b.Add(
-                name,
-                new ExperimentJob
-                {
-                    Name = name,
-                    Kind = JobKind.Domain,
-                    Method = method,
-                    Seed = seed,
-                    Task = task.Name,
-                    DependsOn = deps,
-                    Train = o,
-                    Eval = evaluate ? EvalSpec(c, [task]) : null,
-                    Identity = identity,
-                }
-            );
+            return b.Add(name, DomainJob(name, method, seed, task.Name, deps, o, evaluate ? EvalSpec(c, [task]) : null));
         }
 
         // an eval-only method's job: the adapter of a domain run at beta, on that run's evaluation

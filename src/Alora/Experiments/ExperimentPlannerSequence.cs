@@ -40,26 +40,35 @@ public static partial class ExperimentPlanner
             List<string> deps = [previous, .. before.DependsOn.Where(d => b.Jobs.First(j => j.Name == d).Kind != JobKind.General)];
             chain += "-" + next.Name.Replace('/', '-');
             var name = $"{method}-{chain}-s{seed}";
-            previous = b.Add(
-                name,
-                new ExperimentJob
-                {
-                    Name = name,
-                    Kind = JobKind.Domain,
-                    Method = method,
-                    Seed = seed,
-                    Task = next.Name,
-                    DependsOn = deps,
-                    Train = o,
-                    Eval = EvalSpec(c, [next, .. earlier]),
-                    Identity = Identity("domain", o, deps),
-                }
-            );
+            previous = b.Add(name, DomainJob(name, method, seed, next.Name, deps, o, EvalSpec(c, [next, .. earlier])));
             entries.Add(new ResultEntry(method, seed, next.Name, previous, SequenceSweep, i + 1));
             earlier.Add(next);
         }
         return entries;
     }
+
+    /// <summary>A domain-stage job: its options, what it depends on and its evaluation; its identity from them.</summary>
+    static ExperimentJob DomainJob(
+        string name,
+        string method,
+        long seed,
+        string task,
+        List<string> deps,
+        FinetuneOptions o,
+        Eval.EvalSuiteSpec? eval
+    ) =>
+        new()
+        {
+            Name = name,
+            Kind = JobKind.Domain,
+            Method = method,
+            Seed = seed,
+            Task = task,
+            DependsOn = deps,
+            Train = o,
+            Eval = eval,
+            Identity = Identity("domain", o, deps),
+        };
 
     /// <summary>The sweep name of a sequence stage's row; its sweep value is the stage's place in the sequence (1 = the first task after the domain task).</summary>
     public const string SequenceSweep = "sequence";
