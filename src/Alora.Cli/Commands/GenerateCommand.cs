@@ -22,7 +22,7 @@ public static class GenerateCommand
             DefaultValueFactory = _ => 32,
         }.AtLeast(1);
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "keep generating after the eos token" };
-        var cmd = new Command("generate", "Greedy decoding: prints the new token ids and their text.");
+        var cmd = new Command("generate", "Greedy decoding with a key/value cache: prints each new token id as it is chosen, then the text.");
         model.AddTo(cmd);
         cmd.Add(prompt);
         cmd.Add(promptIds);
@@ -42,14 +42,42 @@ public static class GenerateCommand
                 : tok?.EncodeWithBos(text!)
                     ?? throw new AloraException($"{modelDir}: no tokenizer.json or tokenizer.model to encode --prompt; use --prompt-ids");
             var stop = p.GetValue(ignoreEos) ? null : EosIds(lm.Config, tok);
-            var generated = GreedyDecoder.Generate(lm, ids, p.GetValue(maxNew), stop);
+            var soFar = new List<int>();
+            string shown = "";
             io.Out.WriteLine("prompt_ids: " + string.Join(",", ids));
-            io.Out.WriteLine("new_ids: " + string.Join(",", generated));
+            io.Out.Write("new_ids: ");
+            io.Out.Flush();
+            var generated = GreedyDecoder.Generate(lm, ids, p.GetValue(maxNew), stop, id =>
+            {
+                io.Out.Write((soFar.Count > 0 ? "," : "") + id.ToString(CultureInfo.InvariantCulture)); // each id as it is chosen
+                io.Out.Flush();
+                soFar.Add(id);
+                if (tok is not null)
+                    shown = StreamText(io.Err, tok, soFar, shown);
+            });
+            io.Out.WriteLine();
+            if (tok is not null && shown.Length > 0)
+                io.Err.WriteLine();
             if (tok is not null)
                 io.Out.WriteLine("text: " + tok.Decode(generated.ToArray()));
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// The text so far on stderr as it grows: the decoding of all new ids, printed past what is already shown,
+    /// held back while it ends in an incomplete UTF-8 character (U+FFFD) or no longer extends the shown text
+    /// (a merge that rewrites the end). Returns the text shown.
+    /// </summary>
+    static string StreamText(TextWriter err, TextTokenizer tok, List<int> ids, string shown)
+    {
+        var text = tok.Decode(ids);
+        if (text.EndsWith('\uFFFD') || !text.StartsWith(shown, StringComparison.Ordinal))
+            return shown;
+        err.Write(text[shown.Length..]);
+        err.Flush();
+        return text;
     }
 
     static bool HasTokenizer(string dir) => File.Exists(Path.Combine(dir, "tokenizer.json")) || File.Exists(Path.Combine(dir, "tokenizer.model"));

@@ -11,9 +11,10 @@ namespace Alora.Eval;
 /// go through the output head (<see cref="TokenNll.AtPositions"/>).
 /// </summary>
 /// <remarks>
-/// Choices of one item are not computed over a shared context: without a KV cache each row re-reads the
-/// prompt, as lm-eval's HF backend does. Requests with the same input row (a one-token continuation after
-/// the same context, e.g. MedMCQA's " A".." D") share one row, as lm-eval's group_by="contexts" does.
+/// Requests with the same context (an item's choices) read it once: <see cref="SharedContextBatch"/> keeps its keys
+/// and values and scores every choice's continuation from them, which gives each choice the log-likelihood of its
+/// own context + continuation row (lm-eval's token split unchanged) at a fraction of the work when the context is
+/// long and the choices short. A request longer than the model's context is left-truncated on its own row, as lm-eval.
 /// </remarks>
 public sealed class CausalLMScorer : ILogLikelihoodScorer
 {
@@ -27,7 +28,7 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
         BatchSize = batchSize;
     }
 
-    /// <summary>Rows (distinct input sequences) per forward pass.</summary>
+    /// <summary>Items (distinct contexts) per forward pass; the left-truncated rows of over-long requests likewise.</summary>
     public int BatchSize { get; }
 
     /// <summary>
@@ -59,9 +60,9 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
         ArgumentNullException.ThrowIfNull(requests);
         int vocab = _model.VocabSize,
             ctx = _model.ContextLength;
-        var rows = new List<long[]>();
-        var rowIndex = new Dictionary<long[], int>(SequenceComparer.Instance);
-        var requestsOfRow = new List<List<int>>();
+        var groups = new List<ContextGroup>();
+        var groupOf = new Dictionary<int[], ContextGroup>(IntSequenceComparer.Instance);
+        var truncated = new List<int>();
         for (int i = 0; i < requests.Count; i++)
         {
             var r = requests[i];
@@ -69,7 +70,62 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
                 throw new AloraException(
                     $"request {i} has a token id outside the model's vocabulary [0, {vocab}): does the tokenizer belong to this model?"
                 );
-            var input = Input(r, ctx);
+            Input(r, ctx); // checks the request
+            if (r.Context.Length + r.Continuation.Length - 1 > ctx)
+            {
+                truncated.Add(i); // left-truncated rows differ per choice: scored row by row
+                continue;
+            }
+            if (!groupOf.TryGetValue(r.Context, out var group))
+            {
+                group = new ContextGroup(r.Context, []);
+                groupOf.Add(r.Context, group);
+                groups.Add(group);
+            }
+            group.Requests.Add(i);
+        }
+
+        var lls = new double[requests.Count];
+        var device = _model.parameters().First().device;
+        bool wasTraining = _model.training;
+        _model.eval();
+        int done = 0;
+        using (no_grad())
+        {
+            // longest context first (lm-eval's Collator): similar lengths share a batch, and an out-of-memory shows at once
+            var order = groups.OrderByDescending(x => x.Context.Length).ToList();
+            for (int b = 0; b < order.Count; b += BatchSize)
+            {
+                var batch = order.GetRange(b, Math.Min(BatchSize, order.Count - b));
+                SharedContextBatch.Score(_model, requests, batch, lls, device);
+                done += batch.Sum(x => x.Requests.Count);
+                progress?.Report(new EvalProgress(done, requests.Count, "choices"));
+            }
+            if (truncated.Count > 0)
+                ScoreRows(requests, truncated, lls, device, progress, done);
+        }
+        if (wasTraining)
+            _model.train();
+        return lls;
+    }
+
+    /// <summary>Requests longer than the context: each its own left-truncated row (identical rows shared), as lm-eval.</summary>
+    void ScoreRows(
+        IReadOnlyList<LoglikelihoodRequest> requests,
+        List<int> which,
+        double[] lls,
+        Device device,
+        IProgress<EvalProgress>? progress,
+        int done
+    )
+    {
+        int ctx = _model.ContextLength;
+        var rows = new List<long[]>();
+        var rowIndex = new Dictionary<long[], int>(SequenceComparer.Instance);
+        var requestsOfRow = new List<List<int>>();
+        foreach (int i in which)
+        {
+            var input = Input(requests[i], ctx);
             if (!rowIndex.TryGetValue(input, out int row))
             {
                 row = rows.Count;
@@ -79,60 +135,62 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
             }
             requestsOfRow[row].Add(i);
         }
-        // Longest first (lm-eval's Collator): similar lengths share a batch, and an out-of-memory shows at once.
         var order = Enumerable.Range(0, rows.Count).OrderByDescending(r => rows[r].Length).ToArray();
-
-        var lls = new double[requests.Count];
-        var device = _model.parameters().First().device;
-        bool wasTraining = _model.training;
-        _model.eval();
-        int done = 0;
-        using (no_grad())
+        for (int b = 0; b < order.Length; b += BatchSize)
         {
-            for (int b = 0; b < order.Length; b += BatchSize)
+            using var scope = NewDisposeScope();
+            var batch = order.Skip(b).Take(BatchSize).ToArray();
+            int len = rows[batch[0]].Length;
+            var ids = new long[batch.Length * len]; // right padding with id 0: causal attention never reads it
+            var positions = new List<long>();
+            var targets = new List<long>();
+            var owner = new List<int>();
+            for (int k = 0; k < batch.Length; k++)
             {
-                using var scope = NewDisposeScope();
-                var batch = order.Skip(b).Take(BatchSize).ToArray();
-                int len = rows[batch[0]].Length;
-                var ids = new long[batch.Length * len]; // right padding with id 0: causal attention never reads it
-                var positions = new List<long>();
-                var targets = new List<long>();
-                var owner = new List<int>();
-                for (int k = 0; k < batch.Length; k++)
+                var input = rows[batch[k]];
+                Array.Copy(input, 0, ids, k * len, input.Length);
+                foreach (int q in requestsOfRow[batch[k]])
                 {
-                    var input = rows[batch[k]];
-                    Array.Copy(input, 0, ids, k * len, input.Length);
-                    foreach (int q in requestsOfRow[batch[k]])
+                    var cont = requests[q].Continuation;
+                    for (int j = 0; j < cont.Length; j++)
                     {
-                        var cont = requests[q].Continuation;
-                        for (int j = 0; j < cont.Length; j++)
-                        {
-                            positions.Add(k * len + input.Length - cont.Length + j); // this position predicts cont[j]
-                            targets.Add(cont[j]);
-                            owner.Add(q);
-                        }
+                        positions.Add(k * len + input.Length - cont.Length + j); // this position predicts cont[j]
+                        targets.Add(cont[j]);
+                        owner.Add(q);
                     }
                 }
-                var nll = TokenNll
-                    .AtPositions(
-                        _model,
-                        tensor(ids, [batch.Length, len], device: device),
-                        tensor(positions.ToArray(), device: device),
-                        tensor(targets.ToArray(), device: device)
-                    )
-                    .to_type(ScalarType.Float64)
-                    .cpu()
-                    .data<double>()
-                    .ToArray(); // [P]
-                for (int p = 0; p < nll.Length; p++)
-                    lls[owner[p]] -= nll[p];
-                done += batch.Sum(r => requestsOfRow[r].Count);
-                progress?.Report(new EvalProgress(done, requests.Count, "choices"));
             }
+            var nll = TokenNll
+                .AtPositions(
+                    _model,
+                    tensor(ids, [batch.Length, len], device: device),
+                    tensor(positions.ToArray(), device: device),
+                    tensor(targets.ToArray(), device: device)
+                )
+                .to_type(ScalarType.Float64)
+                .cpu()
+                .data<double>()
+                .ToArray(); // [P]
+            for (int p = 0; p < nll.Length; p++)
+                lls[owner[p]] -= nll[p];
+            done += batch.Sum(r => requestsOfRow[r].Count);
+            progress?.Report(new EvalProgress(done, requests.Count, "choices"));
         }
-        if (wasTraining)
-            _model.train();
-        return lls;
+    }
+
+    sealed class IntSequenceComparer : IEqualityComparer<int[]>
+    {
+        public static readonly IntSequenceComparer Instance = new();
+
+        public bool Equals(int[]? x, int[]? y) => x is null ? y is null : y is not null && x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(int[] obj)
+        {
+            var h = new HashCode();
+            foreach (var v in obj)
+                h.Add(v);
+            return h.ToHashCode();
+        }
     }
 
     sealed class SequenceComparer : IEqualityComparer<long[]>

@@ -43,7 +43,7 @@ public static class TokenNll
     }
 
     /// <summary>rows [N,C], targets [N] -> nll [N], the head applied to <see cref="CausalLM.HeadChunkRows"/> rows at a time.</summary>
-    static Tensor ChunkedHead(CausalLM model, Tensor rows, Tensor targets)
+    public static Tensor ChunkedHead(CausalLM model, Tensor rows, Tensor targets)
     {
         var parts = new List<Tensor>();
         long n = rows.shape[0];

@@ -4,7 +4,10 @@ using static TorchSharp.torch;
 
 namespace Alora.Generation;
 
-/// <summary>Greedy decoding without a KV-cache: every step re-reads the whole prefix (ties go to the lowest id, as argmax).</summary>
+/// <summary>
+/// Greedy decoding with a key/value cache: the prompt is read once, then each step reads only the newest token
+/// (ties go to the lowest id, as argmax). Each new token is reported as soon as it is chosen.
+/// </summary>
 public static class GreedyDecoder
 {
     /// <summary>
@@ -14,7 +17,13 @@ public static class GreedyDecoder
     /// position table, RoPE models run on untrained positions), and dropping the oldest tokens would
     /// decode from a prompt the user never gave; so a request that does not fit is refused up front.
     /// </summary>
-    public static IReadOnlyList<int> Generate(CausalLM model, IReadOnlyList<int> promptIds, int maxNewTokens, IReadOnlySet<int>? stopIds = null)
+    public static IReadOnlyList<int> Generate(
+        CausalLM model,
+        IReadOnlyList<int> promptIds,
+        int maxNewTokens,
+        IReadOnlySet<int>? stopIds = null,
+        Action<int>? onToken = null
+    )
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(promptIds);
@@ -35,20 +44,28 @@ public static class GreedyDecoder
                         + $"more than the model's context length {ctx}: at most {ctx - promptIds.Count + 1} new tokens fit after this prompt"
             );
         var device = model.parameters().First().device;
-        var ids = promptIds.Select(i => (long)i).ToList();
         var generated = new List<int>();
-        using var _ = no_grad();
-        for (int step = 0; step < maxNewTokens; step++)
+        bool wasTraining = model.training;
+        model.eval();
+        using var cache = model.NewCache(promptIds.Count + maxNewTokens - 1); // the last new token is never read
+        using (no_grad())
         {
-            using var scope = NewDisposeScope();
-            var input = tensor(ids.ToArray(), device: device).unsqueeze(0); // [1,T], T <= context length
-            var logits = model.forward(input); // [1,T,V]
-            int next = (int)logits[0, -1].argmax().item<long>();
-            generated.Add(next);
-            ids.Add(next);
-            if (stopIds is not null && stopIds.Contains(next))
-                break;
+            var input = promptIds.Select(i => (long)i).ToArray();
+            for (int step = 0; step < maxNewTokens; step++)
+            {
+                using var scope = NewDisposeScope();
+                var hidden = model.Hidden(tensor(input, device: device).unsqueeze(0), cache); // [1,T,C]
+                var logits = model.Head(hidden[0, -1]); // [V]
+                int next = (int)logits.argmax().item<long>();
+                generated.Add(next);
+                onToken?.Invoke(next);
+                if (stopIds is not null && stopIds.Contains(next))
+                    break;
+                input = [next];
+            }
         }
+        if (wasTraining)
+            model.train();
         return generated;
     }
 }

@@ -24,6 +24,20 @@ public abstract class CausalLM : nn.Module<Tensor, Tensor>
     /// <summary>Final hidden states: ids [B,T] -> [B,T,C] (after the last norm).</summary>
     public abstract Tensor Hidden(Tensor ids);
 
+    /// <summary>
+    /// The same for ids [B,T] that follow the <see cref="KvCache.Length"/> positions held in <paramref name="cache"/>,
+    /// whose keys and values it reads instead of recomputing them; the new ones are appended. positionIds [B,T]
+    /// and mask [B,1,T,Length+T] (bool, true = read) serve left-padded rows; without them token i sits at
+    /// Length + i and reads everything before it.
+    /// </summary>
+    public abstract Tensor Hidden(Tensor ids, KvCache cache, Tensor? positionIds = null, Tensor? mask = null);
+
+    /// <summary>Decoder layers: one key/value pair per layer in a <see cref="KvCache"/>.</summary>
+    public abstract int NumLayers { get; }
+
+    /// <summary>An empty cache for up to <paramref name="capacity"/> positions.</summary>
+    public KvCache NewCache(long capacity) => new(NumLayers, capacity);
+
     /// <summary>Output projection: hidden [..., C] -> logits [..., V] in float32.</summary>
     public abstract Tensor Head(Tensor hidden);
 
@@ -109,5 +123,52 @@ public static class Rope
         var pos = ScalarOps.Arange(seqLen, ScalarType.Float32, device); // [T]
         var inv = tensor(invFreq.Select(f => (float)f).ToArray(), device: device); // [dim/2]
         return outer(pos, inv).MoveToOuterDisposeScope(); // [T, dim/2]
+    }
+}
+
+/// <summary>
+/// cos and sin of the rotary angles for positions 0..n-1, computed once per model instead of on every forward
+/// pass. Each entry is the same float32 product and cos/sin as the per-call computation, so results do not change.
+/// Llama lays a frequency out as [angles, angles] (rotate_half), GPT-J repeats it for its (2i, 2i+1) pair.
+/// </summary>
+public sealed class RopeTable(double[] invFreq, bool interleaved) : IDisposable
+{
+    Tensor? _cos,
+        _sin;
+
+    /// <summary>cos, sin [n, D] for positions 0..n-1.</summary>
+    public (Tensor Cos, Tensor Sin) Table(long n, ScalarType dtype, Device device)
+    {
+        if (_cos is null || _sin is null || _cos.shape[0] < n || _cos.dtype != dtype || _cos.device != device)
+            Build(n, dtype, device);
+        return (_cos!.narrow(0, 0, n), _sin!.narrow(0, 0, n));
+    }
+
+    /// <summary>cos, sin [B, T, D] at positions [B, T] (int64), each below <paramref name="bound"/>.</summary>
+    public (Tensor Cos, Tensor Sin) At(Tensor positions, long bound, ScalarType dtype, Device device)
+    {
+        var (cos, sin) = Table(bound, dtype, device);
+        var flat = positions.reshape(-1);
+        long b = positions.shape[0],
+            t = positions.shape[1];
+        return (cos.index_select(0, flat).view(b, t, -1), sin.index_select(0, flat).view(b, t, -1));
+    }
+
+    void Build(long n, ScalarType dtype, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var angles = Rope.Angles(n, invFreq, device); // [n, D/2]
+        var emb = interleaved ? angles.repeat_interleave(2, dim: 1) : cat([angles, angles], -1); // [n, D]
+        var cos = emb.cos().to_type(dtype).DetachFromDisposeScope();
+        var sin = emb.sin().to_type(dtype).DetachFromDisposeScope();
+        Dispose();
+        (_cos, _sin) = (cos, sin);
+    }
+
+    public void Dispose()
+    {
+        _cos?.Dispose();
+        _sin?.Dispose();
+        _cos = _sin = null;
     }
 }

@@ -29,7 +29,10 @@ public sealed class Gpt2Attention : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => forward(x, null, 0, new(null, null, true));
+
+    // x [B,T,C] -> [B,T,C]; with a cache, the held positions' keys and values are read too
+    public Tensor forward(Tensor x, KvCache? cache, int layer, AttentionLayout layout)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0],
@@ -41,7 +44,9 @@ public sealed class Gpt2Attention : nn.Module<Tensor, Tensor>
         var v = qkv[2].view(b, t, _heads, _headDim).transpose(1, 2);
         if (_qScale != 1.0)
             q = q.Times(_qScale);
-        var y = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
+        if (cache is not null)
+            (k, v) = cache.Append(layer, k, v); // [B,H,P+T,D]
+        var y = nn.functional.scaled_dot_product_attention(q, k, v, layout.Mask, is_casual: layout.IsCausal);
         return c_proj.forward(y.transpose(1, 2).reshape(b, t, c)).MoveToOuterDisposeScope();
     }
 }
@@ -86,10 +91,12 @@ public sealed class Gpt2Block : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => forward(x, null, 0, new(null, null, true));
+
+    public Tensor forward(Tensor x, KvCache? cache, int layer, AttentionLayout layout)
     {
         using var scope = NewDisposeScope();
-        var h = x.Plus(attn.forward(ln_1.forward(x)));
+        var h = x.Plus(attn.forward(ln_1.forward(x), cache, layer, layout));
         return h.Plus(mlp.forward(ln_2.forward(h))).MoveToOuterDisposeScope();
     }
 }
@@ -111,13 +118,20 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor ids)
+    public override Tensor forward(Tensor ids) => forward(ids, null, null, null);
+
+    // ids [B,T] after cache.Length held positions -> hidden [B,T,C]; positionIds [B,T], mask [B,1,T,P+T] for padded rows
+    public Tensor forward(Tensor ids, KvCache? cache, Tensor? positionIds, Tensor? mask)
     {
         using var scope = NewDisposeScope();
-        var pos = ScalarOps.Arange(ids.shape[1], ScalarType.Int64, ids.device).unsqueeze(0); // [1,T]
+        long past = cache?.Length ?? 0,
+            t = ids.shape[1];
+        var layout = AttentionLayout.For(past, t, positionIds, mask, ids.device);
+        var pos = positionIds ?? ScalarOps.Arange(past, past + t, ScalarType.Int64, ids.device).unsqueeze(0); // [1 or B, T]
         var x = wte.forward(ids).Plus(wpe.forward(pos));
-        foreach (var block in h)
-            x = block.forward(x);
+        for (int l = 0; l < h.Count; l++)
+            x = h[l].forward(x, cache, l, layout);
+        cache?.Advance(t);
         return ln_f.forward(x).MoveToOuterDisposeScope();
     }
 }
@@ -139,7 +153,12 @@ public sealed class Gpt2LMHeadModel : CausalLM
     public override string Architecture => "GPT2LMHeadModel";
     public override int ContextLength => _config.NPositions;
 
+    public override int NumLayers => _config.NLayer;
+
     public override Tensor Hidden(Tensor ids) => transformer.forward(ids);
+
+    public override Tensor Hidden(Tensor ids, KvCache cache, Tensor? positionIds = null, Tensor? mask = null) =>
+        transformer.forward(ids, cache, positionIds, mask);
 
     public override Tensor Head(Tensor hidden)
     {

@@ -32,7 +32,10 @@ public sealed class GptJAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     }
 
     // x [B,T,C]; cos/sin [T, rotary] (each frequency repeated for its (2i, 2i+1) pair) -> [B,T,C]
-    public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin) => forward(x, cos, sin, null, 0, new(null, null, true));
+
+    // cos/sin [T, rotary] or [B, T, rotary]; with a cache, the held positions' keys and values are read too
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layer, AttentionLayout layout)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0],
@@ -40,15 +43,17 @@ public sealed class GptJAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var q = ApplyRotary(q_proj.forward(x).view(b, t, _heads, _headDim), cos, sin).transpose(1, 2); // [B,H,T,D]
         var k = ApplyRotary(k_proj.forward(x).view(b, t, _heads, _headDim), cos, sin).transpose(1, 2);
         var v = v_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);
-        var y = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true); // [B,H,T,D]
+        if (cache is not null)
+            (k, v) = cache.Append(layer, k, v); // [B,H,P+T,D]
+        var y = nn.functional.scaled_dot_product_attention(q, k, v, layout.Mask, is_casual: layout.IsCausal); // [B,H,T,D]
         return out_proj.forward(y.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
     }
 
     // Partial rotary on the first rotary_dim features, GPT-J's interleaved pairs (2i, 2i+1). x [B,T,H,D]
     Tensor ApplyRotary(Tensor x, Tensor cos, Tensor sin)
     {
-        var c = cos.view(1, cos.shape[0], 1, _rotary);
-        var s = sin.view(1, sin.shape[0], 1, _rotary);
+        var c = cos.dim() == 2 ? cos.view(1, cos.shape[0], 1, _rotary) : cos.unsqueeze(2); // [1 or B, T, 1, rotary]
+        var s = sin.dim() == 2 ? sin.view(1, sin.shape[0], 1, _rotary) : sin.unsqueeze(2);
         var rot = x[.., .., .., ..(int)_rotary];
         var x1 = rot[.., .., .., TensorIndex.Slice(0, null, 2)];
         var x2 = rot[.., .., .., TensorIndex.Slice(1, null, 2)];
@@ -97,11 +102,13 @@ public sealed class GptJBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
     }
 
     // parallel attention and MLP from one layer norm: x + attn(ln(x)) + mlp(ln(x))
-    public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin) => forward(x, cos, sin, null, 0, new(null, null, true));
+
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layer, AttentionLayout layout)
     {
         using var scope = NewDisposeScope();
         var h = ln_1.forward(x);
-        return x.Plus(attn.forward(h, cos, sin)).Plus(mlp.forward(h)).MoveToOuterDisposeScope();
+        return x.Plus(attn.forward(h, cos, sin, cache, layer, layout)).Plus(mlp.forward(h)).MoveToOuterDisposeScope();
     }
 }
 
@@ -110,7 +117,7 @@ public sealed class GptJModel : nn.Module<Tensor, Tensor>
     public readonly Embedding wte;
     public readonly ModuleList<GptJBlock> h;
     public readonly LayerNorm ln_f;
-    readonly double[] _invFreq;
+    readonly RopeTable _rope;
 
     public GptJModel(GptJConfig c)
         : base("GPTJModel")
@@ -118,20 +125,40 @@ public sealed class GptJModel : nn.Module<Tensor, Tensor>
         wte = new Embedding(c.VocabSize, c.NEmbd);
         h = new ModuleList<GptJBlock>(Enumerable.Range(0, c.NLayer).Select(_ => new GptJBlock(c)).ToArray());
         ln_f = new LayerNorm(c.NEmbd, c.LayerNormEpsilon);
-        _invFreq = Rope.InverseFrequencies(c.Rotary, 10000.0, null);
+        _rope = new RopeTable(Rope.InverseFrequencies(c.Rotary, 10000.0, null), interleaved: true);
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor ids)
+    public override Tensor forward(Tensor ids) => forward(ids, null, null, null);
+
+    // ids [B,T] after cache.Length held positions -> hidden [B,T,C]; positionIds [B,T], mask [B,1,T,P+T] for padded rows
+    public Tensor forward(Tensor ids, KvCache? cache, Tensor? positionIds, Tensor? mask)
     {
         using var scope = NewDisposeScope();
         var x = wte.forward(ids);
-        var angles = Rope.Angles(ids.shape[1], _invFreq, ids.device).repeat_interleave(2, dim: 1); // [T, rotary]
-        var cos = angles.cos().to_type(x.dtype);
-        var sin = angles.sin().to_type(x.dtype);
-        foreach (var block in h)
-            x = block.forward(x, cos, sin);
+        long past = cache?.Length ?? 0,
+            t = ids.shape[1];
+        var layout = AttentionLayout.For(past, t, positionIds, mask, ids.device);
+        Tensor cos,
+            sin; // [T, rotary] or [B, T, rotary]
+        if (positionIds is null)
+        {
+            (cos, sin) = _rope.Table(past + t, x.dtype, ids.device);
+            (cos, sin) = (cos.narrow(0, past, t), sin.narrow(0, past, t));
+        }
+        else
+            (cos, sin) = _rope.At(positionIds, past + t, x.dtype, ids.device);
+        for (int l = 0; l < h.Count; l++)
+            x = h[l].forward(x, cos, sin, cache, l, layout);
+        cache?.Advance(t);
         return ln_f.forward(x).MoveToOuterDisposeScope();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            _rope.Dispose();
+        base.Dispose(disposing);
     }
 }
 
@@ -154,7 +181,12 @@ public sealed class GptJForCausalLM : CausalLM
     public override string Architecture => "GPTJForCausalLM";
     public override int ContextLength => _config.NPositions;
 
+    public override int NumLayers => _config.NLayer;
+
     public override Tensor Hidden(Tensor ids) => transformer.forward(ids);
+
+    public override Tensor Hidden(Tensor ids, KvCache cache, Tensor? positionIds = null, Tensor? mask = null) =>
+        transformer.forward(ids, cache, positionIds, mask);
 
     public override Tensor Head(Tensor hidden)
     {

@@ -34,7 +34,10 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     }
 
     // x [B,T,C], cos/sin [T, D] -> [B,T,C]
-    public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin) => forward(x, cos, sin, null, 0, new(null, null, true));
+
+    // x [B,T,C], cos/sin [T, D] or [B,1,T,D]; with a cache, the keys and values of the held positions are read too
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layer, AttentionLayout layout)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0],
@@ -44,13 +47,15 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // [B,KV,T,D]
         q = (q * cos).Plus(RotateHalf(q) * sin);
         k = (k * cos).Plus(RotateHalf(k) * sin);
+        if (cache is not null)
+            (k, v) = cache.Append(layer, k, v); // [B,KV,P+T,D]
         if (_kvHeads != _heads)
         {
             // grouped-query attention: query head h reads kv head h / (H / KV)
             k = k.repeat_interleave(_heads / _kvHeads, dim: 1);
             v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
         }
-        var y = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true); // [B,H,T,D]
+        var y = nn.functional.scaled_dot_product_attention(q, k, v, layout.Mask, is_casual: layout.IsCausal); // [B,H,T,D]
         y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
         return o_proj.forward(y).MoveToOuterDisposeScope();
     }
@@ -105,10 +110,12 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin) => forward(x, cos, sin, null, 0, new(null, null, true));
+
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layer, AttentionLayout layout)
     {
         using var scope = NewDisposeScope();
-        var h = x.Plus(self_attn.forward(input_layernorm.forward(x), cos, sin));
+        var h = x.Plus(self_attn.forward(input_layernorm.forward(x), cos, sin, cache, layer, layout));
         return h.Plus(mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
     }
 }
@@ -118,7 +125,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
     public readonly Embedding embed_tokens;
     public readonly ModuleList<LlamaDecoderLayer> layers;
     public readonly RmsNorm norm;
-    readonly double[] _invFreq;
+    readonly RopeTable _rope;
 
     public LlamaModel(LlamaConfig c)
         : base("LlamaModel")
@@ -126,22 +133,47 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
         embed_tokens = new Embedding(c.VocabSize, c.HiddenSize);
         layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new LlamaDecoderLayer(c)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
-        _invFreq = Rope.InverseFrequencies(c.Dh, c.RopeTheta, c.RopeScaling);
+        _rope = new RopeTable(Rope.InverseFrequencies(c.Dh, c.RopeTheta, c.RopeScaling), interleaved: false);
         RegisterComponents();
     }
 
     // ids [B,T] -> hidden [B,T,C]
-    public override Tensor forward(Tensor ids)
+    public override Tensor forward(Tensor ids) => forward(ids, null, null, null);
+
+    // ids [B,T] after cache.Length held positions -> hidden [B,T,C]; positionIds [B,T], mask [B,1,T,P+T] for padded rows
+    public Tensor forward(Tensor ids, KvCache? cache, Tensor? positionIds, Tensor? mask)
     {
         using var scope = NewDisposeScope();
         var x = embed_tokens.forward(ids);
-        var angles = Rope.Angles(ids.shape[1], _invFreq, ids.device); // [T, D/2]
-        var emb = cat([angles, angles], -1); // [T, D]
-        var cos = emb.cos().to_type(x.dtype);
-        var sin = emb.sin().to_type(x.dtype);
-        foreach (var layer in layers)
-            x = layer.forward(x, cos, sin);
+        long past = cache?.Length ?? 0,
+            t = ids.shape[1];
+        var layout = AttentionLayout.For(past, t, positionIds, mask, ids.device);
+        var (cos, sin) = positionIds is null ? RangeTable(past, t, x.dtype, ids.device) : RowTables(positionIds, past + t, x.dtype);
+        for (int l = 0; l < layers.Count; l++)
+            x = layers[l].forward(x, cos, sin, cache, l, layout);
+        cache?.Advance(t);
         return norm.forward(x).MoveToOuterDisposeScope();
+    }
+
+    // cos/sin [T, D] of positions past..past+T-1
+    (Tensor, Tensor) RangeTable(long past, long t, ScalarType dtype, Device device)
+    {
+        var (cos, sin) = _rope.Table(past + t, dtype, device);
+        return (cos.narrow(0, past, t), sin.narrow(0, past, t));
+    }
+
+    // cos/sin [B,1,T,D] of each row's own positions, all below bound (a left-padded row starts later)
+    (Tensor, Tensor) RowTables(Tensor positionIds, long bound, ScalarType dtype)
+    {
+        var (cos, sin) = _rope.At(positionIds, bound, dtype, positionIds.device);
+        return (cos.unsqueeze(1), sin.unsqueeze(1));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            _rope.Dispose();
+        base.Dispose(disposing);
     }
 }
 
@@ -166,7 +198,12 @@ public sealed class LlamaForCausalLM : CausalLM
     public override string Architecture => "LlamaForCausalLM";
     public override int ContextLength => _config.MaxPositionEmbeddings;
 
+    public override int NumLayers => _config.NumHiddenLayers;
+
     public override Tensor Hidden(Tensor ids) => model.forward(ids);
+
+    public override Tensor Hidden(Tensor ids, KvCache cache, Tensor? positionIds = null, Tensor? mask = null) =>
+        model.forward(ids, cache, positionIds, mask);
 
     // tied embeddings reuse embed_tokens.weight as the output matrix
     public override Tensor Head(Tensor hidden)

@@ -122,10 +122,13 @@ public static class ScalarOps
     }
 
     /// <summary>[0, 1, ..., n - 1] (torch.arange(n)).</summary>
-    public static Tensor Arange(long n, ScalarType dtype, Device device)
+    public static Tensor Arange(long n, ScalarType dtype, Device device) => Arange(0, n, dtype, device);
+
+    /// <summary>[from, from + 1, ..., to - 1] (torch.arange(from, to)).</summary>
+    public static Tensor Arange(long from, long to, ScalarType dtype, Device device)
     {
-        using var start = 0L.ToScalar();
-        using var stop = n.ToScalar();
+        using var start = from.ToScalar();
+        using var stop = to.ToScalar();
         using var step = 1L.ToScalar();
         return arange(start, stop, step, dtype, device);
     }

@@ -19,8 +19,8 @@ public class CausalLMScorerTests
         Assert.Throws<AloraException>(() => CausalLMScorer.Input(new LoglikelihoodRequest([], [2]), contextLength: 8));
     }
 
-    // The batched scorer (sorted, right-padded, head on continuation rows only, shared rows for one-token
-    // continuations) against a plain per-choice computation: log_softmax of a full forward, summed.
+    // The batched scorer (items sorted by context, each context read once and its choices scored from the key/value
+    // cache, packed in one row per item) against a plain per-choice computation: log_softmax of a full forward, summed.
     [FixtureTheory]
     [InlineData("tiny-gpt2")]
     [InlineData("tiny-random-llama")]
@@ -45,7 +45,7 @@ public class CausalLMScorerTests
             double expected = 0;
             for (int j = 0; j < cont.Length; j++)
                 expected += logp[ctx.Length - 1 + j, cont[j]].item<double>();
-            Assert.True(Math.Abs(scores[i] - expected) <= 1e-4, $"{name} request {i}: {scores[i]} vs {expected}");
+            Assert.True(Math.Abs(scores[i] - expected) <= 1e-5, $"{name} request {i}: {scores[i]} vs {expected}");
         }
     }
 
@@ -61,6 +61,7 @@ public class CausalLMScorerTests
             var items = McqDatasets.Read("piqa", Fixtures.Path_("datasets", "piqa", "dev.jsonl")).Take(4).ToList();
             var list = items.SelectMany(i => i.Choices.Select(c => MultipleChoice.EncodePair(tok, i.Prompt, " " + c))).ToList();
             list.AddRange(new[] { " A", " B", " C" }.Select(letter => MultipleChoice.EncodePair(tok, "Question: Which?\nAnswer:", letter)));
+            list.AddRange(RandomItems(vocab));
             return list;
         }
         var rng = new Random(7);
@@ -68,6 +69,53 @@ public class CausalLMScorerTests
         var requests = Enumerable.Range(0, 8).Select(i => new LoglikelihoodRequest(Ids(5 + 3 * i), Ids(1 + i % 4))).ToList();
         var shared = Ids(9);
         requests.AddRange(Enumerable.Range(0, 3).Select(_ => new LoglikelihoodRequest(shared, Ids(1))));
+        requests.AddRange(RandomItems(vocab));
         return requests;
+    }
+
+    /// <summary>Items of 2-4 choices of 1-6 tokens after contexts of 3-20 tokens: batches mix lengths on both sides.</summary>
+    static IEnumerable<LoglikelihoodRequest> RandomItems(int vocab)
+    {
+        var rng = new Random(11);
+        int[] Ids(int n) => Enumerable.Range(0, n).Select(_ => rng.Next(vocab)).ToArray();
+        for (int item = 0; item < 7; item++)
+        {
+            var context = Ids(3 + rng.Next(18));
+            int choices = 2 + item % 3;
+            for (int c = 0; c < choices; c++)
+                yield return new LoglikelihoodRequest(context, Ids(1 + rng.Next(6)));
+        }
+    }
+
+    // Requests longer than the model's context (128 here) are left-truncated on their own rows as lm-eval does,
+    // mixed with shared-context items in one call.
+    [Fact]
+    public void RequestsPastTheContextAreLeftTruncatedRowByRow()
+    {
+        using var lm = TinyModels.Llama();
+        var rng = new Random(3);
+        int[] Ids(int n) => Enumerable.Range(0, n).Select(_ => rng.Next(3, 97)).ToArray();
+        var longContext = Ids(140);
+        var requests = new List<LoglikelihoodRequest>
+        {
+            new(longContext, Ids(3)),
+            new(longContext, Ids(1)),
+            new(Ids(126), Ids(4)), // 126 + 4 - 1 = 129 > 128: truncated by one
+            new(Ids(10), Ids(2)),
+            new(Ids(125), Ids(4)), // exactly fits: shared path
+        };
+        var scores = new CausalLMScorer(lm, batchSize: 2).Score(requests);
+        using var _ = no_grad();
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var input = CausalLMScorer.Input(requests[i], 128); // lm-eval's row
+            var cont = requests[i].Continuation;
+            using var scope = NewDisposeScope();
+            var logp = lm.forward(tensor(input).unsqueeze(0))[0].to_type(ScalarType.Float64).log_softmax(-1); // [T,V]
+            double expected = 0;
+            for (int j = 0; j < cont.Length; j++)
+                expected += logp[input.Length - cont.Length + j, cont[j]].item<double>();
+            Assert.True(Math.Abs(scores[i] - expected) <= 1e-5, $"request {i}: {scores[i]} vs {expected}");
+        }
     }
 }
