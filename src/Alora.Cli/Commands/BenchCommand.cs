@@ -100,6 +100,7 @@ public static class BenchCommand
         });
         var cmd = new Command("bench", "Benchmarks.");
         cmd.Add(importance);
+        cmd.Add(BenchDecodeCommand.Create(io));
         return cmd;
     }
 

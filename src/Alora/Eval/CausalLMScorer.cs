@@ -32,6 +32,12 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
     public int BatchSize { get; }
 
     /// <summary>
+    /// False scores every request on its own context + continuation row (identical rows shared), the scorer before
+    /// the key/value cache: <c>alora bench decode</c> measures the shared-context scorer against it.
+    /// </summary>
+    internal bool ShareContexts { get; init; } = true;
+
+    /// <summary>
     /// The model input and the scored tokens of a request: lm-eval's
     /// inp = (context_enc + continuation_enc)[-(max_length + 1):][:-1]; the last len(continuation) positions
     /// of inp predict the continuation. A continuation longer than the context length is an error (lm-eval asserts).
@@ -71,7 +77,7 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
                     $"request {i} has a token id outside the model's vocabulary [0, {vocab}): does the tokenizer belong to this model?"
                 );
             Input(r, ctx); // checks the request
-            if (r.Context.Length + r.Continuation.Length - 1 > ctx)
+            if (!ShareContexts || r.Context.Length + r.Continuation.Length - 1 > ctx)
             {
                 truncated.Add(i); // left-truncated rows differ per choice: scored row by row
                 continue;

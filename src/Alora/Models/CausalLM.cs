@@ -130,8 +130,10 @@ public static class Rope
 /// cos and sin of the rotary angles for positions 0..n-1, computed once per model instead of on every forward
 /// pass. Each entry is the same float32 product and cos/sin as the per-call computation, so results do not change.
 /// Llama lays a frequency out as [angles, angles] (rotate_half), GPT-J repeats it for its (2i, 2i+1) pair.
+/// With <paramref name="signedSin"/> the first half of the sin table is negated: rotate_half's minus sign moves
+/// from the activations into the table.
 /// </summary>
-public sealed class RopeTable(double[] invFreq, bool interleaved) : IDisposable
+public sealed class RopeTable(double[] invFreq, bool interleaved, bool signedSin = false) : IDisposable
 {
     Tensor? _cos,
         _sin;
@@ -160,7 +162,13 @@ public sealed class RopeTable(double[] invFreq, bool interleaved) : IDisposable
         var angles = Rope.Angles(n, invFreq, device); // [n, D/2]
         var emb = interleaved ? angles.repeat_interleave(2, dim: 1) : cat([angles, angles], -1); // [n, D]
         var cos = emb.cos().to_type(dtype).DetachFromDisposeScope();
-        var sin = emb.sin().to_type(dtype).DetachFromDisposeScope();
+        var sin = emb.sin().to_type(dtype);
+        if (signedSin)
+        {
+            long half = sin.shape[1] / 2;
+            sin = cat([-sin.narrow(1, 0, half), sin.narrow(1, half, half)], 1); // [-s, s]
+        }
+        sin = sin.DetachFromDisposeScope();
         Dispose();
         (_cos, _sin) = (cos, sin);
     }

@@ -163,6 +163,7 @@ public sealed class Gpt2LMHeadModel : CausalLM
     public override Tensor Head(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return nn.functional.linear(hidden, transformer.wte.weight).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        var logits = nn.functional.linear(hidden, transformer.wte.weight);
+        return (logits.dtype == ScalarType.Float32 ? logits : logits.to_type(ScalarType.Float32)).MoveToOuterDisposeScope();
     }
 }

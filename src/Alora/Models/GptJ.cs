@@ -191,6 +191,7 @@ public sealed class GptJForCausalLM : CausalLM
     public override Tensor Head(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return lm_head.forward(hidden).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        var logits = lm_head.forward(hidden);
+        return (logits.dtype == ScalarType.Float32 ? logits : logits.to_type(ScalarType.Float32)).MoveToOuterDisposeScope();
     }
 }

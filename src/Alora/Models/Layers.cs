@@ -27,7 +27,18 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
+    // x [..., in] -> [..., out]; one row (a decoding step) goes through a matrix-vector product, which reads W once,
+    // where a one-row matrix product packs all of W first
+    public override Tensor forward(Tensor x)
+    {
+        if (x.numel() != InFeatures || x.dim() < 2)
+            return nn.functional.linear(x, weight, bias);
+        using var scope = NewDisposeScope();
+        var y = weight.mv(x.view(InFeatures)); // [out]
+        if (bias is not null)
+            y = y.Plus(bias);
+        return y.view([.. x.shape[..^1], OutFeatures]).MoveToOuterDisposeScope();
+    }
 }
 
 /// <summary>GPT-2's Conv1D: y = x W + b with W stored (in x out), the transpose of Linear's layout.</summary>
@@ -84,9 +95,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var xf = x.to_type(ScalarType.Float32);
+        bool f32 = x.dtype == ScalarType.Float32; // to_type to its own dtype is the same tensor: skip the call
+        var xf = f32 ? x : x.to_type(ScalarType.Float32);
         var normed = xf * rsqrt(xf.Squared().mean([-1], keepdim: true).Plus(_eps));
-        return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
+        return (weight * (f32 ? normed : normed.to_type(x.dtype))).MoveToOuterDisposeScope();
     }
 }
 

@@ -46,7 +46,7 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // [B,KV,T,D]
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // [B,KV,T,D]
         q = (q * cos).Plus(RotateHalf(q) * sin);
-        k = (k * cos).Plus(RotateHalf(k) * sin);
+        k = (k * cos).Plus(RotateHalf(k) * sin); // sin carries rotate_half's sign (RopeTable), so RotateHalf is a roll
         if (cache is not null)
             (k, v) = cache.Append(layer, k, v); // [B,KV,P+T,D]
         if (_kvHeads != _heads)
@@ -60,12 +60,9 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         return o_proj.forward(y).MoveToOuterDisposeScope();
     }
 
-    // Llama pairs dimension i with i + D/2: rotate_half(x) = [-x2, x1]
-    static Tensor RotateHalf(Tensor x)
-    {
-        var halves = x.chunk(2, -1);
-        return cat([-halves[1], halves[0]], -1);
-    }
+    // Llama pairs dimension i with i + D/2: rotate_half(x) * sin = [-x2, x1] * [s, s] = [x2, x1] * [-s, s], one roll
+    // and a signed table instead of chunk, neg and cat; (-a) b = a (-b) exactly, so the product is bit for bit the same.
+    static Tensor RotateHalf(Tensor x) => x.roll(x.shape[^1] / 2, -1);
 }
 
 public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
@@ -133,7 +130,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor>
         embed_tokens = new Embedding(c.VocabSize, c.HiddenSize);
         layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new LlamaDecoderLayer(c)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
-        _rope = new RopeTable(Rope.InverseFrequencies(c.Dh, c.RopeTheta, c.RopeScaling), interleaved: false);
+        _rope = new RopeTable(Rope.InverseFrequencies(c.Dh, c.RopeTheta, c.RopeScaling), interleaved: false, signedSin: true);
         RegisterComponents();
     }
 
@@ -210,6 +207,6 @@ public sealed class LlamaForCausalLM : CausalLM
     {
         using var scope = NewDisposeScope();
         var logits = lm_head is null ? nn.functional.linear(hidden, model.embed_tokens.weight) : lm_head.forward(hidden);
-        return logits.to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        return (logits.dtype == ScalarType.Float32 ? logits : logits.to_type(ScalarType.Float32)).MoveToOuterDisposeScope();
     }
 }

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using Alora.Bench;
+using Alora.Eval;
+using Alora.IO;
+
+namespace Alora.Cli.Commands;
+
+/// <summary>alora bench decode: shared-context multiple-choice scoring and cached generation against the algorithms they replaced.</summary>
+public static class BenchDecodeCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var d = new DecodeBenchOptions();
+        Option<int> Int(string name, int def, string help) => new(name) { Description = help, DefaultValueFactory = _ => def };
+        var vocab = Int("--vocab", d.Vocab, "vocabulary size");
+        var hidden = Int("--hidden", d.Hidden, "hidden size");
+        var layers = Int("--layers", d.Layers, "decoder layers");
+        var heads = Int("--heads", d.Heads, "attention heads");
+        var kvHeads = Int("--kv-heads", d.KvHeads, "key/value heads (grouped-query attention)");
+        var intermediate = Int("--intermediate", d.Intermediate, "MLP intermediate size");
+        var items = Int("--items", d.Items, "multiple-choice items of each layout (SciQ, MedMCQA)");
+        var batch = Int("--batch", d.Batch, "items per forward pass (the scorer's --batch-size)");
+        var newTokens = Int("--new-tokens", d.NewTokens, "tokens to generate");
+        var promptTokens = Int("--prompt-tokens", d.PromptTokens, "prompt length of the generation");
+        var rounds = Int("--rounds", d.Rounds, "timed repetitions (times are medians)");
+        var threads = Int("--threads", d.Threads, "torch intra-op threads");
+        var seed = new Option<long>("--seed") { Description = "seed of the random weights and tokens", DefaultValueFactory = _ => d.Seed };
+        var output = new Option<string?>("--out") { Description = "write the results as JSON to this file" };
+        var cmd = new Command(
+            "decode",
+            "Multiple-choice scoring with each context read once (key/value cache) against a row per choice, and cached greedy "
+                + "generation against re-reading the prefix per token, on one model with random weights; both sides must agree."
+        );
+        foreach (
+            var o in new Option[]
+            {
+                vocab,
+                hidden,
+                layers,
+                heads,
+                kvHeads,
+                intermediate,
+                items,
+                batch,
+                newTokens,
+                promptTokens,
+                rounds,
+                threads,
+                seed,
+                output,
+            }
+        )
+            cmd.Add(o);
+        cmd.SetAction(p =>
+        {
+            var options = new DecodeBenchOptions
+            {
+                Vocab = p.GetValue(vocab),
+                Hidden = p.GetValue(hidden),
+                Layers = p.GetValue(layers),
+                Heads = p.GetValue(heads),
+                KvHeads = p.GetValue(kvHeads),
+                Intermediate = p.GetValue(intermediate),
+                Items = p.GetValue(items),
+                Batch = p.GetValue(batch),
+                NewTokens = p.GetValue(newTokens),
+                PromptTokens = p.GetValue(promptTokens),
+                Rounds = p.GetValue(rounds),
+                Threads = p.GetValue(threads),
+                Seed = p.GetValue(seed),
+            };
+            options.Validate();
+            if (p.GetValue(output) is { } outFile)
+                OutputCheck.File(outFile, "--out");
+            var result = DecodeBench.Run(options, new Progress(io.Err));
+            var json = EvalJson.Write(result) + "\n";
+            io.Out.Write(json);
+            if (p.GetValue(output) is { } path)
+            {
+                AtomicFile.WriteAllText(path, json);
+                io.Out.WriteLine($"wrote {Path.GetFullPath(path)}");
+            }
+            return 0;
+        });
+        return cmd;
+    }
+
+    sealed class Progress(TextWriter err) : IProgress<string>
+    {
+        public void Report(string value) => err.WriteLine(value);
+    }
+}
