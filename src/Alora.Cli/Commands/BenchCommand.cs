@@ -5,7 +5,10 @@ using Alora.IO;
 
 namespace Alora.Cli.Commands;
 
-/// <summary>alora bench importance: the cost of SI recording and the ALoRA penalty next to plain LoRA, against an EWC Fisher pass.</summary>
+/// <summary>
+/// alora bench importance: the cost of SI recording and the ALoRA penalty next to plain LoRA, against an EWC Fisher pass;
+/// alora bench train (<see cref="BenchTrainCommand"/>): LoRA training throughput and MFU, against PyTorch with --pytorch.
+/// </summary>
 public static class BenchCommand
 {
     public static Command Create(CliIo io)
@@ -101,11 +104,12 @@ public static class BenchCommand
         var cmd = new Command("bench", "Benchmarks.");
         cmd.Add(importance);
         cmd.Add(BenchDecodeCommand.Create(io));
+        cmd.Add(BenchTrainCommand.Create(io));
         return cmd;
     }
 
     /// <summary>Progress lines on stderr as they come (Progress&lt;T&gt; would post them to the thread pool, out of order).</summary>
-    sealed class LineLog(TextWriter err) : IProgress<string>
+    internal sealed class LineLog(TextWriter err) : IProgress<string>
     {
         public void Report(string value) => err.WriteLine(value);
     }

@@ -309,7 +309,8 @@ public static class ImportanceBench
             .ToList();
     }
 
-    static double[] LoadAverage()
+    /// <summary>The 1, 5 and 15 minute load averages of /proc/loadavg; empty where there is none.</summary>
+    public static double[] LoadAverage()
     {
         try
         {
