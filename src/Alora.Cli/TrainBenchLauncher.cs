@@ -20,14 +20,26 @@ public sealed class TrainBenchLauncher(TextWriter err)
     public static string ScriptPath => Path.Combine(AppContext.BaseDirectory, "tools", "bench", "pytorch_lora_step.py");
 
     /// <summary>The shape measured in a child process of this CLI; its JSON goes through a file in <paramref name="tmpDir"/>.</summary>
-    public TrainBenchShapeResult RunAlora(TrainBenchShape shape, int steps, int warmup, string tmpDir)
+    static readonly string[] Bf16Args = ["--base-weights-dtype", "bfloat16"];
+
+    public TrainBenchShapeResult RunAlora(TrainBenchShape shape, int steps, int warmup, string tmpDir, bool baseWeightsBf16 = false)
     {
         var json = Path.Combine(tmpDir, shape.Name + ".json");
         var (file, prefix) = ChildJobLauncher.SelfCommand();
         var info = StartInfo(
             file,
             shape.Threads,
-            [.. prefix, "bench", "train", "--shape", shape.Name, "--child-json", json, .. StepArgs(steps, warmup)]
+            [
+                .. prefix,
+                "bench",
+                "train",
+                "--shape",
+                shape.Name,
+                "--child-json",
+                json,
+                .. StepArgs(steps, warmup),
+                .. (baseWeightsBf16 ? Bf16Args : []),
+            ]
         );
         var (exit, _, tail) = Run(info, "  ");
         if (exit != 0)

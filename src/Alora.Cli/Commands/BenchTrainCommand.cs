@@ -35,6 +35,12 @@ public static class BenchTrainCommand
             Description = "the Python interpreter for --pytorch (one that can import torch)",
             DefaultValueFactory = _ => "python3",
         };
+        var baseWeights = new Option<string>("--base-weights-dtype")
+        {
+            Description =
+                "float32, or bfloat16: the frozen base weights kept in bfloat16, widened to float32 per product (as alora train --base-weights-dtype)",
+            DefaultValueFactory = _ => "float32",
+        }.AcceptOnlyFromAmong("float32", "bfloat16");
         var shape = new Option<string?>("--shape") { Description = "(internal) measure this one shape in this process", Hidden = true };
         var childJson = new Option<string?>("--child-json") { Description = "(internal) where the --shape process writes its JSON", Hidden = true };
 
@@ -43,19 +49,20 @@ public static class BenchTrainCommand
             "LoRA training throughput (r 8, alpha 16, q_proj+v_proj, AdamW, random weights and tokens) at named Llama shapes: tokens/s, "
                 + "ms/step, peak RSS, model FLOPs and MFU against the measured sgemm peak; with --pytorch against the same step in PyTorch."
         );
-        foreach (var o in new Option[] { shapes, steps, warmup, output, pytorch, python, shape, childJson })
+        foreach (var o in new Option[] { shapes, steps, warmup, output, pytorch, python, baseWeights, shape, childJson })
             cmd.Add(o);
         cmd.SetAction(p =>
         {
+            bool bf16 = p.GetValue(baseWeights) == "bfloat16";
             if (p.GetValue(shape) is { } name)
-                return Child(io, TrainBenchShape.Named(name), p.GetValue(steps), p.GetValue(warmup), p.GetValue(childJson));
+                return Child(io, TrainBenchShape.Named(name), p.GetValue(steps), p.GetValue(warmup), p.GetValue(childJson), bf16);
             var list = TrainBenchShape.Parse(p.GetValue(shapes)!);
             if (p.GetValue(output) is { } outFile)
                 OutputCheck.File(outFile, "--out");
             string? interpreter = p.GetValue(pytorch) ? p.GetValue(python)! : null;
             if (interpreter is not null)
                 io.Err.WriteLine($"PyTorch {TrainBenchLauncher.CheckPyTorch(interpreter)} under {interpreter}");
-            var report = Run(io, list, p.GetValue(steps), p.GetValue(warmup), interpreter);
+            var report = Run(io, list, p.GetValue(steps), p.GetValue(warmup), interpreter, bf16);
             io.Out.Write(report.ToTable());
             if (p.GetValue(output) is { } path)
             {
@@ -67,7 +74,7 @@ public static class BenchTrainCommand
         return cmd;
     }
 
-    static TrainBenchReport Run(CliIo io, IReadOnlyList<TrainBenchShape> shapes, int? steps, int warmup, string? python)
+    static TrainBenchReport Run(CliIo io, IReadOnlyList<TrainBenchShape> shapes, int? steps, int warmup, string? python, bool bf16)
     {
         var launcher = new TrainBenchLauncher(io.Err);
         var wall = Stopwatch.StartNew();
@@ -80,7 +87,7 @@ public static class BenchTrainCommand
             {
                 int n = steps ?? s.DefaultSteps;
                 io.Err.WriteLine($"{s.Name}: Alora, {warmup} warm-up + {n} timed steps, {s.Threads} thread(s)");
-                var alora = launcher.RunAlora(s, n, warmup, tmp.FullName);
+                var alora = launcher.RunAlora(s, n, warmup, tmp.FullName, bf16);
                 io.Err.WriteLine($"{s.Name}: Alora {alora.TokensPerSecond:F0} tokens/s, {alora.MedianMs:F0} ms/step, MFU {alora.Mfu:P1}");
                 PyTorchStepResult? torch = null;
                 if (python is not null)
@@ -99,11 +106,11 @@ public static class BenchTrainCommand
     }
 
     /// <summary>The child: one shape measured in this process (so its peak RSS is the shape's), its JSON written for the parent.</summary>
-    static int Child(CliIo io, TrainBenchShape shape, int? steps, int warmup, string? childJson)
+    static int Child(CliIo io, TrainBenchShape shape, int? steps, int warmup, string? childJson, bool bf16)
     {
         if (childJson is null)
             throw new AloraException("--shape needs --child-json (both are set by alora bench train for its child processes)");
-        var result = TrainBench.RunShape(shape, steps ?? shape.DefaultSteps, warmup, new BenchCommand.LineLog(io.Err));
+        var result = TrainBench.RunShape(shape, steps ?? shape.DefaultSteps, warmup, new BenchCommand.LineLog(io.Err), bf16);
         AtomicFile.WriteAllText(childJson, EvalJson.Write(result.ToJson()) + "\n");
         io.Out.WriteLine($"wrote {Path.GetFullPath(childJson)}");
         return 0;

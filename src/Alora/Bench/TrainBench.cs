@@ -27,7 +27,13 @@ public static class TrainBench
     /// <summary>Timed products of the sgemm peak (after one untimed), before the model is built and again after the timed steps; the best counts.</summary>
     public const int SgemmRepeats = 5;
 
-    public static TrainBenchShapeResult RunShape(TrainBenchShape shape, int steps, int warmup, IProgress<string>? log = null)
+    public static TrainBenchShapeResult RunShape(
+        TrainBenchShape shape,
+        int steps,
+        int warmup,
+        IProgress<string>? log = null,
+        bool baseWeightsBf16 = false
+    )
     {
         if (steps < 1)
             throw new AloraException($"--steps must be at least 1 (got {steps})");
@@ -44,6 +50,8 @@ public static class TrainBench
             var build = Stopwatch.StartNew();
             random.manual_seed(Seed);
             using var model = new LlamaForCausalLM(cfg);
+            if (baseWeightsBf16)
+                model.StoreLinearWeightsInBf16(); // before the weights are written, as ModelLoader does
             model.InitWeights(0.02);
             random.manual_seed(Seed + 1);
             var adapters = LoraInjector.Inject(
@@ -95,6 +103,7 @@ public static class TrainBench
                 LoraParameters = loraParameters,
                 TorchThreads = get_num_threads(),
                 Loss = trainer.History[^1].Loss,
+                BaseWeightsDtype = baseWeightsBf16 ? "bfloat16" : "float32",
             };
         }
         finally

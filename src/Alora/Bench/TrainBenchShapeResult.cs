@@ -25,6 +25,9 @@ public sealed record TrainBenchShapeResult
     /// <summary>Loss of the last step: about ln(vocab) on random tokens, a check that the step computed something sane.</summary>
     public required double Loss { get; init; }
 
+    /// <summary>float32, or bfloat16 with <c>--base-weights-dtype bfloat16</c> (<see cref="Models.Bf16Storage"/>).</summary>
+    public string BaseWeightsDtype { get; init; } = "float32";
+
     public int Steps => StepMs.Count;
     public double MedianMs => Median(StepMs);
     public double MinMs => StepMs.Min();
@@ -82,6 +85,7 @@ public sealed record TrainBenchShapeResult
             ["sgemm_peak_gflops"] = R(SgemmGflops, 2),
             ["mfu"] = R(Mfu, 4),
             ["loss"] = R(Loss, 4),
+            ["base_weights_dtype"] = BaseWeightsDtype,
         };
     }
 
@@ -113,6 +117,7 @@ public sealed record TrainBenchShapeResult
             LoraParameters = j["lora_parameters"]!.GetValue<long>(),
             TorchThreads = I(j, "torch_threads"),
             Loss = j["loss"]!.GetValue<double>(),
+            BaseWeightsDtype = j["base_weights_dtype"]?.GetValue<string>() ?? "float32",
         };
     }
 }

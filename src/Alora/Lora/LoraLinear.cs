@@ -101,7 +101,8 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         if (GradientProbe is { } probe && !Merged)
         {
             var w = FanInFanOut ? BaseWeight.t() : (Tensor)BaseWeight;
-            result = nn.functional.linear(x, w.Plus(probe), BaseBias);
+            var bias = BaseBias is { } b && b.dtype != x.dtype ? b.to_type(x.dtype) : BaseBias; // a bias kept in bfloat16 (Bf16Storage)
+            result = nn.functional.linear(x, w.Plus(probe), bias);
         }
         else
             result = base_layer.forward(x);

@@ -38,6 +38,18 @@ public abstract class CausalLM : nn.Module<Tensor, Tensor>
     /// <summary>An empty cache for up to <paramref name="capacity"/> positions.</summary>
     public KvCache NewCache(long capacity) => new(NumLayers, capacity);
 
+    Bf16Storage? _bf16Storage;
+
+    /// <summary>Keeps the frozen base Linear weights in bfloat16 from now on, the model computing in float32 (<see cref="Bf16Storage"/>).</summary>
+    public void StoreLinearWeightsInBf16() => _bf16Storage ??= Bf16Storage.Apply(this);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            _bf16Storage?.Dispose();
+        base.Dispose(disposing);
+    }
+
     /// <summary>Output projection: hidden [..., C] -> logits [..., V] in float32.</summary>
     public abstract Tensor Head(Tensor hidden);
 

@@ -29,8 +29,22 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
 
     // x [..., in] -> [..., out]; one row (a decoding step) goes through a matrix-vector product, which reads W once,
     // where a one-row matrix product packs all of W first
+    Bf16Storage? _bf16;
+
+    /// <summary>Keeps the weight (and bias) in bfloat16 from now on; products widen it to float32 (<see cref="Bf16Storage"/>).</summary>
+    internal void StoreInBf16(Bf16Storage storage)
+    {
+        using var _ = no_grad();
+        this.to(ScalarType.BFloat16);
+        foreach (var p in parameters())
+            p.requires_grad_(false); // frozen: the product gives them no gradient
+        _bf16 = storage;
+    }
+
     public override Tensor forward(Tensor x)
     {
+        if (_bf16 is not null && weight.dtype == ScalarType.BFloat16 && x.dtype == ScalarType.Float32)
+            return _bf16.Linear(x, weight, bias);
         if (x.numel() != InFeatures || x.dim() < 2)
             return nn.functional.linear(x, weight, bias);
         using var scope = NewDisposeScope();

@@ -25,8 +25,11 @@ public static class ModelLoader
         };
     }
 
-    /// <summary>Loads a model folder; weights are converted to <paramref name="dtype"/> (default float32) and moved to <paramref name="device"/>.</summary>
-    public static CausalLM Load(string dir, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    /// <summary>
+    /// Loads a model folder; weights are converted to <paramref name="dtype"/> (default float32) and moved to <paramref name="device"/>.
+    /// With <paramref name="linearWeightsBf16"/> (float32 only) the Linear weights are stored in bfloat16 as they are read (<see cref="Bf16Storage"/>).
+    /// </summary>
+    public static CausalLM Load(string dir, Device? device = null, ScalarType dtype = ScalarType.Float32, bool linearWeightsBf16 = false)
     {
         if (!Directory.Exists(dir))
             throw new AloraException($"{dir}: model folder not found");
@@ -34,6 +37,8 @@ public static class ModelLoader
         var model = Create(configPath, JsonFile.Read(configPath));
         try
         {
+            if (linearWeightsBf16)
+                model.StoreLinearWeightsInBf16(); // before the weights are read: no float32 copy is ever filled
             LoadWeights(model, dir, dtype);
             if (device is { } d && d.type != DeviceType.CPU)
                 model.to(d);
@@ -125,6 +130,8 @@ public static class ModelLoader
             using var t = checkpoint[name].Load(name, ScalarType.Float32);
             RequireFinite(t, checkpoint[name].Path, name);
             p.copy_(t);
+            if (p.dtype != ScalarType.Float32) // bfloat16 storage: float32's range, but a value at its very top rounds up to infinity
+                RequireFinite(p, checkpoint[name].Path, name);
         }
         if (dtype != ScalarType.Float32)
             model.to(dtype);

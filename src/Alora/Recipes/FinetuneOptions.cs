@@ -109,6 +109,11 @@ public sealed record FinetuneOptions
     public ComputeDtype Dtype { get; init; } = ComputeDtype.Float32;
 
     [Description(
+        "the dtype the frozen base Linear weights are kept in: bfloat16 halves their memory while the model computes in float32 (each product widens its weight; exact for bfloat16 checkpoints)"
+    )]
+    public ComputeDtype BaseWeightsDtype { get; init; } = ComputeDtype.Float32;
+
+    [Description(
         "importance file: written by the general stage (default: RUN/importance.safetensors), read by the domain stage (default: the one beside --init-adapter)"
     )]
     public string? Importance { get; init; }
@@ -224,6 +229,16 @@ public sealed record FinetuneOptions
             throw new AloraException($"--ewc-lambda must be non-negative (got {EwcLambda})");
         if (FisherSamples < 1)
             throw new AloraException($"--fisher-samples must be at least 1 (got {FisherSamples})");
+        if (BaseWeightsDtype == ComputeDtype.Float16)
+            throw new AloraException("--base-weights-dtype is float32 or bfloat16 (got float16)");
+        if (BaseWeightsDtype == ComputeDtype.BFloat16 && Dtype != ComputeDtype.Float32)
+            throw new AloraException(
+                $"--base-weights-dtype bfloat16 keeps weights for float32 computation; with --dtype {EnumNames<ComputeDtype>.Name(Dtype)} the whole model is already in that dtype"
+            );
+        if (BaseWeightsDtype == ComputeDtype.BFloat16 && Method == FinetuneMethod.EwcNu)
+            throw new AloraException(
+                "--method ewc-nu computes a Fisher of the base weights, which needs their gradients: use --base-weights-dtype float32"
+            );
     }
 
     /// <summary><see cref="ValidateSettings"/>, the files every run needs, and the stages the method has.</summary>

@@ -40,7 +40,7 @@ public static class FinetuneRecipe
             return ReadFinished(runDir);
 
         var device = TorchRuntime.ParseDevice(o.Device);
-        using var model = ModelLoader.Load(o.Model, device, o.Dtype.ToScalarType());
+        using var model = ModelLoader.Load(o.Model, device, o.Dtype.ToScalarType(), o.BaseWeightsDtype == ComputeDtype.BFloat16);
         var (adapters, lora) = Adapters(o, model);
         var data = Load(o.Data, o.Task, o, model);
         var cfg = o.ToTrainConfig();
