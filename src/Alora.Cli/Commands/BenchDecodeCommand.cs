@@ -72,7 +72,7 @@ public static class BenchDecodeCommand
             options.Validate();
             if (p.GetValue(output) is { } outFile)
                 OutputCheck.File(outFile, "--out");
-            var result = DecodeBench.Run(options, new Progress(io.Err));
+            var result = DecodeBench.Run(options, new BenchCommand.LineLog(io.Err));
             var json = EvalJson.Write(result) + "\n";
             io.Out.Write(json);
             if (p.GetValue(output) is { } path)
@@ -83,10 +83,5 @@ public static class BenchDecodeCommand
             return 0;
         });
         return cmd;
-    }
-
-    sealed class Progress(TextWriter err) : IProgress<string>
-    {
-        public void Report(string value) => err.WriteLine(value);
     }
 }

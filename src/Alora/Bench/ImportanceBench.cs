@@ -296,7 +296,8 @@ public static class ImportanceBench
         return clock.Elapsed.TotalMilliseconds / repeats;
     }
 
-    static List<TrainingExample> RandomSequences(int count, int len, int vocab, long seed)
+    /// <summary>Uniform random token ids; every position but the first is a target.</summary>
+    internal static List<TrainingExample> RandomSequences(int count, int len, int vocab, long seed)
     {
         var rng = new Random(unchecked((int)seed));
         return Enumerable

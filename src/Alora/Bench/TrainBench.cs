@@ -74,7 +74,7 @@ public static class TrainBench
                 Seed = Seed,
                 CheckpointEvery = 0,
             };
-            using var trainer = new Trainer(model, adapters, RandomSequences(shape.Batch * 2, shape.Seq, shape.Vocab), train);
+            using var trainer = new Trainer(model, adapters, ImportanceBench.RandomSequences(shape.Batch * 2, shape.Seq, shape.Vocab, Seed), train);
             long parameters = model.parameters().Sum(p => p.numel());
             long loraParameters = adapters.Sum(a => a.Layer.lora_A.weight.numel() + a.Layer.lora_B.weight.numel());
             log?.Report(
@@ -127,19 +127,5 @@ public static class TrainBench
             best = Math.Min(best, clock.Elapsed.TotalSeconds);
         }
         return 2.0 * n * n * n / best / 1e9;
-    }
-
-    /// <summary>Uniform random token ids; every position but the first is a target.</summary>
-    static List<TrainingExample> RandomSequences(int count, int len, int vocab)
-    {
-        var rng = new Random((int)Seed);
-        return Enumerable
-            .Range(0, count)
-            .Select(_ =>
-            {
-                var ids = Enumerable.Range(0, len).Select(_ => rng.Next(vocab)).ToArray();
-                return new TrainingExample(ids, ids.Select((_, j) => j > 0).ToArray());
-            })
-            .ToList();
     }
 }

@@ -67,7 +67,7 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
         int vocab = _model.VocabSize,
             ctx = _model.ContextLength;
         var groups = new List<ContextGroup>();
-        var groupOf = new Dictionary<int[], ContextGroup>(IntSequenceComparer.Instance);
+        var groupOf = new Dictionary<int[], ContextGroup>(SequenceComparer<int>.Instance);
         var truncated = new List<int>();
         for (int i = 0; i < requests.Count; i++)
         {
@@ -127,7 +127,7 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
     {
         int ctx = _model.ContextLength;
         var rows = new List<long[]>();
-        var rowIndex = new Dictionary<long[], int>(SequenceComparer.Instance);
+        var rowIndex = new Dictionary<long[], int>(SequenceComparer<long>.Instance);
         var requestsOfRow = new List<List<int>>();
         foreach (int i in which)
         {
@@ -184,28 +184,14 @@ public sealed class CausalLMScorer : ILogLikelihoodScorer
         }
     }
 
-    sealed class IntSequenceComparer : IEqualityComparer<int[]>
+    sealed class SequenceComparer<T> : IEqualityComparer<T[]>
+        where T : IEquatable<T>
     {
-        public static readonly IntSequenceComparer Instance = new();
+        public static readonly SequenceComparer<T> Instance = new();
 
-        public bool Equals(int[]? x, int[]? y) => x is null ? y is null : y is not null && x.AsSpan().SequenceEqual(y);
+        public bool Equals(T[]? x, T[]? y) => x is null ? y is null : y is not null && x.AsSpan().SequenceEqual(y);
 
-        public int GetHashCode(int[] obj)
-        {
-            var h = new HashCode();
-            foreach (var v in obj)
-                h.Add(v);
-            return h.ToHashCode();
-        }
-    }
-
-    sealed class SequenceComparer : IEqualityComparer<long[]>
-    {
-        public static readonly SequenceComparer Instance = new();
-
-        public bool Equals(long[]? x, long[]? y) => x is null ? y is null : y is not null && x.AsSpan().SequenceEqual(y);
-
-        public int GetHashCode(long[] obj)
+        public int GetHashCode(T[] obj)
         {
             var h = new HashCode();
             foreach (var v in obj)

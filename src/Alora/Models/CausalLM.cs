@@ -153,8 +153,10 @@ public sealed class RopeTable(double[] invFreq, bool interleaved, bool signedSin
     /// <summary>cos, sin [n, D] for positions 0..n-1.</summary>
     public (Tensor Cos, Tensor Sin) Table(long n, ScalarType dtype, Device device)
     {
-        if (_cos is null || _sin is null || _cos.shape[0] < n || _cos.dtype != dtype || _cos.device != device)
+        if (_cos is null || _sin is null || _cos.dtype != dtype || _cos.device != device)
             Build(n, dtype, device);
+        else if (_cos.shape[0] < n)
+            Build(Math.Max(n, 2 * _cos.shape[0]), dtype, device); // decoding asks one position more per step: grow by doubling
         return (_cos!.narrow(0, 0, n), _sin!.narrow(0, 0, n));
     }
 
