@@ -56,10 +56,22 @@ public sealed class Bf16Storage : IDisposable
         return buffer.copy_(w);
     }
 
+    Tensor? _returned;
+
+    // The engine takes its own reference to a gradient a backward call returns, once the call is over; the handle
+    // returned stays ours. Released at the next call (the engine is done with it then), not left to the finalizer.
+    void KeepUntilNextCall(Tensor dx)
+    {
+        _returned?.Dispose();
+        _returned = dx.DetachFromDisposeScope();
+    }
+
     public void Dispose()
     {
         lock (_gate)
         {
+            _returned?.Dispose();
+            _returned = null;
             foreach (var t in _scratch.Values)
                 t.Dispose();
             _scratch.Clear();
@@ -78,15 +90,24 @@ public sealed class Bf16Storage : IDisposable
             ctx.save_data("storage", storage);
             using var bias = b?.to_type(ScalarType.Float32); // the bias was stored with the weight
             lock (storage._gate)
+            {
+                storage._returned?.Dispose(); // the last backward's gradient: the engine is done with it
+                storage._returned = null;
                 return nn.functional.linear(x, storage.Wide(w), bias);
+            }
         }
 
         public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad)
         {
             var storage = (Bf16Storage)ctx.get_data("storage");
-            var w = ctx.get_saved_variables()[0];
+            using var w = ctx.get_saved_variables()[0];
             lock (storage._gate)
-                return [grad.matmul(storage.Wide(w)), null!, null!, null!]; // [..., out] @ [out, in] -> [..., in]
+            {
+                var dx = grad.matmul(storage.Wide(w)); // [..., out] @ [out, in] -> [..., in]
+                grad.Dispose(); // this handle is the callback's own; the engine keeps its gradient
+                storage.KeepUntilNextCall(dx);
+                return [dx, null!, null!, null!];
+            }
         }
     }
 }

@@ -79,7 +79,8 @@ public class TrainBenchTests
         Assert.Equal(r.Flops, back.Flops);
         Assert.Equal(r.PeakRssBytes, back.PeakRssBytes);
         Assert.Equal(r.MedianMs, back.MedianMs, 2);
-        Assert.Equal(r.TokensPerSecond, back.TokensPerSecond, r.TokensPerSecond * 1e-3); // step_ms is written to 0.01 ms
+        // step_ms is written to 0.01 ms: the median moves by 0.005 ms at most, tokens/s by that share of the step
+        Assert.Equal(r.TokensPerSecond, back.TokensPerSecond, r.TokensPerSecond * 0.0051 / Math.Min(r.MedianMs, back.MedianMs));
     }
 
     [Fact]

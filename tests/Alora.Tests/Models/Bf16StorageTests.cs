@@ -1,9 +1,12 @@
 using Alora.IO;
+using Alora.Lora;
 using Alora.Methods;
 using Alora.Models;
 using Alora.Recipes;
 using Alora.Runtime;
 using Alora.Tests.Cli;
+using Alora.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Alora.Tests.Models;
@@ -13,6 +16,7 @@ namespace Alora.Tests.Models;
 /// the model must compute, and LoRA must train, bit for bit as its float32 load does; what needs the base weights'
 /// gradients is refused with the fix named.
 /// </summary>
+[Collection(TorchRngCollection.Name)]
 public class Bf16StorageTests
 {
     const string Bf16Checkpoint = "tiny-random-llama3-bf16-sharded";
@@ -77,6 +81,31 @@ public class Bf16StorageTests
         // the option is in force: a float32 checkpoint's weights are rounded to bfloat16, so its adapter differs
         var (g, h) = (Train("float32", float32Checkpoint), Train("bfloat16", float32Checkpoint));
         Assert.NotEqual(File.ReadAllBytes(g), File.ReadAllBytes(h));
+    }
+
+    // the widened products' gradients are released at the next call, not by a finalizer: live tensors stay level
+    [FixtureFact]
+    public void TrainingStepsLeaveNoTensorBehind()
+    {
+        using var model = ModelLoader.Load(Fixtures.Model(Bf16Checkpoint), linearWeightsBf16: true);
+        var adapters = LoraInjector.Inject(model, new LoraConfig { R = 4, TargetModules = ["q_proj", "v_proj", "down_proj"] });
+        var config = new TrainConfig
+        {
+            Lr = 1e-3,
+            MaxSteps = 20,
+            BatchSize = 2,
+            MicroBatchSize = 1,
+            MaxLength = 16,
+            Seed = 3,
+            CheckpointEvery = 0,
+        };
+        using var trainer = new Trainer(model, adapters, TinyModels.PatternData(8, 16, 1000), config);
+        trainer.Train(stopAfter: 5);
+        long outside = DisposeScopeManager.Statistics.CreatedOutsideScopeCount,
+            live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        trainer.Train(stopAfter: 20);
+        Assert.Equal(0, DisposeScopeManager.Statistics.CreatedOutsideScopeCount - outside);
+        Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 
     [FixtureFact]
