@@ -14,13 +14,7 @@ public static class BenchCommand
     public static Command Create(CliIo io)
     {
         var d = new ImportanceBenchOptions();
-        Option<int> Int(string name, int def, string help) => new(name) { Description = help, DefaultValueFactory = _ => def };
-        var vocab = Int("--vocab", d.Vocab, "vocabulary size");
-        var hidden = Int("--hidden", d.Hidden, "hidden size");
-        var layers = Int("--layers", d.Layers, "decoder layers");
-        var heads = Int("--heads", d.Heads, "attention heads");
-        var kvHeads = Int("--kv-heads", d.KvHeads, "key/value heads (grouped-query attention)");
-        var intermediate = Int("--intermediate", d.Intermediate, "MLP intermediate size");
+        var shape = new ShapeOptions(d);
         var seq = Int("--seq", d.Seq, "tokens per sequence");
         var batch = Int("--batch", d.Batch, "sequences per optimizer step (one micro-batch)");
         var rank = Int("--rank", d.Rank, "LoRA rank r");
@@ -43,40 +37,12 @@ public static class BenchCommand
             "Step time of LoRA training with SI recording (paper, exact) and with the ALoRA penalty against plain LoRA, their own cost per step, "
                 + "an EWC Fisher pass against recording over the same samples, and Omega's bytes against a full diagonal Fisher. Random weights."
         );
-        foreach (
-            var o in new Option[]
-            {
-                vocab,
-                hidden,
-                layers,
-                heads,
-                kvHeads,
-                intermediate,
-                seq,
-                batch,
-                rank,
-                alpha,
-                rounds,
-                steps,
-                warmup,
-                repeats,
-                fisher,
-                threads,
-                seed,
-                output,
-            }
-        )
+        foreach (var o in shape.All.Concat(new Option[] { seq, batch, rank, alpha, rounds, steps, warmup, repeats, fisher, threads, seed, output }))
             importance.Add(o);
         importance.SetAction(p =>
         {
-            var options = new ImportanceBenchOptions
+            var options = shape.Read(p, d) with
             {
-                Vocab = p.GetValue(vocab),
-                Hidden = p.GetValue(hidden),
-                Layers = p.GetValue(layers),
-                Heads = p.GetValue(heads),
-                KvHeads = p.GetValue(kvHeads),
-                Intermediate = p.GetValue(intermediate),
                 Seq = p.GetValue(seq),
                 Batch = p.GetValue(batch),
                 Rank = p.GetValue(rank),
@@ -107,6 +73,42 @@ public static class BenchCommand
         cmd.Add(BenchTrainCommand.Create(io));
         return cmd;
     }
+
+    /// <summary>The model-shape options both benches take (the fields of <see cref="ImportanceBenchOptions"/>'s shape).</summary>
+    internal sealed class ShapeOptions
+    {
+        readonly Option<int> _vocab,
+            _hidden,
+            _layers,
+            _heads,
+            _kvHeads,
+            _intermediate;
+
+        public ShapeOptions(ImportanceBenchOptions d)
+        {
+            _vocab = Int("--vocab", d.Vocab, "vocabulary size");
+            _hidden = Int("--hidden", d.Hidden, "hidden size");
+            _layers = Int("--layers", d.Layers, "decoder layers");
+            _heads = Int("--heads", d.Heads, "attention heads");
+            _kvHeads = Int("--kv-heads", d.KvHeads, "key/value heads (grouped-query attention)");
+            _intermediate = Int("--intermediate", d.Intermediate, "MLP intermediate size");
+        }
+
+        public IEnumerable<Option> All => [_vocab, _hidden, _layers, _heads, _kvHeads, _intermediate];
+
+        public ImportanceBenchOptions Read(ParseResult p, ImportanceBenchOptions o) =>
+            o with
+            {
+                Vocab = p.GetValue(_vocab),
+                Hidden = p.GetValue(_hidden),
+                Layers = p.GetValue(_layers),
+                Heads = p.GetValue(_heads),
+                KvHeads = p.GetValue(_kvHeads),
+                Intermediate = p.GetValue(_intermediate),
+            };
+    }
+
+    internal static Option<int> Int(string name, int def, string help) => new(name) { Description = help, DefaultValueFactory = _ => def };
 
     /// <summary>Progress lines on stderr as they come (Progress&lt;T&gt; would post them to the thread pool, out of order).</summary>
     internal sealed class LineLog(TextWriter err) : IProgress<string>

@@ -11,19 +11,13 @@ public static class BenchDecodeCommand
     public static Command Create(CliIo io)
     {
         var d = new DecodeBenchOptions();
-        Option<int> Int(string name, int def, string help) => new(name) { Description = help, DefaultValueFactory = _ => def };
-        var vocab = Int("--vocab", d.Vocab, "vocabulary size");
-        var hidden = Int("--hidden", d.Hidden, "hidden size");
-        var layers = Int("--layers", d.Layers, "decoder layers");
-        var heads = Int("--heads", d.Heads, "attention heads");
-        var kvHeads = Int("--kv-heads", d.KvHeads, "key/value heads (grouped-query attention)");
-        var intermediate = Int("--intermediate", d.Intermediate, "MLP intermediate size");
-        var items = Int("--items", d.Items, "multiple-choice items of each layout (SciQ, MedMCQA)");
-        var batch = Int("--batch", d.Batch, "items per forward pass (the scorer's --batch-size)");
-        var newTokens = Int("--new-tokens", d.NewTokens, "tokens to generate");
-        var promptTokens = Int("--prompt-tokens", d.PromptTokens, "prompt length of the generation");
-        var rounds = Int("--rounds", d.Rounds, "timed repetitions (times are medians)");
-        var threads = Int("--threads", d.Threads, "torch intra-op threads");
+        var shape = new BenchCommand.ShapeOptions(d.Model);
+        var items = BenchCommand.Int("--items", d.Items, "multiple-choice items of each layout (SciQ, MedMCQA)");
+        var batch = BenchCommand.Int("--batch", d.Batch, "items per forward pass (the scorer's --batch-size)");
+        var newTokens = BenchCommand.Int("--new-tokens", d.NewTokens, "tokens to generate");
+        var promptTokens = BenchCommand.Int("--prompt-tokens", d.PromptTokens, "prompt length of the generation");
+        var rounds = BenchCommand.Int("--rounds", d.Rounds, "timed repetitions (times are medians)");
+        var threads = BenchCommand.Int("--threads", d.Threads, "torch intra-op threads");
         var seed = new Option<long>("--seed") { Description = "seed of the random weights and tokens", DefaultValueFactory = _ => d.Seed };
         var output = new Option<string?>("--out") { Description = "write the results as JSON to this file" };
         var cmd = new Command(
@@ -31,36 +25,13 @@ public static class BenchDecodeCommand
             "Multiple-choice scoring with each context read once (key/value cache) against a row per choice, and cached greedy "
                 + "generation against re-reading the prefix per token, on one model with random weights; both sides must agree."
         );
-        foreach (
-            var o in new Option[]
-            {
-                vocab,
-                hidden,
-                layers,
-                heads,
-                kvHeads,
-                intermediate,
-                items,
-                batch,
-                newTokens,
-                promptTokens,
-                rounds,
-                threads,
-                seed,
-                output,
-            }
-        )
+        foreach (var o in shape.All.Concat(new Option[] { items, batch, newTokens, promptTokens, rounds, threads, seed, output }))
             cmd.Add(o);
         cmd.SetAction(p =>
         {
             var options = new DecodeBenchOptions
             {
-                Vocab = p.GetValue(vocab),
-                Hidden = p.GetValue(hidden),
-                Layers = p.GetValue(layers),
-                Heads = p.GetValue(heads),
-                KvHeads = p.GetValue(kvHeads),
-                Intermediate = p.GetValue(intermediate),
+                Model = shape.Read(p, d.Model),
                 Items = p.GetValue(items),
                 Batch = p.GetValue(batch),
                 NewTokens = p.GetValue(newTokens),

@@ -12,12 +12,8 @@ namespace Alora.Bench;
 /// <summary>Shape and workload of <see cref="DecodeBench"/>; the CLI options of <c>alora bench decode</c> have these names.</summary>
 public sealed record DecodeBenchOptions
 {
-    public int Vocab { get; init; } = 8192;
-    public int Hidden { get; init; } = 256;
-    public int Layers { get; init; } = 4;
-    public int Heads { get; init; } = 8;
-    public int KvHeads { get; init; } = 4;
-    public int Intermediate { get; init; } = 688;
+    /// <summary>The model's shape (vocab, hidden, layers, heads, kv heads, intermediate), as the importance bench's.</summary>
+    public ImportanceBenchOptions Model { get; init; } = new();
 
     /// <summary>Multiple-choice items of each layout.</summary>
     public int Items { get; init; } = 64;
@@ -34,16 +30,14 @@ public sealed record DecodeBenchOptions
 
     public void Validate()
     {
-        foreach (var (v, name) in new[] { (Vocab, "vocab"), (Hidden, "hidden"), (Layers, "layers"), (Heads, "heads"), (KvHeads, "kv-heads") })
+        Model.Validate();
+        foreach (var (v, name) in new[] { (Items, "items"), (Batch, "batch"), (NewTokens, "new-tokens"), (PromptTokens, "prompt-tokens") })
             if (v < 1)
                 throw new AloraException($"--{name} must be at least 1 (got {v})");
-        foreach (var (v, name) in new[] { (Intermediate, "intermediate"), (Items, "items"), (Batch, "batch"), (NewTokens, "new-tokens") })
-            if (v < 1)
-                throw new AloraException($"--{name} must be at least 1 (got {v})");
-        if (PromptTokens < 1 || Rounds < 1 || Threads < 1)
-            throw new AloraException($"--prompt-tokens, --rounds and --threads must be at least 1");
-        if (Hidden % Heads != 0 || Heads % KvHeads != 0)
-            throw new AloraException($"--hidden {Hidden} must be a multiple of --heads {Heads}, and --heads of --kv-heads {KvHeads}");
+        if (Rounds < 1 || Threads < 1)
+            throw new AloraException("--rounds and --threads must be at least 1");
+        if (Model.Heads % Model.KvHeads != 0)
+            throw new AloraException($"--heads {Model.Heads} must be a multiple of --kv-heads {Model.KvHeads}");
     }
 }
 
@@ -65,20 +59,7 @@ public static class DecodeBench
         try
         {
             random.manual_seed(o.Seed);
-            using var model = new LlamaForCausalLM(
-                ImportanceBench.ModelConfig(
-                    new ImportanceBenchOptions
-                    {
-                        Vocab = o.Vocab,
-                        Hidden = o.Hidden,
-                        Layers = o.Layers,
-                        Heads = o.Heads,
-                        KvHeads = o.KvHeads,
-                        Intermediate = o.Intermediate,
-                        Seq = 2048,
-                    }
-                )
-            );
+            using var model = new LlamaForCausalLM(ImportanceBench.ModelConfig(o.Model with { Seq = 2048 }));
             model.InitWeights(0.02);
             model.eval();
             var rng = new Random(unchecked((int)o.Seed));
@@ -86,12 +67,12 @@ public static class DecodeBench
             {
                 ["model"] = new JsonObject
                 {
-                    ["vocab"] = o.Vocab,
-                    ["hidden"] = o.Hidden,
-                    ["layers"] = o.Layers,
-                    ["heads"] = o.Heads,
-                    ["kv_heads"] = o.KvHeads,
-                    ["intermediate"] = o.Intermediate,
+                    ["vocab"] = o.Model.Vocab,
+                    ["hidden"] = o.Model.Hidden,
+                    ["layers"] = o.Model.Layers,
+                    ["heads"] = o.Model.Heads,
+                    ["kv_heads"] = o.Model.KvHeads,
+                    ["intermediate"] = o.Model.Intermediate,
                 },
                 ["threads"] = o.Threads,
                 ["rounds"] = o.Rounds,
@@ -133,7 +114,7 @@ public static class DecodeBench
 
     static JsonObject Generation(CausalLM model, DecodeBenchOptions o, Random rng, IProgress<string>? log)
     {
-        var prompt = Enumerable.Range(0, o.PromptTokens).Select(_ => rng.Next(3, o.Vocab)).ToArray();
+        var prompt = Enumerable.Range(0, o.PromptTokens).Select(_ => rng.Next(3, o.Model.Vocab)).ToArray();
         IReadOnlyList<int> cached = [],
             reread = [];
         var (tCached, tReread) = Interleaved(
@@ -199,9 +180,9 @@ public static class DecodeBench
         var list = new List<LoglikelihoodRequest>();
         for (int i = 0; i < o.Items; i++)
         {
-            var context = Ids(rng, 90 + rng.Next(160), o.Vocab);
+            var context = Ids(rng, 90 + rng.Next(160), o.Model.Vocab);
             for (int c = 0; c < 4; c++)
-                list.Add(new LoglikelihoodRequest(context, Ids(rng, 1 + rng.Next(4), o.Vocab)));
+                list.Add(new LoglikelihoodRequest(context, Ids(rng, 1 + rng.Next(4), o.Model.Vocab)));
         }
         return list;
     }
@@ -211,7 +192,7 @@ public static class DecodeBench
         var list = new List<LoglikelihoodRequest>();
         for (int i = 0; i < o.Items; i++)
         {
-            var context = Ids(rng, 40 + rng.Next(80), o.Vocab);
+            var context = Ids(rng, 40 + rng.Next(80), o.Model.Vocab);
             for (int c = 0; c < 4; c++)
                 list.Add(new LoglikelihoodRequest(context, [3 + c])); // " A".." D": one token each
         }
