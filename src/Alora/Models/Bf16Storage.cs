@@ -40,6 +40,8 @@ public sealed class Bf16Storage : IDisposable
     /// <summary>x [..., in] float32, w [out, in] bfloat16 (frozen), b [out] or null -> [..., out] float32.</summary>
     internal Tensor Linear(Tensor x, Tensor w, Tensor? b)
     {
+        if (x.dtype != ScalarType.Float32)
+            throw new AloraException($"a weight stored in bfloat16 computes with float32 inputs, not {x.dtype}");
         if (w.requires_grad && is_grad_enabled())
             throw new AloraException(
                 "a weight stored in bfloat16 is frozen: this computation needs its gradient (an EWC Fisher or a method that trains base weights); use --base-weights-dtype float32"

@@ -27,8 +27,6 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    // x [..., in] -> [..., out]; one row (a decoding step) goes through a matrix-vector product, which reads W once,
-    // where a one-row matrix product packs all of W first
     Bf16Storage? _bf16;
 
     /// <summary>Keeps the weight (and bias) in bfloat16 from now on; products widen it to float32 (<see cref="Bf16Storage"/>).</summary>
@@ -41,11 +39,13 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
         _bf16 = storage;
     }
 
+    // x [..., in] -> [..., out]; one row (a decoding step) goes through a matrix-vector product, which reads W once,
+    // where a one-row matrix product packs all of W first
     public override Tensor forward(Tensor x)
     {
-        if (_bf16 is not null && weight.dtype == ScalarType.BFloat16 && x.dtype == ScalarType.Float32)
+        if (_bf16 is not null)
             return _bf16.Linear(x, weight, bias);
-        if (x.numel() != InFeatures || x.dim() < 2)
+        if (x.numel() != InFeatures)
             return nn.functional.linear(x, weight, bias);
         using var scope = NewDisposeScope();
         var y = weight.mv(x.view(InFeatures)); // [out]
