@@ -1,3 +1,4 @@
+using Alora.IO;
 using System.CommandLine;
 using System.Globalization;
 using Alora.Methods;
@@ -25,7 +26,7 @@ public static class ImportanceCommand
                 $"variant: {imp.Variant}  xi: {m.GetValueOrDefault("xi")}  clamp: {m.GetValueOrDefault("clamp")}  steps: {m.GetValueOrDefault("steps")}  "
                     + $"tokens: {m.GetValueOrDefault("tokens")}  stages: {m.GetValueOrDefault("stages")}  dtype: {m.GetValueOrDefault("dtype")}  scaling: {imp.Scaling.ToString(CultureInfo.InvariantCulture)}"
             );
-            long bytes = new FileInfo(path).Length;
+            long bytes = FileSize.Of(path);
             io.Out.WriteLine($"modules: {imp.Modules.Count}  Omega elements: {imp.OmegaElements}  file bytes: {bytes}");
             io.Out.WriteLine();
             io.Out.WriteLine(

@@ -66,7 +66,7 @@ internal static class DataFiles
     public static List<DataRecord> ReadRecords(string path)
     {
         CheckExists(path);
-        if (new FileInfo(path).Length == 0)
+        if (FileSize.Of(path) == 0)
             throw new AloraException($"{path}: file is empty");
         var format = DetectFormat(path)
             ?? throw new AloraException($"{path}: unrecognised format; expected JSON Lines (.jsonl), a JSON array (.json) or Parquet (.parquet)");
@@ -227,7 +227,7 @@ internal static class DataFiles
             reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return 0;
         });
-        return InTime(path, "its rows", TimeSpan.FromSeconds(5 + new FileInfo(path).Length / 1e6), read);
+        return InTime(path, "its rows", TimeSpan.FromSeconds(5 + FileSize.Of(path) / 1e6), read);
     }
 
     static T InTime<T>(string path, string what, TimeSpan limit, Func<T> read)

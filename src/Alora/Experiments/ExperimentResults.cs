@@ -125,7 +125,7 @@ public static class ExperimentResults
             ? s
             : null;
         costs["omega_bytes"] = modules.Where(f.Entries.ContainsKey).Sum(m => f.Entries[m].End - f.Entries[m].Begin);
-        costs["importance_file_bytes"] = new FileInfo(path).Length;
+        costs["importance_file_bytes"] = FileSize.Of(path);
     }
 
     /// <summary>||Omega_m||_2 per module, computed once and kept in importance_norms.json (the file can be gigabytes).</summary>

@@ -67,7 +67,7 @@ public sealed class SafeTensorsFile
     {
         if (!File.Exists(path))
             throw new AloraException($"{path}: file not found");
-        long fileLength = new FileInfo(path).Length;
+        long fileLength = FileSize.Of(path);
         if (fileLength < 8)
             throw new AloraException($"{path}: not a safetensors file (only {fileLength} bytes, the header length alone needs 8)");
         using var fs = File.OpenRead(path);

@@ -203,7 +203,7 @@ public sealed class EwcRegularizer : ITrainingHook, IRunArtifacts
             ["initial_task_loss"] = _relative?.InitialTaskLoss,
             ["reference_penalty"] = ReferencePenalty,
             ["fisher"] = _source,
-            ["fisher_bytes"] = _source is not null && File.Exists(_source) ? new FileInfo(_source).Length : null,
+            ["fisher_bytes"] = _source is not null && File.Exists(_source) ? FileSize.Of(_source) : null,
             ["fisher_samples"] = _info?.Samples,
             ["fisher_max_length"] = _info?.MaxLength,
             ["fisher_seconds"] = _info?.Seconds,

@@ -84,7 +84,7 @@ public sealed class DiagonalFisher : IDisposable
             ["num_hidden_layers"] = Info.NumHiddenLayers.ToString(inv),
         };
         SafeTensorsWriter.Write(path, Values.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value)), meta);
-        return new FileInfo(path).Length;
+        return FileSize.Of(path);
     }
 
     /// <summary>Reads a Fisher file (every tensor as float32 on <paramref name="device"/>); metadata it lacks stays empty.</summary>
