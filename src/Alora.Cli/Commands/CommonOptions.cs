@@ -8,16 +8,25 @@ using static TorchSharp.torch;
 namespace Alora.Cli.Commands;
 
 /// <summary>Options shared by the commands that load a model.</summary>
-public sealed class ModelOptions
+public sealed class ModelOptions(CliIo io)
 {
+    string? folder;
+    string? adapterFolder;
+
     public Option<string> Model { get; } =
-        new("--model") { Description = "HuggingFace model folder (config.json, safetensors, tokenizer)", Required = true };
+        new("--model")
+        {
+            Description =
+                "HuggingFace model folder (config.json, safetensors, tokenizer), or ORG/NAME[@REVISION] on the hub (through the Hugging Face cache)",
+            Required = true,
+        };
     public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
     public Option<ComputeDtype> DType { get; } = NamedOptions.Create("--dtype", "compute dtype", ComputeDtype.Float32);
     public Option<string?> Adapter { get; } =
         new("--adapter")
         {
-            Description = "LoRA adapter to apply: a run folder or a PEFT adapter folder (adapter_config.json + adapter_model.safetensors)",
+            Description =
+                "LoRA adapter to apply: a run folder, a PEFT adapter folder (adapter_config.json + adapter_model.safetensors), or ORG/NAME[@REVISION] on the hub",
         };
 
     public Option<double?> AdapterScale { get; } = AdapterScaleOption();
@@ -76,13 +85,31 @@ public sealed class ModelOptions
         RequireAdapter(c, AdapterScale, Adapter);
     }
 
-    /// <summary>Records the adapter and its scale in a result's JSON (nothing without --adapter).</summary>
+    /// <summary>The model folder: --model itself, or the snapshot folder in the Hugging Face cache of the repository it names (resolved once).</summary>
+    public string Folder(ParseResult p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        return folder ??= HubCli.Model(io, p.GetValue(Model)!);
+    }
+
+    /// <summary>The adapter folder, resolved as <see cref="Folder"/>; null without --adapter.</summary>
+    public string? AdapterFolder(ParseResult p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        return p.GetValue(Adapter) is { } a ? adapterFolder ??= HubCli.Adapter(io, a) : null;
+    }
+
+    /// <summary>Records the hub names given, the adapter and its scale in a result's JSON (nothing for local folders without --adapter).</summary>
     public void Describe(ParseResult p, JsonObject o)
     {
         ArgumentNullException.ThrowIfNull(p);
         ArgumentNullException.ThrowIfNull(o);
-        if (p.GetValue(Adapter) is not { } adapter)
+        if (Alora.Hub.HubFiles.IsRepoSpec(p.GetValue(Model)!))
+            o["model_id"] = p.GetValue(Model);
+        if (AdapterFolder(p) is not { } adapter)
             return;
+        if (Alora.Hub.HubFiles.IsRepoSpec(p.GetValue(Adapter)!))
+            o["adapter_id"] = p.GetValue(Adapter);
         o["adapter"] = Path.GetFullPath(adapter);
         o["adapter_scale"] = p.GetValue(AdapterScale) ?? 1.0;
     }
@@ -95,8 +122,8 @@ public sealed class ModelOptions
     {
         ArgumentNullException.ThrowIfNull(p);
         var device = TorchRuntime.ParseDevice(p.GetValue(Device)!);
-        var model = ModelLoader.Load(p.GetValue(Model)!, device, p.GetValue(DType).ToScalarType());
-        if (p.GetValue(Adapter) is { } adapter)
+        var model = ModelLoader.Load(Folder(p), device, p.GetValue(DType).ToScalarType());
+        if (AdapterFolder(p) is { } adapter)
         {
             try
             {

@@ -12,7 +12,7 @@ public static class EvalMcqCommand
 {
     public static Command Create(CliIo io)
     {
-        var model = new ModelOptions();
+        var model = new ModelOptions(io);
         var task = new Option<string>("--task")
         {
             Description = "sciq, piqa, medmcqa, or mcq (generic JSONL: question, choices, answer, optional context)",
@@ -44,10 +44,10 @@ public static class EvalMcqCommand
         cmd.Add(output);
         cmd.SetAction(p =>
         {
-            var modelDir = p.GetValue(model.Model)!;
+            var modelDir = model.Folder(p);
             var taskName = p.GetValue(task)!.Trim().ToLowerInvariant();
-            string dataPath = p.GetValue(data)!,
-                labelsPath = p.GetValue(labels) ?? "";
+            string dataPath = HubCli.Data(io, p.GetValue(data)!),
+                labelsPath = p.GetValue(labels) is { } l ? HubCli.Data(io, l) : "";
             if (p.GetValue(output) is { } outFile)
                 OutputCheck.File(outFile, "--out");
             IReadOnlyList<McqItem> items = McqDatasets.Read(taskName, dataPath, labelsPath.Length > 0 ? labelsPath : null);

@@ -11,7 +11,7 @@ public static class EvalPerplexityCommand
 {
     public static Command Create(CliIo io)
     {
-        var model = new ModelOptions();
+        var model = new ModelOptions(io);
         var data = new Option<string>("--data")
         {
             Description = "text (one document per line, or blank-line separated), JSONL with text or input_ids, or Parquet with a text column",
@@ -35,8 +35,8 @@ public static class EvalPerplexityCommand
         cmd.Add(output);
         cmd.SetAction(p =>
         {
-            var modelDir = p.GetValue(model.Model)!;
-            var dataPath = p.GetValue(data)!;
+            var modelDir = model.Folder(p);
+            var dataPath = HubCli.Data(io, p.GetValue(data)!);
             if (p.GetValue(output) is { } outFile)
                 OutputCheck.File(outFile, "--out");
             var docs = TextCorpus.Read(dataPath);

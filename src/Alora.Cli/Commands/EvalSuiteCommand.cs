@@ -11,7 +11,7 @@ public static class EvalSuiteCommand
 {
     public static Command Create(CliIo io)
     {
-        var model = new ModelOptions();
+        var model = new ModelOptions(io);
         var ppl = new Option<string[]>("--ppl")
         {
             Description = "[NAME=]FILE: a general corpus for perplexity (repeatable; NAME defaults to the file name without extension)",
@@ -51,13 +51,13 @@ public static class EvalSuiteCommand
         cmd.Add(output);
         cmd.SetAction(p =>
         {
-            var modelDir = p.GetValue(model.Model)!;
+            var modelDir = model.Folder(p);
             if (p.GetValue(output) is { } outFile)
                 OutputCheck.File(outFile, "--out");
             var spec = new EvalSuiteSpec
             {
-                Corpora = p.GetValue(ppl)!.Select(ParseCorpus).ToList(),
-                Tasks = p.GetValue(tasks)!.Select(ParseTask).ToList(),
+                Corpora = p.GetValue(ppl)!.Select(ParseCorpus).Select(c => c with { Path = HubCli.Data(io, c.Path) }).ToList(),
+                Tasks = p.GetValue(tasks)!.Select(ParseTask).Select(t => t with { Path = HubCli.Data(io, t.Path) }).ToList(),
                 Limit = p.GetValue(limit),
                 Perplexity = new PerplexityOptions
                 {

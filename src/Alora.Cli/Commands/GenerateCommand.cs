@@ -10,7 +10,7 @@ public static class GenerateCommand
 {
     public static Command Create(CliIo io)
     {
-        var model = new ModelOptions();
+        var model = new ModelOptions(io);
         var prompt = new Option<string?>("--prompt")
         {
             Description = "prompt text (tokenized with the model's tokenizer, bos added when the model expects it)",
@@ -34,7 +34,7 @@ public static class GenerateCommand
                 idsText = p.GetValue(promptIds);
             if ((text is null) == (idsText is null))
                 throw new AloraException("give exactly one of --prompt and --prompt-ids");
-            var modelDir = p.GetValue(model.Model)!;
+            var modelDir = model.Folder(p);
             using var lm = model.Load(p);
             using var tok = HasTokenizer(modelDir) ? TextTokenizer.Load(modelDir) : null;
             int[] ids = idsText is not null

@@ -11,7 +11,7 @@ public static class PretrainCommand
         var d = new PretrainOptions();
         var tokenizer = new Option<string>("--tokenizer")
         {
-            Description = "folder with tokenizer.json (its vocabulary sizes the model)",
+            Description = "folder with tokenizer.json, or ORG/NAME[@REVISION] on the hub (its vocabulary sizes the model)",
             Required = true,
         };
         var data = new Option<string>("--data") { Description = "general text to pretrain on", Required = true };
@@ -64,8 +64,8 @@ public static class PretrainCommand
         {
             var o = new PretrainOptions
             {
-                Tokenizer = p.GetValue(tokenizer)!,
-                Data = p.GetValue(data)!,
+                Tokenizer = HubCli.Tokenizer(io, p.GetValue(tokenizer)!),
+                Data = HubCli.Data(io, p.GetValue(data)!),
                 Out = p.GetValue(output)!,
                 Hidden = p.GetValue(hidden),
                 Layers = p.GetValue(layers),

@@ -45,6 +45,15 @@ public static class TrainCommand
             FillUnstated(merged, given);
             var o = OptionCatalog.Bind(merged, p.GetValue(config) ?? "options");
             WarnUnread(io, o, given);
+            // hub names resolved here, once the options are known to be valid, so that downloads show their progress
+            o.Validate();
+            o = o with
+            {
+                Model = HubCli.Model(io, o.Model),
+                Data = HubCli.Data(io, o.Data),
+                GeneralData = HubCli.DataOrNull(io, o.GeneralData),
+                InitAdapter = o.InitAdapter is { } init ? HubCli.Adapter(io, init) : null,
+            };
             var result2 = ProgressView.RunTraining(
                 io,
                 $"train {EnumNames<FinetuneMethod>.Name(o.Method)}/{EnumNames<Stage>.Name(o.Stage)}",

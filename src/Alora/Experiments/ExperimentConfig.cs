@@ -1,3 +1,4 @@
+using Alora.Hub;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -127,14 +128,23 @@ public sealed record ExperimentConfig
 
     static string FirstLine(string s) => s.Split('\n')[0];
 
-    /// <summary>The same configuration with every relative path made absolute against <paramref name="dir"/>.</summary>
+    /// <summary>
+    /// The same configuration with every relative path made absolute against <paramref name="dir"/>, and hub names
+    /// (model: ORG/NAME[@REVISION] where no such folder exists, files as hf://datasets/…) resolved to their paths in
+    /// the Hugging Face cache, downloading what it lacks.
+    /// </summary>
     public ExperimentConfig ResolvePaths(string dir)
     {
-        string R(string p) => string.IsNullOrWhiteSpace(p) ? p : Path.GetFullPath(Path.Combine(dir, p));
+        string R(string p) =>
+            string.IsNullOrWhiteSpace(p) ? p
+            : HubFiles.IsHubUri(p) ? HubFiles.DataFile(p)
+            : Path.GetFullPath(Path.Combine(dir, p));
         string? Rn(string? p) => p is null ? null : R(p);
+        string RModel(string p) =>
+            !string.IsNullOrWhiteSpace(p) && !Directory.Exists(R(p)) && HubFiles.IsRepoSpec(p) ? HubFiles.ModelFolder(p) : R(p);
         return this with
         {
-            Model = R(Model),
+            Model = RModel(Model),
             General = General with { Train = R(General.Train), Heldout = R(General.Heldout) },
             Domain = Domain.Select(d => d with { Train = R(d.Train), Test = R(d.Test), TestLabels = Rn(d.TestLabels) }).ToList(),
             Sequence = Sequence.Select(d => d with { Train = R(d.Train), Test = R(d.Test), TestLabels = Rn(d.TestLabels) }).ToList(),
@@ -149,7 +159,7 @@ public sealed record ExperimentConfig
     {
         AloraException Err(string m) => new($"{Where}: {m}");
         if (string.IsNullOrWhiteSpace(Model))
-            throw Err("'model' is required (a HuggingFace model folder)");
+            throw Err("'model' is required (a HuggingFace model folder, or ORG/NAME[@REVISION] on the hub)");
         if (!Directory.Exists(Model))
             throw Err($"model folder {Model} not found");
         if (Methods.Count == 0)

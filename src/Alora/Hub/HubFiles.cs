@@ -48,6 +48,18 @@ public static class HubFiles
         return s.Folder;
     }
 
+    /// <summary>A tokenizer folder: the path itself, or the repository's config.json and tokenizer files (no weights).</summary>
+    public static string TokenizerFolder(string spec, HubSettings? settings = null, IHubReporter? reporter = null)
+    {
+        if (!IsRepoSpec(spec))
+            return spec;
+        using var s = new HubSession(HubRepo.TryParse(spec, HubRepoType.Model)!, settings, reporter);
+        s.Fetch("config.json", required: true);
+        foreach (var extra in ModelExtras)
+            s.Fetch(extra, required: false);
+        return s.Folder;
+    }
+
     /// <summary>A PEFT adapter folder: the path itself, or the repository's adapter_config.json and adapter_model.safetensors.</summary>
     public static string AdapterFolder(string spec, HubSettings? settings = null, IHubReporter? reporter = null)
     {

@@ -17,10 +17,12 @@ namespace Alora.Recipes;
 /// </summary>
 public sealed record FinetuneOptions
 {
-    [Description("HuggingFace model folder")]
+    [Description("HuggingFace model folder, or ORG/NAME[@REVISION] on the hub (through the Hugging Face cache)")]
     public string Model { get; init; } = "";
 
-    [Description("training data: text, JSONL text/input_ids, Parquet text, prompt/completion JSONL, or a task file with --task")]
+    [Description(
+        "training data: text, JSONL text/input_ids, Parquet text, prompt/completion JSONL, or a task file with --task; a local file or hf://datasets/ORG/NAME/PATH"
+    )]
     public string Data { get; init; } = "";
 
     [Description("run folder (configuration, metrics.jsonl, checkpoints, adapter)")]

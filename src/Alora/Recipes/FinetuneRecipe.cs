@@ -1,3 +1,4 @@
+using Alora.Hub;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -129,17 +130,21 @@ public static class FinetuneRecipe
         );
     }
 
-    /// <summary>Every path option made absolute, so config.json names the files wherever the run is resumed from.</summary>
+    /// <summary>
+    /// Every path option made absolute, so config.json names the files wherever the run is resumed from; hub names
+    /// (ORG/NAME, hf://datasets/…) become their paths in the Hugging Face cache.
+    /// </summary>
     static FinetuneOptions WithFullPaths(FinetuneOptions o)
     {
         static string? Full(string? p) => string.IsNullOrWhiteSpace(p) ? p : Path.GetFullPath(p);
+        static string? Data(string? p) => p is null ? null : Full(HubFiles.DataFile(p));
         return o with
         {
-            Model = Full(o.Model)!,
-            Data = Full(o.Data)!,
+            Model = Full(HubFiles.ModelFolder(o.Model))!,
+            Data = Data(o.Data)!,
             Out = Full(o.Out)!,
-            GeneralData = Full(o.GeneralData),
-            InitAdapter = Full(o.InitAdapter),
+            GeneralData = Data(o.GeneralData),
+            InitAdapter = o.InitAdapter is null ? null : Full(HubFiles.AdapterFolder(o.InitAdapter)),
             Importance = Full(o.Importance),
             PriorImportance = Full(o.PriorImportance),
             Fisher = Full(o.Fisher),
