@@ -46,7 +46,12 @@ public static class HubCli
                 lastDrawn = clock.ElapsedMilliseconds;
                 double pct = total > 0 ? 100.0 * done / total : 100;
                 var speed = done / Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
-                io.Err.Write(string.Create(CultureInfo.InvariantCulture, $"\r{file}  {Bar(pct)} {pct,5:0.0}%  {Bytes(done)}/{Bytes(total)}  {Bytes((long)speed)}/s   "));
+                io.Err.Write(
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"\r{file}  {Bar(pct)} {pct, 5:0.0}%  {Bytes(done)}/{Bytes(total)}  {Bytes((long)speed)}/s   "
+                    )
+                );
             }
             if (done == total)
             {

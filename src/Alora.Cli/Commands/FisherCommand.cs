@@ -13,7 +13,11 @@ public static class FisherCommand
     {
         var defaults = new FisherOptions();
         var lora = new FinetuneOptions();
-        var model = new Option<string>("--model") { Description = "base HuggingFace model folder, or ORG/NAME[@REVISION] on the hub", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "base HuggingFace model folder, or ORG/NAME[@REVISION] on the hub",
+            Required = true,
+        };
         var data = new Option<string>("--data")
         {
             Description = "general data: text, JSONL text/input_ids or Parquet text (packed into sequences as training does)",
@@ -64,7 +68,9 @@ public static class FisherCommand
             var dev = TorchRuntime.ParseDevice(p.GetValue(device)!);
             var type = p.GetValue(dtype).ToScalarType();
             var (modelDir, dataPath) = (HubCli.Model(io, p.GetValue(model)!), HubCli.Data(io, p.GetValue(data)!));
-            var r = ProgressView.Run(io, "fisher", progress => FisherEstimator.EstimateToFile(modelDir, dataPath, p.GetValue(output)!, o, dev, type, progress));
+            var r = ProgressView.Run(io, "fisher", progress =>
+                FisherEstimator.EstimateToFile(modelDir, dataPath, p.GetValue(output)!, o, dev, type, progress)
+            );
             var inv = CultureInfo.InvariantCulture;
             io.Out.WriteLine($"fisher: {r.Path}");
             io.Out.WriteLine(string.Create(inv, $"modules: {r.Modules.Count}  samples: {r.Samples}  tokens: {r.Tokens}  mean: {r.Mean:G4}"));

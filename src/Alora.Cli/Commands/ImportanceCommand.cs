@@ -1,6 +1,6 @@
-using Alora.IO;
 using System.CommandLine;
 using System.Globalization;
+using Alora.IO;
 using Alora.Methods;
 
 namespace Alora.Cli.Commands;

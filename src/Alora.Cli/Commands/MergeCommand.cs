@@ -1,5 +1,5 @@
-using Alora.Hub;
 using System.CommandLine;
+using Alora.Hub;
 using Alora.Lora;
 using Alora.Models;
 using Alora.Runtime;
@@ -11,7 +11,11 @@ public static class MergeCommand
 {
     public static Command Create(CliIo io)
     {
-        var model = new Option<string>("--model") { Description = "base HuggingFace model folder, or ORG/NAME[@REVISION] on the hub", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "base HuggingFace model folder, or ORG/NAME[@REVISION] on the hub",
+            Required = true,
+        };
         var adapter = new Option<string>("--adapter")
         {
             Description = "run folder or PEFT adapter folder, or ORG/NAME[@REVISION] on the hub",

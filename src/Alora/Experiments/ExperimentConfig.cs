@@ -1,8 +1,8 @@
-using Alora.Hub;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Alora.Data;
+using Alora.Hub;
 using Alora.Methods;
 using Alora.Recipes;
 using Alora.Runtime;

@@ -75,7 +75,8 @@ public sealed class HubClient : IDisposable
                 throw new AloraException($"{repo}: {file}: {settings.Endpoint} sent no X-Repo-Commit header; is HF_ENDPOINT a Hugging Face hub?");
             var etag = NormalizeEtag(Header(response, "X-Linked-Etag") ?? response.Headers.ETag?.Tag)
                 ?? throw new AloraException($"{repo}: {file}: {settings.Endpoint} sent no ETag, so the download cannot be checked or cached");
-            var sizeText = Header(response, "X-Linked-Size") ?? response.Content.Headers.ContentLength?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var sizeText = Header(response, "X-Linked-Size")
+                ?? response.Content.Headers.ContentLength?.ToString(System.Globalization.CultureInfo.InvariantCulture);
             if (!long.TryParse(sizeText, out var size) || size < 0)
                 throw new AloraException($"{repo}: {file}: {settings.Endpoint} sent no file size");
             var where = response.Headers.Location is { } loc ? new Uri(url, loc) : url;
@@ -104,7 +105,10 @@ public sealed class HubClient : IDisposable
             if (status >= 400)
             {
                 using (response)
-                    throw new HubUnreachableException($"{what}: download from {url.GetLeftPart(UriPartial.Path)} answered {status} {response.ReasonPhrase}", null);
+                    throw new HubUnreachableException(
+                        $"{what}: download from {url.GetLeftPart(UriPartial.Path)} answered {status} {response.ReasonPhrase}",
+                        null
+                    );
             }
             long start = status == 206 ? response.Content.Headers.ContentRange?.From ?? -1 : 0;
             if (start != 0 && start != offset)
@@ -136,7 +140,10 @@ public sealed class HubClient : IDisposable
         }
         catch (OperationCanceledException e)
         {
-            throw new HubUnreachableException($"{what}: {url.GetLeftPart(UriPartial.Authority)} did not answer within {timeout.TotalSeconds:0.#} s", e);
+            throw new HubUnreachableException(
+                $"{what}: {url.GetLeftPart(UriPartial.Authority)} did not answer within {timeout.TotalSeconds:0.#} s",
+                e
+            );
         }
     }
 
@@ -164,7 +171,9 @@ public sealed class HubClient : IDisposable
     }
 
     static string? Header(HttpResponseMessage r, string name) =>
-        r.Headers.TryGetValues(name, out var v) ? v.FirstOrDefault() : r.Content.Headers.TryGetValues(name, out var c) ? c.FirstOrDefault() : null;
+        r.Headers.TryGetValues(name, out var v) ? v.FirstOrDefault()
+        : r.Content.Headers.TryGetValues(name, out var c) ? c.FirstOrDefault()
+        : null;
 
     /// <summary>An etag without the weak marker and the quotes HTTP puts around it.</summary>
     public static string? NormalizeEtag(string? etag)

@@ -11,7 +11,14 @@ namespace Alora.Hub;
 public static class HubFiles
 {
     /// <summary>The files a model folder may hold that Alora reads (weights aside, which depend on the index).</summary>
-    static readonly string[] ModelExtras = ["tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"];
+    static readonly string[] ModelExtras =
+    [
+        "tokenizer.json",
+        "tokenizer.model",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "generation_config.json",
+    ];
     const string SingleWeights = "model.safetensors";
     const string WeightsIndex = "model.safetensors.index.json";
 
@@ -35,8 +42,7 @@ public static class HubFiles
         s.Fetch("config.json", required: true);
         if (s.Fetch(SingleWeights, required: false) is null)
         {
-            var index =
-                s.Fetch(WeightsIndex, required: false)
+            var index = s.Fetch(WeightsIndex, required: false)
                 ?? throw new AloraException(
                     $"{s.Repo}: neither {SingleWeights} nor {WeightsIndex} {(s.Online ? "is in the repository" : "is in the cache")} (Alora reads safetensors weights)"
                 );

@@ -72,8 +72,7 @@ public sealed partial record HubRepo(HubRepoType Type, string Id, string Revisio
             (name, revision) = (name[..at], name[(at + 1)..]);
         else if (path.LastIndexOf('@') is var pathAt and > 0)
             (path, revision) = (path[..pathAt], path[(pathAt + 1)..]);
-        var repo =
-            TryParse($"{parts[0]}/{name}{(revision is null ? "" : "@" + revision)}", HubRepoType.Dataset)
+        var repo = TryParse($"{parts[0]}/{name}{(revision is null ? "" : "@" + revision)}", HubRepoType.Dataset)
             ?? throw Bad($"'{parts[0]}/{name}' is not a repository name");
         return (repo, path);
     }

@@ -77,7 +77,9 @@ internal sealed class HubSession : IDisposable
         var blob = cache.BlobPath(Repo, meta.Etag);
         if (File.Exists(blob) && new FileInfo(blob).Length != meta.Size)
         {
-            reporter.Warn($"{Repo.Id}: {file}: the cached blob {blob} has {new FileInfo(blob).Length} bytes, the hub says {meta.Size}: downloading it again");
+            reporter.Warn(
+                $"{Repo.Id}: {file}: the cached blob {blob} has {new FileInfo(blob).Length} bytes, the hub says {meta.Size}: downloading it again"
+            );
             File.Delete(blob);
         }
         if (!File.Exists(blob))

@@ -1,8 +1,8 @@
-using Alora.Hub;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Alora.Data;
+using Alora.Hub;
 using Alora.IO;
 using Alora.Lora;
 using Alora.Models;

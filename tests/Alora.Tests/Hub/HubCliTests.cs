@@ -12,7 +12,16 @@ namespace Alora.Tests.Hub;
 public sealed class HubCliTests : IDisposable
 {
     const string Commit = "fedcba9876543210fedcba9876543210fedcba98";
-    static readonly string[] Variables = ["HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN", "HF_HUB_OFFLINE", "HF_TOKEN_PATH"];
+    static readonly string[] Variables =
+    [
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "HF_ENDPOINT",
+        "HF_TOKEN",
+        "HF_HUB_OFFLINE",
+        "HF_TOKEN_PATH",
+    ];
     readonly Dictionary<string, string?> saved = Variables.ToDictionary(v => v, Environment.GetEnvironmentVariable);
     readonly LoopbackHub hub = new();
     readonly TempDir tmp = new();
@@ -42,7 +51,10 @@ public sealed class HubCliTests : IDisposable
     {
         hub.AddModel("org/tiny-gpt2", Commit, Files("tiny-gpt2", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"));
         var text = Path.Combine(tmp.Path, "docs.jsonl");
-        File.WriteAllText(text, "{\"text\": \"The cat sat on the mat.\"}\n{\"text\": \"Stocks fell sharply on Monday as investors weighed the news.\"}\n");
+        File.WriteAllText(
+            text,
+            "{\"text\": \"The cat sat on the mat.\"}\n{\"text\": \"Stocks fell sharply on Monday as investors weighed the news.\"}\n"
+        );
         hub.AddDataset("org/docs", Commit, new() { ["test/docs.jsonl"] = File.ReadAllBytes(text) });
 
         var fromFolder = CliRunner.Run("eval", "perplexity", "--model", Fixtures.Model("tiny-gpt2"), "--data", text);
@@ -99,13 +111,33 @@ public sealed class HubCliTests : IDisposable
         var home = Path.Combine(tmp.Path, "home");
         Directory.CreateDirectory(home);
         File.WriteAllText(Path.Combine(home, "token"), "hf_from_file\n");
-        var s = Alora.Hub.HubSettings.FromVariables(new Hashtable { ["HF_HOME"] = home, ["HF_ENDPOINT"] = "http://mirror.example/", ["HF_HUB_OFFLINE"] = "True" });
+        var s = Alora.Hub.HubSettings.FromVariables(
+            new Hashtable
+            {
+                ["HF_HOME"] = home,
+                ["HF_ENDPOINT"] = "http://mirror.example/",
+                ["HF_HUB_OFFLINE"] = "True",
+            }
+        );
         Assert.Equal((Path.Combine(home, "hub"), "http://mirror.example", "hf_from_file", true), (s.CacheDir, s.Endpoint, s.Token, s.Offline));
         var t = Alora.Hub.HubSettings.FromVariables(
-            new Hashtable { ["HF_HOME"] = home, ["HF_HUB_CACHE"] = "/c/hub", ["HF_TOKEN"] = "hf_env", ["HF_HUB_OFFLINE"] = "0" }
+            new Hashtable
+            {
+                ["HF_HOME"] = home,
+                ["HF_HUB_CACHE"] = "/c/hub",
+                ["HF_TOKEN"] = "hf_env",
+                ["HF_HUB_OFFLINE"] = "0",
+            }
         );
         Assert.Equal(("/c/hub", Alora.Hub.HubSettings.PublicEndpoint, "hf_env", false), (t.CacheDir, t.Endpoint, t.Token, t.Offline));
-        var x = Alora.Hub.HubSettings.FromVariables(new Hashtable { ["XDG_CACHE_HOME"] = "/xdg", ["HUGGINGFACE_HUB_CACHE"] = "/old/hub", ["HF_HOME"] = home + "-none" });
+        var x = Alora.Hub.HubSettings.FromVariables(
+            new Hashtable
+            {
+                ["XDG_CACHE_HOME"] = "/xdg",
+                ["HUGGINGFACE_HUB_CACHE"] = "/old/hub",
+                ["HF_HOME"] = home + "-none",
+            }
+        );
         Assert.Equal(("/old/hub", null), (x.CacheDir, x.Token));
         Assert.Equal("/xdg/huggingface/hub", Alora.Hub.HubSettings.FromVariables(new Hashtable { ["XDG_CACHE_HOME"] = "/xdg" }).CacheDir);
         var e = Assert.Throws<AloraException>(() => Alora.Hub.HubSettings.FromVariables(new Hashtable { ["HF_HUB_ETAG_TIMEOUT"] = "NaN" }));

@@ -19,13 +19,27 @@ public sealed class HubDownloadTests : IDisposable
     }
 
     HubSettings Settings(string? token = null, bool offline = false) =>
-        new() { CacheDir = cache.Path, Endpoint = hub.Endpoint, Token = token, Offline = offline };
+        new()
+        {
+            CacheDir = cache.Path,
+            Endpoint = hub.Endpoint,
+            Token = token,
+            Offline = offline,
+        };
 
     static Dictionary<string, byte[]> FixtureFiles(string model, params string[] names) =>
         names.ToDictionary(n => n, n => File.ReadAllBytes(Path.Combine(Fixtures.Model(model), n)));
 
     static Dictionary<string, byte[]> Gpt2Files() =>
-        FixtureFiles("tiny-gpt2", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json");
+        FixtureFiles(
+            "tiny-gpt2",
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "vocab.json"
+        );
 
     sealed class Recorder : IHubReporter
     {
@@ -154,7 +168,10 @@ public sealed class HubDownloadTests : IDisposable
     {
         hub.AddModel("org/tiny-gpt2", Commit, Gpt2Files());
         var e = Assert.Throws<AloraException>(() => HubFiles.ModelFolder("org/tiny-gpt2", Settings(offline: true)));
-        Assert.Equal($"org/tiny-gpt2: config.json is not in the Hugging Face cache at {cache.Path}, and HF_HUB_OFFLINE is set: run once with the hub reachable to download it", e.Message);
+        Assert.Equal(
+            $"org/tiny-gpt2: config.json is not in the Hugging Face cache at {cache.Path}, and HF_HUB_OFFLINE is set: run once with the hub reachable to download it",
+            e.Message
+        );
         Assert.Empty(hub.Log);
     }
 
@@ -180,14 +197,23 @@ public sealed class HubDownloadTests : IDisposable
         var r = Assert.Throws<AloraException>(() => HubFiles.ModelFolder("org/tiny@v9", Settings()));
         Assert.StartsWith("org/tiny: revision 'v9' not found", r.Message, StringComparison.Ordinal);
         var w = Assert.Throws<AloraException>(() => HubFiles.ModelFolder("org/tiny", Settings()));
-        Assert.Equal("org/tiny: neither model.safetensors nor model.safetensors.index.json is in the repository (Alora reads safetensors weights)", w.Message);
+        Assert.Equal(
+            "org/tiny: neither model.safetensors nor model.safetensors.index.json is in the repository (Alora reads safetensors weights)",
+            w.Message
+        );
     }
 
     [FixtureFact]
     public void A_sharded_checkpoint_fetches_its_index_then_only_the_shards_it_names()
     {
         const string M = "tiny-random-llama3-bf16-sharded";
-        var files = FixtureFiles(M, "config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors");
+        var files = FixtureFiles(
+            M,
+            "config.json",
+            "model.safetensors.index.json",
+            "model-00001-of-00002.safetensors",
+            "model-00002-of-00002.safetensors"
+        );
         files["model-00003-of-00003.safetensors"] = [1, 2, 3]; // a stale shard no index names
         hub.AddModel("org/sharded", Commit, files);
         var folder = HubFiles.ModelFolder("org/sharded", Settings());
@@ -220,7 +246,14 @@ public sealed class HubDownloadTests : IDisposable
     {
         var text = "{\"text\": \"one\"}\n"u8.ToArray();
         hub.AddDataset("org/corpus", Commit, new() { ["data/test.jsonl"] = text }, "main", "v1.0");
-        foreach (var uri in new[] { "hf://datasets/org/corpus/data/test.jsonl", "hf://datasets/org/corpus@v1.0/data/test.jsonl", "hf://datasets/org/corpus/data/test.jsonl@v1.0" })
+        foreach (
+            var uri in new[]
+            {
+                "hf://datasets/org/corpus/data/test.jsonl",
+                "hf://datasets/org/corpus@v1.0/data/test.jsonl",
+                "hf://datasets/org/corpus/data/test.jsonl@v1.0",
+            }
+        )
         {
             var path = HubFiles.DataFile(uri, Settings());
             Assert.Equal(Path.Combine(cache.Path, "datasets--org--corpus", "snapshots", Commit, "data", "test.jsonl"), path);

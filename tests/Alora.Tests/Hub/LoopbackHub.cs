@@ -73,7 +73,8 @@ public sealed class LoopbackHub : IDisposable
     public static string GitBlobSha1(byte[] b) => Convert.ToHexStringLower(SHA1.HashData([.. Encoding.ASCII.GetBytes($"blob {b.Length}\0"), .. b]));
 #pragma warning restore CA5350
 
-    public IEnumerable<Request> Requests(string method, string pathEnd) => Log.Where(r => r.Method == method && r.Path.EndsWith(pathEnd, StringComparison.Ordinal));
+    public IEnumerable<Request> Requests(string method, string pathEnd) =>
+        Log.Where(r => r.Method == method && r.Path.EndsWith(pathEnd, StringComparison.Ordinal));
 
     /// <summary>Closes both listeners and every open connection: from now on connections are refused.</summary>
     public void Stop()
@@ -178,7 +179,12 @@ public sealed class LoopbackHub : IDisposable
         if (repo is null)
             return Error(401, "RepoNotFound", "Repository not found", null);
         if (repo.Gated && (!r.Headers.TryGetValue("Authorization", out var auth) || auth != $"Bearer {AcceptedToken}"))
-            return Error(401, "GatedRepo", $"Access to model {id} is restricted. You must have access to it and be authenticated to access it. Please log in.", null);
+            return Error(
+                401,
+                "GatedRepo",
+                $"Access to model {id} is restricted. You must have access to it and be authenticated to access it. Please log in.",
+                null
+            );
         var revision = parts[3];
         if (revision != repo.Commit && !repo.Branches.Contains(revision))
             return Error(404, "RevisionNotFound", $"Invalid rev id: {revision}", null);
@@ -193,7 +199,8 @@ public sealed class LoopbackHub : IDisposable
                 new()
                 {
                     ["X-Repo-Commit"] = repo.Commit,
-                    ["ETag"] = $"\"{GitBlobSha1(Encoding.ASCII.GetBytes($"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {bytes.Length}\n"))}\"",
+                    ["ETag"] =
+                        $"\"{GitBlobSha1(Encoding.ASCII.GetBytes($"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {bytes.Length}\n"))}\"",
                     ["X-Linked-Etag"] = $"\"{sha}\"",
                     ["X-Linked-Size"] = bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     ["Location"] = $"{StorageBase}/{repo.Prefix}{repo.Id}/{sha}?file={Uri.EscapeDataString(file)}",
@@ -201,7 +208,12 @@ public sealed class LoopbackHub : IDisposable
                 []
             );
         }
-        var h = new Dictionary<string, string> { ["X-Repo-Commit"] = repo.Commit, ["ETag"] = $"\"{GitBlobSha1(bytes)}\"", ["X-Test-File"] = file };
+        var h = new Dictionary<string, string>
+        {
+            ["X-Repo-Commit"] = repo.Commit,
+            ["ETag"] = $"\"{GitBlobSha1(bytes)}\"",
+            ["X-Test-File"] = file,
+        };
         return Ranged(r, h, bytes, file);
     }
 
