@@ -48,7 +48,7 @@ public sealed record HubSettings
         return new HubSettings
         {
             CacheDir = cache,
-            Endpoint = (Get("HF_ENDPOINT") ?? PublicEndpoint).TrimEnd('/'),
+            Endpoint = Endpoint_(Get("HF_ENDPOINT")),
             Token = token?.Trim() is { Length: > 0 } t ? t : null,
             Offline = IsTrue(Get("HF_HUB_OFFLINE")),
             EtagTimeout = Seconds(Get("HF_HUB_ETAG_TIMEOUT"), "HF_HUB_ETAG_TIMEOUT") ?? TimeSpan.FromSeconds(10),
@@ -73,6 +73,15 @@ public sealed record HubSettings
         {
             return null;
         }
+    }
+
+    static string Endpoint_(string? value)
+    {
+        if (value is null)
+            return PublicEndpoint;
+        if (Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Query.Length == 0)
+            return value.TrimEnd('/');
+        throw new AloraException($"environment variable HF_ENDPOINT='{value}': expected the hub's http(s) address, such as {PublicEndpoint}");
     }
 
     static TimeSpan? Seconds(string? value, string name)

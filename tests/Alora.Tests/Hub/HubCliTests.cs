@@ -142,6 +142,8 @@ public sealed class HubCliTests : IDisposable
         Assert.Equal("/xdg/huggingface/hub", Alora.Hub.HubSettings.FromVariables(new Hashtable { ["XDG_CACHE_HOME"] = "/xdg" }).CacheDir);
         var e = Assert.Throws<AloraException>(() => Alora.Hub.HubSettings.FromVariables(new Hashtable { ["HF_HUB_ETAG_TIMEOUT"] = "NaN" }));
         Assert.Contains("HF_HUB_ETAG_TIMEOUT", e.Message, StringComparison.Ordinal);
+        var u = Assert.Throws<AloraException>(() => Alora.Hub.HubSettings.FromVariables(new Hashtable { ["HF_ENDPOINT"] = "huggingface.co" }));
+        Assert.StartsWith("environment variable HF_ENDPOINT='huggingface.co'", u.Message, StringComparison.Ordinal);
     }
 
     [Theory]
