@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Alora.Eval;
+using Alora.IO;
 
 namespace Alora.Cli;
 
@@ -43,5 +44,28 @@ public static class ResultJson
         };
         more?.Invoke(o);
         return EvalJson.Write(o);
+    }
+
+    /// <summary>
+    /// --out FILE also gets FILE's lm-eval results file beside it (<see cref="LmEvalResults.PathBeside"/>): checked
+    /// with --out before any work, so an unwritable place fails first.
+    /// </summary>
+    public static void CheckOut(string outFile)
+    {
+        OutputCheck.File(outFile, "--out");
+        OutputCheck.File(LmEvalResults.PathBeside(outFile), "--out's lm-eval results file");
+    }
+
+    /// <summary>Writes the lm-eval results file of --out FILE; null (nothing lm-eval could score) writes none and says why on stderr.</summary>
+    public static void WriteLmEval(CliIo io, string outFile, JsonObject? results, string? whyNone = null)
+    {
+        ArgumentNullException.ThrowIfNull(io);
+        var path = LmEvalResults.PathBeside(outFile);
+        if (results is null)
+        {
+            io.Err.WriteLine($"no lm-eval results file {path}: {whyNone}");
+            return;
+        }
+        AtomicFile.WriteAllText(path, EvalJson.Write(results) + "\n");
     }
 }

@@ -114,6 +114,24 @@ public sealed class ModelOptions(CliIo io)
         o["adapter_scale"] = p.GetValue(AdapterScale) ?? 1.0;
     }
 
+    /// <summary>The run's settings as an lm-eval results file records them (<see cref="Alora.Eval.LmEvalResults"/>).</summary>
+    public Alora.Eval.LmEvalRun LmEvalRun(ParseResult p, int batchSize, int? limit, DateTimeOffset started, double seconds)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        return new Alora.Eval.LmEvalRun
+        {
+            Model = p.GetValue(Model)!,
+            Adapter = p.GetValue(Adapter),
+            AdapterScale = p.GetValue(AdapterScale) ?? 1.0,
+            Device = p.GetValue(Device)!,
+            Dtype = EnumNames<ComputeDtype>.Name(p.GetValue(DType)),
+            BatchSize = batchSize,
+            Limit = limit,
+            Started = started,
+            Seconds = seconds,
+        };
+    }
+
     /// <summary>
     /// Loads the model, with the adapter applied (unmerged, so its outputs are exactly base + beta s B A x; beta
     /// from --adapter-scale, default 1) when given.

@@ -33,7 +33,11 @@ public static class EvalMcqCommand
             Description = "sequences (one per choice) per forward pass",
             DefaultValueFactory = _ => 16,
         }.AtLeast(1);
-        var output = new Option<string?>("--out") { Description = "also write the JSON result, with every item's log-likelihoods, to this file" };
+        var output = new Option<string?>("--out")
+        {
+            Description =
+                "also write the JSON result, with every item's log-likelihoods, to this file, and lm-evaluation-harness's results file beside it (eval.json -> eval.lm_eval.json)",
+        };
         var cmd = new Command("mcq", "Multiple-choice accuracy: acc and acc_norm by log-likelihood of \" \" + choice after the prompt.");
         model.AddTo(cmd);
         cmd.Add(task);
@@ -44,13 +48,16 @@ public static class EvalMcqCommand
         cmd.Add(output);
         cmd.SetAction(p =>
         {
+            var started = DateTimeOffset.UtcNow;
+            var total = Stopwatch.StartNew();
             var modelDir = model.Folder(p);
             var taskName = p.GetValue(task)!.Trim().ToLowerInvariant();
             string dataPath = HubCli.Data(io, p.GetValue(data)!),
                 labelsPath = p.GetValue(labels) is { } l ? HubCli.Data(io, l) : "";
             if (p.GetValue(output) is { } outFile)
-                OutputCheck.File(outFile, "--out");
+                ResultJson.CheckOut(outFile);
             IReadOnlyList<McqItem> items = McqDatasets.Read(taskName, dataPath, labelsPath.Length > 0 ? labelsPath : null);
+            int available = items.Count;
             if (p.GetValue(limit) is { } n)
                 items = items.Take(n).ToList();
             using var lm = model.Load(p);
@@ -69,7 +76,12 @@ public static class EvalMcqCommand
             shown["seconds"] = seconds;
             io.Out.WriteLine(EvalJson.Write(shown));
             if (p.GetValue(output) is { } outPath)
+            {
                 AtomicFile.WriteAllText(outPath, EvalJson.Write(full) + "\n");
+                var run = model.LmEvalRun(p, p.GetValue(batch), p.GetValue(limit), started, total.Elapsed.TotalSeconds);
+                var lmTask = new LmEvalTask(taskName, dataPath, result, available, labelsPath.Length > 0 ? labelsPath : null);
+                ResultJson.WriteLmEval(io, outPath, LmEvalResults.Build(run, [], [lmTask]));
+            }
             return 0;
         });
         return cmd;

@@ -24,7 +24,11 @@ public static class EvalPerplexityCommand
         }.AtLeast(1);
         var batch = new Option<int>("--batch-size") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 }.AtLeast(1);
         var limit = new Option<int?>("--limit") { Description = "score only the first N documents" }.AtLeast(1);
-        var output = new Option<string?>("--out") { Description = "also write the JSON result to this file" };
+        var output = new Option<string?>("--out")
+        {
+            Description =
+                "also write the JSON result to this file, and lm-evaluation-harness's results file beside it (eval.json -> eval.lm_eval.json)",
+        };
         var cmd = new Command("perplexity", "Perplexity of a model on a general corpus.");
         model.AddTo(cmd);
         cmd.Add(data);
@@ -35,11 +39,14 @@ public static class EvalPerplexityCommand
         cmd.Add(output);
         cmd.SetAction(p =>
         {
+            var started = DateTimeOffset.UtcNow;
+            var total = System.Diagnostics.Stopwatch.StartNew();
             var modelDir = model.Folder(p);
             var dataPath = HubCli.Data(io, p.GetValue(data)!);
             if (p.GetValue(output) is { } outFile)
-                OutputCheck.File(outFile, "--out");
+                ResultJson.CheckOut(outFile);
             var docs = TextCorpus.Read(dataPath);
+            int available = docs.Count;
             if (p.GetValue(limit) is { } n)
                 docs = docs.Take(n).ToList();
             using var lm = model.Load(p);
@@ -57,7 +64,18 @@ public static class EvalPerplexityCommand
                 result.Documents <= 50 ? json : ResultJson.Perplexity(result, modelDir, dataPath, perDocument: false, more: o => model.Describe(p, o))
             );
             if (p.GetValue(output) is { } outPath)
+            {
                 AtomicFile.WriteAllText(outPath, json + "\n");
+                var run = model.LmEvalRun(p, options.BatchSize, p.GetValue(limit), started, total.Elapsed.TotalSeconds);
+                // named as `eval suite` names a corpus given without a name: the file name without its extension
+                var corpus = new LmEvalCorpus(Path.GetFileNameWithoutExtension(dataPath), dataPath, result, available);
+                ResultJson.WriteLmEval(
+                    io,
+                    outPath,
+                    LmEvalResults.HasTextMetrics(result) ? LmEvalResults.Build(run, [corpus], []) : null,
+                    $"{dataPath} holds pre-tokenized input_ids, and lm-eval's word and byte metrics count the words and bytes of text"
+                );
+            }
             return 0;
         });
         return cmd;

@@ -38,7 +38,11 @@ public static class EvalSuiteCommand
             DefaultValueFactory = _ => 8,
         }.AtLeast(1);
         var details = new Option<bool>("--details") { Description = "also write per-document NLLs and per-item log-likelihoods" };
-        var output = new Option<string?>("--out") { Description = "also write the JSON result to this file" };
+        var output = new Option<string?>("--out")
+        {
+            Description =
+                "also write the JSON result to this file, and lm-evaluation-harness's results file beside it (eval.json -> eval.lm_eval.json)",
+        };
         var cmd = new Command("suite", "Perplexity on general corpora and accuracy on multiple-choice tasks in one call, one JSON.");
         model.AddTo(cmd);
         cmd.Add(ppl);
@@ -51,9 +55,11 @@ public static class EvalSuiteCommand
         cmd.Add(output);
         cmd.SetAction(p =>
         {
+            var started = DateTimeOffset.UtcNow;
+            var total = System.Diagnostics.Stopwatch.StartNew();
             var modelDir = model.Folder(p);
             if (p.GetValue(output) is { } outFile)
-                OutputCheck.File(outFile, "--out");
+                ResultJson.CheckOut(outFile);
             var spec = new EvalSuiteSpec
             {
                 Corpora = p.GetValue(ppl)!.Select(ParseCorpus).Select(c => c with { Path = HubCli.Data(io, c.Path) }).ToList(),
@@ -67,6 +73,8 @@ public static class EvalSuiteCommand
                 },
                 McqBatchSize = p.GetValue(batch),
             };
+            if (p.GetValue(output) is not null)
+                LmEvalResults.CheckNames(spec.Corpora.Select(c => c.Name), spec.Tasks.Select(t => t.Name));
             using var lm = model.Load(p);
             using var tok = HasTokenizer(modelDir) ? TextTokenizer.Load(modelDir) : null;
             var result = ProgressView.RunParts(io, progress => EvalSuite.Run(lm, tok, spec, progress));
@@ -79,6 +87,18 @@ public static class EvalSuiteCommand
                 var json = EvalJson.Suite(result, modelDir, p.GetValue(details));
                 model.Describe(p, json);
                 AtomicFile.WriteAllText(outPath, EvalJson.Write(json) + "\n");
+                var tokenized = result.Perplexity.Where(c => !LmEvalResults.HasTextMetrics(c.Result)).Select(c => c.Name).ToList();
+                if (tokenized.Count > 0 && tokenized.Count < result.Perplexity.Count + result.Tasks.Count)
+                    io.Err.WriteLine(
+                        $"left out of the lm-eval results file: {string.Join(", ", tokenized)} (pre-tokenized input_ids: lm-eval's word and byte metrics count the words and bytes of text)"
+                    );
+                var run = model.LmEvalRun(p, p.GetValue(batch), spec.Limit, started, total.Elapsed.TotalSeconds);
+                ResultJson.WriteLmEval(
+                    io,
+                    outPath,
+                    tokenized.Count == result.Perplexity.Count + result.Tasks.Count ? null : LmEvalResults.FromSuite(result, run),
+                    "every corpus holds pre-tokenized input_ids, and lm-eval's word and byte metrics count the words and bytes of text"
+                );
             }
             return 0;
         });

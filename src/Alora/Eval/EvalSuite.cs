@@ -25,9 +25,11 @@ public sealed record EvalSuiteSpec
     public int McqBatchSize { get; init; } = 16;
 }
 
-public sealed record SuitePerplexity(string Name, string Path, PerplexityResult Result, double Seconds);
+/// <summary>A corpus's result; <see cref="Available"/> counts the file's documents before --limit.</summary>
+public sealed record SuitePerplexity(string Name, string Path, PerplexityResult Result, double Seconds, int Available);
 
-public sealed record SuiteMcq(string Name, string Path, string? LabelsPath, McqResult Result, double Seconds);
+/// <summary>A task's result; <see cref="Available"/> counts the file's items before --limit.</summary>
+public sealed record SuiteMcq(string Name, string Path, string? LabelsPath, McqResult Result, double Seconds, int Available);
 
 public sealed record EvalSuiteResult(IReadOnlyList<SuitePerplexity> Perplexity, IReadOnlyList<SuiteMcq> Tasks, int? Limit);
 
@@ -46,24 +48,34 @@ public static class EvalSuite
             throw new AloraException("multiple-choice tasks need the model's tokenizer (tokenizer.json or tokenizer.model)");
         // Read and tokenize every file first, so a bad path in the last part fails before minutes of scoring.
         var corpora = spec
-            .Corpora.Select(c => (Spec: c, Docs: Sequences(Take(TextCorpus.Read(c.Path), spec.Limit), tokenizer, model.VocabSize, c.Path)))
+            .Corpora.Select(c =>
+            {
+                var all = TextCorpus.Read(c.Path);
+                return (Spec: c, Docs: Sequences(Take(all, spec.Limit), tokenizer, model.VocabSize, c.Path), Available: all.Count);
+            })
             .ToList();
-        var tasks = spec.Tasks.Select(t => (Spec: t, Items: Take(McqDatasets.Read(t.Task, t.Path, t.LabelsPath), spec.Limit))).ToList();
+        var tasks = spec
+            .Tasks.Select(t =>
+            {
+                var all = McqDatasets.Read(t.Task, t.Path, t.LabelsPath);
+                return (Spec: t, Items: Take(all, spec.Limit), Available: all.Count);
+            })
+            .ToList();
 
         var ppl = new List<SuitePerplexity>();
-        foreach (var (c, docs) in corpora)
+        foreach (var (c, docs, available) in corpora)
         {
             var clock = Stopwatch.StartNew();
             var result = Perplexity.Evaluate(model, docs, spec.Perplexity, Relay(progress, c.Name));
-            ppl.Add(new SuitePerplexity(c.Name, c.Path, result, clock.Elapsed.TotalSeconds));
+            ppl.Add(new SuitePerplexity(c.Name, c.Path, result, clock.Elapsed.TotalSeconds, available));
         }
         var mcq = new List<SuiteMcq>();
         var scorer = new CausalLMScorer(model, spec.McqBatchSize);
-        foreach (var (t, items) in tasks)
+        foreach (var (t, items, available) in tasks)
         {
             var clock = Stopwatch.StartNew();
             var result = MultipleChoice.Evaluate(t.Task, items, tokenizer!, scorer, Relay(progress, t.Name));
-            mcq.Add(new SuiteMcq(t.Name, t.Path, t.LabelsPath, result, clock.Elapsed.TotalSeconds));
+            mcq.Add(new SuiteMcq(t.Name, t.Path, t.LabelsPath, result, clock.Elapsed.TotalSeconds, available));
         }
         return new EvalSuiteResult(ppl, mcq, spec.Limit);
     }

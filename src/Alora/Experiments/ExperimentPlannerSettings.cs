@@ -99,6 +99,8 @@ public static partial class ExperimentPlanner
         // options of its own, leaves the identities, and so the finished run folders, of the others as they were)
         foreach (var key in opts.Select(kv => kv.Key).Where(k => MethodRegistry.Readers(k) is { Count: > 0 } r && !r.Contains(o.Method)).ToList())
             opts.Remove(key);
+        // TensorBoard files are a view of metrics.jsonl, not part of what the job computes
+        opts.Remove("tensorboard");
         return new JsonObject
         {
             ["kind"] = kind,

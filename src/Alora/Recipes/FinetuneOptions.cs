@@ -98,6 +98,11 @@ public sealed record FinetuneOptions
     [Description("write a resumable checkpoint every N steps (0: only at the end)")]
     public int CheckpointEvery { get; init; } = 50;
 
+    [Description(
+        "also write every step's metrics.jsonl numbers as TensorBoard scalars (tags train/KEY) into RUN/tensorboard; on resume its event files are rebuilt from metrics.jsonl"
+    )]
+    public bool Tensorboard { get; init; }
+
     [Description("continue the interrupted run in --out (unstated options come from its config.json)")]
     public bool Resume { get; init; }
 
@@ -187,6 +192,7 @@ public sealed record FinetuneOptions
             WeightDecay = WeightDecay,
             MaxGradNorm = MaxGradNorm,
             CheckpointEvery = CheckpointEvery,
+            TensorBoard = Tensorboard,
             Optimizer = Optimizer,
             Schedule = Schedule,
         };

@@ -20,15 +20,17 @@ public static class RunFolder
         SummaryFile = "summary.json";
 
     /// <summary>
-    /// Options that may differ on --resume: where the run computes and how often it saves change neither its data
-    /// order nor its numbers on the CPU. Every other option must equal the run's (a new --lr after the checkpoint would
-    /// make config.json describe a run that never happened); start a new run for those.
+    /// Options that may differ on --resume: where the run computes, how often it saves and whether it also writes
+    /// TensorBoard files (rebuilt from metrics.jsonl when training starts) change neither its data order nor its
+    /// numbers on the CPU. Every other option must equal the run's (a new --lr after the checkpoint would make
+    /// config.json describe a run that never happened); start a new run for those.
     /// </summary>
     public static readonly IReadOnlySet<string> ResumeMutable = new HashSet<string>(StringComparer.Ordinal)
     {
         "resume",
         "device",
         "checkpoint-every",
+        "tensorboard",
     };
 
     /// <summary>Options whose value an adapter continued with --init-adapter fixes (its shape and scaling).</summary>

@@ -13,7 +13,8 @@ internal static class MetricsLog
 {
     public const string FileName = "metrics.jsonl";
 
-    public static void Append(string runDir, StepMetrics m)
+    /// <summary>Appends the step's line and returns it (what <see cref="TensorBoardLog"/> writes too).</summary>
+    public static JsonObject Append(string runDir, StepMetrics m)
     {
         var o = new JsonObject
         {
@@ -33,6 +34,23 @@ internal static class MetricsLog
         o["rss_mb"] = Math.Round(PeakMemory.CurrentBytes() / 1048576.0, 1);
         Directory.CreateDirectory(runDir);
         File.AppendAllText(Path.Combine(runDir, FileName), o.ToJsonString() + "\n");
+        return o;
+    }
+
+    /// <summary>The lines of the run's metrics.jsonl (none when it has none).</summary>
+    public static List<JsonObject> ReadLines(string runDir)
+    {
+        var path = Path.Combine(runDir, FileName);
+        if (!File.Exists(path))
+            return [];
+        return File.ReadAllLines(path)
+            .Where(l => l.Length > 0)
+            .Select(l =>
+            {
+                LoggedStep(path, l);
+                return JsonNode.Parse(l)!.AsObject();
+            })
+            .ToList();
     }
 
     /// <summary>Keeps the lines of steps up to <paramref name="step"/> (those a checkpoint covers).</summary>

@@ -51,6 +51,9 @@ public sealed record TrainConfig
     /// <summary>Checkpoints kept on disk (older ones are removed).</summary>
     public int KeepCheckpoints { get; init; } = 2;
 
+    /// <summary>Also write each step's metrics as TensorBoard scalars into RUN/tensorboard (<see cref="TensorBoardLog"/>).</summary>
+    public bool TensorBoard { get; init; }
+
     public void Validate()
     {
         foreach (

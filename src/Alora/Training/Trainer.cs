@@ -36,6 +36,7 @@ public sealed class Trainer : IDisposable
     public IReadOnlyList<StepMetrics> History => _history;
     readonly List<StepMetrics> _history = [];
     double _elapsedBefore;
+    TensorBoardLog? _tensorBoard;
 
     public Trainer(
         CausalLM model,
@@ -110,6 +111,9 @@ public sealed class Trainer : IDisposable
     public IReadOnlyList<StepMetrics> Train(IProgress<TrainProgress>? progress = null, long? stopAfter = null, CancellationToken cancel = default)
     {
         _model.train();
+        // the event files start from what metrics.jsonl holds now (after a resume's cut, or nothing when fresh)
+        if (_cfg.TensorBoard && _runDir is not null)
+            _tensorBoard ??= TensorBoardLog.Start(_runDir, _elapsedBefore);
         var clock = Stopwatch.StartNew();
         long end = Math.Min(TotalSteps, stopAfter ?? long.MaxValue);
         while (Step < end)
@@ -118,7 +122,10 @@ public sealed class Trainer : IDisposable
             var stepClock = Stopwatch.StartNew();
             var (m, fault) = TrainStep(Step, stepClock, _elapsedBefore + clock.Elapsed.TotalSeconds);
             if (_runDir is not null)
-                MetricsLog.Append(_runDir, m);
+            {
+                var line = MetricsLog.Append(_runDir, m);
+                _tensorBoard?.Write(line);
+            }
             if (fault is not null)
                 throw Divergence.Error(m.Step, fault, _runDir);
             _history.Add(m);
@@ -319,6 +326,7 @@ public sealed class Trainer : IDisposable
         if (Step != 0)
             throw new InvalidOperationException("StartFresh after training began");
         File.Delete(Path.Combine(_runDir, MetricsLog.FileName));
+        TensorBoardLog.Clear(_runDir);
         if (Directory.Exists(CheckpointDir))
             Directory.Delete(CheckpointDir, true);
     }

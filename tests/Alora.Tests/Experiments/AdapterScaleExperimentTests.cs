@@ -46,7 +46,7 @@ public sealed class AdapterScaleExperimentTests
         ];
 
     /// <summary>The data, a tiny Llama with a word-level tokenizer of its words, and experiment.yaml; returns the YAML's path.</summary>
-    static string WriteExperiment(string dir, string methods, string overrides = "", string seeds = "[1]")
+    internal static string WriteExperiment(string dir, string methods, string overrides = "", string seeds = "[1]")
     {
         var train = Quiz(12, 0);
         var test = Quiz(6, 3);
