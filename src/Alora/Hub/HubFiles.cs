@@ -39,7 +39,7 @@ public static class HubFiles
         if (!IsRepoSpec(spec))
             return spec;
         using var s = new HubSession(HubRepo.TryParse(spec, HubRepoType.Model)!, settings, reporter);
-        s.Fetch("config.json", required: true);
+        First(s, "config.json", spec);
         if (s.Fetch(SingleWeights, required: false) is null)
         {
             var index = s.Fetch(WeightsIndex, required: false)
@@ -60,7 +60,7 @@ public static class HubFiles
         if (!IsRepoSpec(spec))
             return spec;
         using var s = new HubSession(HubRepo.TryParse(spec, HubRepoType.Model)!, settings, reporter);
-        s.Fetch("config.json", required: true);
+        First(s, "config.json", spec);
         foreach (var extra in ModelExtras)
             s.Fetch(extra, required: false);
         return s.Folder;
@@ -72,7 +72,7 @@ public static class HubFiles
         if (!IsRepoSpec(spec))
             return spec;
         using var s = new HubSession(HubRepo.TryParse(spec, HubRepoType.Model)!, settings, reporter);
-        s.Fetch(Lora.PeftAdapter.ConfigFile, required: true);
+        First(s, Lora.PeftAdapter.ConfigFile, spec);
         s.Fetch(Lora.PeftAdapter.WeightsFile, required: true);
         return s.Folder;
     }
@@ -86,6 +86,19 @@ public static class HubFiles
         var (repo, file) = HubRepo.ParseDatasetUri(path);
         using var s = new HubSession(repo, settings, reporter);
         return s.Fetch(file, required: true)!;
+    }
+
+    /// <summary>The first file asked for: when it fails, the user may have meant a local folder that is not there.</summary>
+    static void First(HubSession s, string file, string spec)
+    {
+        try
+        {
+            s.Fetch(file, required: true);
+        }
+        catch (AloraException e)
+        {
+            throw new AloraException($"{e.Message} (read as a hub repository: no folder {spec} exists here)", e);
+        }
     }
 
     /// <summary>The shard files an index's weight_map names, each once, in the order first named.</summary>

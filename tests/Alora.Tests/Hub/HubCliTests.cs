@@ -86,7 +86,7 @@ public sealed class HubCliTests : IDisposable
         Assert.Equal(1, code);
         Assert.Equal("", output);
         Assert.Equal(
-            $"error: org/absent: config.json is not in the Hugging Face cache at {Path.Combine(tmp.Path, "hub")}, and HF_HUB_OFFLINE is set: run once with the hub reachable to download it",
+            $"error: org/absent: config.json is not in the Hugging Face cache at {Path.Combine(tmp.Path, "hub")}, and HF_HUB_OFFLINE is set: run once with the hub reachable to download it (read as a hub repository: no folder org/absent exists here)",
             err.Trim()
         );
     }

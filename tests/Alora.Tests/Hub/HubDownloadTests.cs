@@ -169,7 +169,7 @@ public sealed class HubDownloadTests : IDisposable
         hub.AddModel("org/tiny-gpt2", Commit, Gpt2Files());
         var e = Assert.Throws<AloraException>(() => HubFiles.ModelFolder("org/tiny-gpt2", Settings(offline: true)));
         Assert.Equal(
-            $"org/tiny-gpt2: config.json is not in the Hugging Face cache at {cache.Path}, and HF_HUB_OFFLINE is set: run once with the hub reachable to download it",
+            $"org/tiny-gpt2: config.json is not in the Hugging Face cache at {cache.Path}, and HF_HUB_OFFLINE is set: run once with the hub reachable to download it (read as a hub repository: no folder org/tiny-gpt2 exists here)",
             e.Message
         );
         Assert.Empty(hub.Log);
