@@ -57,6 +57,12 @@ public sealed record ExperimentConfig
     public EvalConfig Eval { get; init; } = new();
     public SweepConfig Sweeps { get; init; } = new();
 
+    /// <summary>
+    /// sbatch options for <c>--launcher slurm</c> (<see cref="SlurmResources"/>): long option names without dashes for every
+    /// job, and <c>methods: {METHOD: {...}}</c> for one method's runs. Read only by that launcher.
+    /// </summary>
+    public JsonObject Slurm { get; init; } = [];
+
     /// <summary>The YAML file this came from (for messages), or null.</summary>
     [JsonIgnore]
     public string? Source { get; init; }
@@ -173,6 +179,7 @@ public sealed record ExperimentConfig
         foreach (var g in Seeds.GroupBy(s => s).Where(g => g.Count() > 1))
             throw Err($"seed {g.Key} is listed twice in 'seeds'");
 
+        _ = SlurmResources.From(this, []); // the slurm mapping's errors now, not at submission
         bool trains = Methods.Any(m => m != ExperimentMethods.Base);
         bool needsGeneral = Methods.Any(ExperimentMethods.NeedsGeneralData);
         if (string.IsNullOrWhiteSpace(General.Heldout))

@@ -34,6 +34,13 @@ public sealed record ExperimentRunOptions
 
     /// <summary>Runs only this job of the plan (a worker's part), without experiment.json, plan.json, results or report.</summary>
     public string? OnlyJob { get; init; }
+
+    /// <summary>
+    /// Hands the jobs to a cluster's scheduler instead of running them here (<see cref="SlurmLauncher"/>), given the
+    /// plan and whether a job's outputs are all there; returns true when every job is done, and the results and the
+    /// report are then written as after a run here; false leaves them to a later call.
+    /// </summary>
+    public Func<ExperimentPlan, Func<ExperimentJob, bool>, bool>? Submit { get; init; }
 }
 
 /// <summary>What one call did: jobs trained from scratch, resumed, found finished; evaluations and Fisher passes run; where the results are (empty and none for <see cref="ExperimentRunOptions.OnlyJob"/>).</summary>
@@ -94,7 +101,25 @@ public static partial class Experiment
             foreach (var job in plan.Jobs)
                 CheckIdentity(job);
             _eta = new EtaEstimator(plan.Jobs.SelectMany(Pending));
-            if (opt.Workers > 1 && opt.LaunchJob is { } launch)
+            if (opt.Submit is { } submit)
+            {
+                // the jobs ran (or run) under the scheduler: this call counts none of them as its own
+                if (!submit(plan, Done))
+                    return new ExperimentOutcome(
+                        plan.OutDir,
+                        plan.Jobs.Count,
+                        0,
+                        0,
+                        plan.Jobs.Count(Done),
+                        0,
+                        0,
+                        clock.Elapsed.TotalSeconds,
+                        "",
+                        "",
+                        []
+                    );
+            }
+            else if (opt.Workers > 1 && opt.LaunchJob is { } launch)
                 new Workers(this, plan, opt, launch).Run();
             else
                 foreach (var job in plan.Jobs)

@@ -56,7 +56,7 @@ public sealed class ExperimentTests(ITestOutputHelper output)
     }
 
     /// <summary>Writes the data and the YAML into <paramref name="dir"/> and returns the YAML's path.</summary>
-    static string WriteExperiment(string dir, string methods = "[lora-nu-mu, alora]", string extra = "")
+    internal static string WriteExperiment(string dir, string methods = "[lora-nu-mu, alora]", string extra = "")
     {
         var lines = File.ReadLines(Ptb).Take(150).ToList();
         File.WriteAllLines(Path.Combine(dir, "general-train.txt"), lines.Take(120));
