@@ -297,12 +297,18 @@ public static partial class Experiment
             return Directory.Exists(ck) && Directory.GetDirectories(ck, "step-*").Any(d => File.Exists(Path.Combine(d, "trainer_state.json")));
         }
 
-        /// <summary>Removes what an unfinished run without a checkpoint left, keeping job.json and the log its worker is writing.</summary>
+        /// <summary>
+        /// Removes what an unfinished run without a checkpoint left, keeping job.json and the logs its worker or its
+        /// Slurm jobs write (slurm-JOBID.out, which the running job itself may be writing).
+        /// </summary>
         static void Clean(string dir)
         {
             if (!Directory.Exists(dir))
                 return;
-            foreach (var f in Directory.GetFiles(dir).Where(f => Path.GetFileName(f) is not ("job.json" or WorkerLog)))
+            static bool Keep(string name) =>
+                name is "job.json" or WorkerLog
+                || (name.StartsWith("slurm-", StringComparison.Ordinal) && name.EndsWith(".out", StringComparison.Ordinal));
+            foreach (var f in Directory.GetFiles(dir).Where(f => !Keep(Path.GetFileName(f))))
                 File.Delete(f);
             foreach (var d in Directory.GetDirectories(dir))
                 Directory.Delete(d, true);

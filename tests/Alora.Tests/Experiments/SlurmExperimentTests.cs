@@ -99,7 +99,12 @@ public sealed class SlurmExperimentTests(ITestOutputHelper output)
         string Ids(string job) => string.Join(',', record[job]!["job_ids"]!.AsArray().Select(i => i!.GetValue<string>()));
         var cancelled = Ids("lora-mu-quiz-s1");
         var checkpoints = Path.Combine(outDir, "runs", "lora-mu-quiz-s1", "checkpoints");
-        Until(() => Directory.Exists(checkpoints) && Directory.GetDirectories(checkpoints, "step-*").Length > 0, "lora-mu's first checkpoint");
+        Until(
+            () =>
+                Directory.Exists(checkpoints)
+                && Directory.GetDirectories(checkpoints, "step-*").Any(d => File.Exists(Path.Combine(d, "trainer_state.json"))),
+            "lora-mu's first complete checkpoint"
+        );
         Alora.Experiments.SlurmCommands.Cancel(cancelled);
         Until(() => Sacct([cancelled]).Contains("|CANCELLED", StringComparison.Ordinal), $"sacct to show job {cancelled} cancelled");
         Assert.False(File.Exists(Path.Combine(outDir, "runs", "lora-mu-quiz-s1", "summary.json")));
