@@ -133,6 +133,16 @@ public sealed class SlurmExperimentTests(ITestOutputHelper output)
 
         // sacct: every last job completed; alora's domain run started after the general stage it reads had ended
         var all = record.Select(kv => kv.Value!["job_ids"]!.AsArray()[^1]!.GetValue<string>()).ToList();
+        // sacct's rows follow slurmctld by a few seconds: wait until they all show an end
+        bool Ended(string line) =>
+            line.Split('|') is [_, _, var state, _, _] && !Alora.Experiments.SlurmCommands.LiveStates.Contains(state.Split(' ')[0]);
+        Until(
+            () =>
+                Sacct([.. all, cancelled]).Split('\n', StringSplitOptions.RemoveEmptyEntries) is var lines
+                && lines.Length == all.Count + 1
+                && lines.All(Ended),
+            "sacct to show every job ended"
+        );
         var table = Sacct([.. all, cancelled]);
         output.WriteLine("JobID|JobName|State|Start|End\n" + table);
         var rows = table.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('|')).ToDictionary(r => r[0]);

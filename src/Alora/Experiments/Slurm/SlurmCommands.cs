@@ -29,7 +29,7 @@ public static class SlurmCommands
         return id.Length > 0 && id.All(char.IsAsciiDigit) ? id : throw new AloraException($"sbatch answered '{output.Trim()}', not a job id");
     }
 
-    /// <summary>The state of each job: squeue for those still queued or running, sacct for those that ended; ids neither knows are left out.</summary>
+    /// <summary>The state of each job: squeue for those it still holds (queued, running, recently ended), sacct for older ones; ids neither knows are left out.</summary>
     public static Dictionary<string, string> States(IReadOnlyCollection<string> ids)
     {
         var states = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -41,7 +41,9 @@ public static class SlurmCommands
             if (parts.Length == 2 && ids.Contains(parts[0]))
                 states[parts[0]] = parts[1];
         }
-        var ended = ids.Where(i => !states.TryGetValue(i, out var s) || !LiveStates.Contains(s)).ToList();
+        // squeue speaks for slurmctld itself; sacct's row can lag behind it (a job running for seconds may still read
+        // PENDING there), so sacct is asked only about jobs squeue no longer holds
+        var ended = ids.Where(i => !states.ContainsKey(i)).ToList();
         if (ended.Count > 0)
             foreach (
                 var line in Run("sacct", ["-X", "--noheader", "--parsable2", "--format=JobID,State", "--jobs=" + string.Join(',', ended)])
