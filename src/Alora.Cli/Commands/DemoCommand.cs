@@ -66,7 +66,7 @@ public static class DemoCommand
                 throw new AloraException("--workers must be at least 1");
             o = o with { Seeds = Enumerable.Range(1, n).Select(i => (long)i).ToList(), CacheDir = p.GetValue(cache), Workers = w };
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            using var ctrlC = new CancelOnCtrlC(io);
+            using var ctrlC = new CancelOnSignal(io);
             DemoOutcome r;
             try
             {

@@ -96,7 +96,7 @@ public static class ExperimentCommand
             if (t > 0)
                 torch.set_num_threads(t);
             var only = p.GetValue(job);
-            using var ctrlC = new CancelOnCtrlC(io);
+            using var ctrlC = new CancelOnSignal(io);
             try
             {
                 var options = new ExperimentRunOptions

@@ -54,11 +54,21 @@ public static class TrainCommand
                 GeneralData = HubCli.DataOrNull(io, o.GeneralData),
                 InitAdapter = o.InitAdapter is { } init ? HubCli.Adapter(io, init) : null,
             };
-            var result2 = ProgressView.RunTraining(
-                io,
-                $"train {EnumNames<FinetuneMethod>.Name(o.Method)}/{EnumNames<Stage>.Name(o.Stage)}",
-                progress => FinetuneRecipe.Run(o, progress)
-            );
+            using var signal = new CancelOnSignal(io);
+            FinetuneResult result2;
+            try
+            {
+                result2 = ProgressView.RunTraining(
+                    io,
+                    $"train {EnumNames<FinetuneMethod>.Name(o.Method)}/{EnumNames<Stage>.Name(o.Stage)}",
+                    progress => FinetuneRecipe.Run(o, progress, cancel: signal.Token)
+                );
+            }
+            catch (OperationCanceledException)
+            {
+                io.Err.WriteLine($"interrupted: a checkpoint was written where it stopped; add --resume to the same command to continue ({o.Out})");
+                return 130;
+            }
             io.Out.WriteLine($"run: {result2.RunDir}");
             io.Out.WriteLine($"steps: {result2.Steps}  final loss: {result2.FinalLoss:F4}  train seconds: {result2.TrainSeconds:F1}");
             return 0;

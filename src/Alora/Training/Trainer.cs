@@ -36,6 +36,9 @@ public sealed class Trainer : IDisposable
     public IReadOnlyList<StepMetrics> History => _history;
     readonly List<StepMetrics> _history = [];
     double _elapsedBefore;
+
+    // the step of the last checkpoint written or restored (-1: none), so that a stop does not write it twice
+    long _savedStep = -1;
     TensorBoardLog? _tensorBoard;
 
     public Trainer(
@@ -118,7 +121,14 @@ public sealed class Trainer : IDisposable
         long end = Math.Min(TotalSteps, stopAfter ?? long.MaxValue);
         while (Step < end)
         {
-            cancel.ThrowIfCancellationRequested();
+            if (cancel.IsCancellationRequested)
+            {
+                // a stop asked for between steps (Ctrl+C, or SIGTERM at a Slurm time limit) keeps the steps done since
+                // the last checkpoint: a checkpoint at any step resumes exactly as one at a multiple of checkpoint-every
+                if (_runDir is not null && Step > 0 && Step != _savedStep)
+                    SaveCheckpoint(_elapsedBefore + clock.Elapsed.TotalSeconds);
+                cancel.ThrowIfCancellationRequested();
+            }
             var stepClock = Stopwatch.StartNew();
             var (m, fault) = TrainStep(Step, stepClock, _elapsedBefore + clock.Elapsed.TotalSeconds);
             if (_runDir is not null)
@@ -302,8 +312,11 @@ public sealed class Trainer : IDisposable
     /// <summary>The newest complete checkpoint of a run folder, or null.</summary>
     public static string? LatestCheckpoint(string runDir) => TrainingCheckpoints.Latest(runDir);
 
-    void SaveCheckpoint(double elapsed) =>
+    void SaveCheckpoint(double elapsed)
+    {
         TrainingCheckpoints.Save(CheckpointDir, Step, TotalSteps, _cfg.Seed, elapsed, _cfg.KeepCheckpoints, _trainable, _optimizer, _hooks);
+        _savedStep = Step;
+    }
 
     /// <summary>Restores the latest checkpoint of the run folder; returns false when there is none.</summary>
     public bool TryResume()
@@ -314,6 +327,7 @@ public sealed class Trainer : IDisposable
         if (latest is null)
             return false;
         (Step, _elapsedBefore) = TrainingCheckpoints.Restore(latest, TotalSteps, _trainable, _optimizer, _hooks);
+        _savedStep = Step;
         MetricsLog.Truncate(_runDir, Step);
         return true;
     }

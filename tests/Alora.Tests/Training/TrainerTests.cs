@@ -76,6 +76,59 @@ public class TrainerTests
         Assert.Equal(Enumerable.Range(1, 8), steps); // the repeated step 5 is not logged twice
     }
 
+    // A stop asked for after step 5 (checkpoint-every 4: none due there) writes a checkpoint at step 5, so a resumed run
+    // repeats no step, and ends with the adapter of an uninterrupted run.
+    [Fact]
+    public void AStopBetweenStepsCheckpointsWhereItStopped()
+    {
+        var lora = new LoraConfig
+        {
+            R = 4,
+            Alpha = 16,
+            Dropout = 0.1,
+        };
+        var data = TinyModels.PatternData(24, 16);
+        using var full = new TempDir();
+        using var parted = new TempDir();
+
+        float[][] Run(string dir, int? cancelAfter, bool resume)
+        {
+            using var model = TinyModels.Llama();
+            random.manual_seed(99);
+            var adapters = LoraInjector.Inject(model, lora);
+            using var trainer = new Trainer(model, adapters, data, Config(8, checkpointEvery: 4), dir);
+            if (resume)
+                Assert.True(trainer.TryResume());
+            using var stop = new CancellationTokenSource();
+            var progress = new ReportedAtOnce<TrainProgress>(p =>
+            {
+                if (p.Step == cancelAfter)
+                    stop.Cancel();
+            });
+            if (cancelAfter is null)
+                trainer.Train(progress, cancel: stop.Token);
+            else
+                Assert.Throws<OperationCanceledException>(() => trainer.Train(progress, cancel: stop.Token));
+            return adapters.SelectMany(a => new[] { a.Layer.lora_A.weight, a.Layer.lora_B.weight }).Select(t => t.data<float>().ToArray()).ToArray();
+        }
+
+        var expected = Run(full.Path, null, false);
+        Run(parted.Path, 5, false);
+        var checkpoints = Directory.GetDirectories(Path.Combine(parted.Path, "checkpoints")).Select(Path.GetFileName).Order();
+        Assert.Equal(["step-0000004", "step-0000005"], checkpoints);
+        Assert.Equal(5, File.ReadAllLines(Path.Combine(parted.Path, "metrics.jsonl")).Length);
+        var resumed = Run(parted.Path, null, true);
+        for (int i = 0; i < expected.Length; i++)
+        for (int j = 0; j < expected[i].Length; j++)
+            Assert.True(Math.Abs(expected[i][j] - resumed[i][j]) <= 1e-6, $"tensor {i} element {j}: {expected[i][j]} vs {resumed[i][j]}");
+    }
+
+    /// <summary>Progress reported on the training thread as it happens (Progress&lt;T&gt; would post it later).</summary>
+    sealed class ReportedAtOnce<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
     [Fact]
     public void LiveTensorCountStaysFlatOver200Steps()
     {
