@@ -106,8 +106,17 @@ public sealed class SlurmExperimentTests(ITestOutputHelper output)
             "lora-mu's first complete checkpoint"
         );
         Alora.Experiments.SlurmCommands.Cancel(cancelled);
-        Until(() => Sacct([cancelled]).Contains("|CANCELLED", StringComparison.Ordinal), $"sacct to show job {cancelled} cancelled");
+        // it stops at the end of its step with a checkpoint there (SIGTERM), then leaves the queue
+        Until(
+            () =>
+                Alora.Experiments.SlurmCommands.States([cancelled]).GetValueOrDefault(cancelled) is { } st
+                && !Alora.Experiments.SlurmCommands.LiveStates.Contains(st),
+            $"job {cancelled} to end"
+        );
         Assert.False(File.Exists(Path.Combine(outDir, "runs", "lora-mu-quiz-s1", "summary.json")));
+        // SIGTERM from scancel: the job wrote a checkpoint at the last step it logged
+        var lastLogged = File.ReadAllLines(Path.Combine(outDir, "runs", "lora-mu-quiz-s1", "metrics.jsonl")).Length;
+        Assert.Contains($"step-{lastLogged:D7}", Directory.GetDirectories(checkpoints).Select(Path.GetFileName));
 
         // the same command again: the cancelled run is submitted again and resumes; the others are left to their jobs
         var second = Cli("experiment", "--config", yaml, "--out", outDir, "--launcher", "slurm", "--wait", "--poll-seconds", "1");

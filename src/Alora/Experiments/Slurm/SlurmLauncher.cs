@@ -32,7 +32,7 @@ public sealed class SlurmLauncher(
         ArgumentNullException.ThrowIfNull(done);
         var record = ReadRecord();
         var current = record.ToDictionary(kv => kv.Key, kv => kv.Value[^1]);
-        var states = SlurmCommands.States(current.Values.ToList());
+        var states = SettledStates(current.Values.ToList());
         var submittedNow = new HashSet<string>(StringComparer.Ordinal);
         int kept = 0;
         foreach (var job in plan.Jobs)
@@ -70,6 +70,22 @@ public sealed class SlurmLauncher(
         }
         Watch(plan, done, current);
         return true;
+    }
+
+    /// <summary>
+    /// The jobs' states once none is COMPLETING (a job stopping on SIGTERM writes its checkpoint then), so that a job
+    /// about to end cancelled is submitted again rather than taken for a live one; a minute at most.
+    /// </summary>
+    static Dictionary<string, string> SettledStates(List<string> ids)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var states = SlurmCommands.States(ids);
+            if (!states.ContainsValue("COMPLETING") || clock.Elapsed > TimeSpan.FromMinutes(1))
+                return states;
+            Thread.Sleep(500);
+        }
     }
 
     /// <summary>The scripts a submission would write, with the jobs they would wait on by name; Slurm is not asked.</summary>
