@@ -37,10 +37,11 @@ public class TrainerTests
         Assert.True(last < 0.9 * first, $"loss {first:F3} -> {last:F3}");
     }
 
-    // A run stopped after step 5 (last checkpoint at step 4) and resumed ends with the same adapter as an
-    // uninterrupted run: same data order, optimizer state, dropout RNG and schedule.
-    [Fact]
-    public void KillAndResumeEqualsUninterrupted()
+    /// <summary>
+    /// Trains the tiny Llama's LoRA adapter (r 4, dropout 0.1) for 8 steps in <paramref name="dir"/>, resuming its
+    /// latest checkpoint when asked, through <paramref name="train"/>; returns the adapter's A and B weights.
+    /// </summary>
+    static float[][] TrainAdapter(string dir, int checkpointEvery, bool resume, Action<Trainer> train)
     {
         var lora = new LoraConfig
         {
@@ -48,29 +49,34 @@ public class TrainerTests
             Alpha = 16,
             Dropout = 0.1,
         };
-        var data = TinyModels.PatternData(24, 16);
-        using var full = new TempDir();
-        using var parted = new TempDir();
+        using var model = TinyModels.Llama();
+        random.manual_seed(99);
+        var adapters = LoraInjector.Inject(model, lora);
+        using var trainer = new Trainer(model, adapters, TinyModels.PatternData(24, 16), Config(8, checkpointEvery), dir);
+        if (resume)
+            Assert.True(trainer.TryResume());
+        train(trainer);
+        return adapters.SelectMany(a => new[] { a.Layer.lora_A.weight, a.Layer.lora_B.weight }).Select(t => t.data<float>().ToArray()).ToArray();
+    }
 
-        float[][] Run(string dir, long? stopAfter, bool resume)
-        {
-            using var model = TinyModels.Llama();
-            random.manual_seed(99);
-            var adapters = LoraInjector.Inject(model, lora);
-            using var trainer = new Trainer(model, adapters, data, Config(8, checkpointEvery: 2), dir);
-            if (resume)
-                Assert.True(trainer.TryResume());
-            trainer.Train(stopAfter: stopAfter);
-            return adapters.SelectMany(a => new[] { a.Layer.lora_A.weight, a.Layer.lora_B.weight }).Select(t => t.data<float>().ToArray()).ToArray();
-        }
-
-        var expected = Run(full.Path, null, false);
-        Run(parted.Path, 5, false);
-        Assert.True(Directory.Exists(Path.Combine(parted.Path, "checkpoints", "step-0000004")));
-        var resumed = Run(parted.Path, null, true);
+    static void AssertSameAdapter(float[][] expected, float[][] actual)
+    {
         for (int i = 0; i < expected.Length; i++)
         for (int j = 0; j < expected[i].Length; j++)
-            Assert.True(Math.Abs(expected[i][j] - resumed[i][j]) <= 1e-6, $"tensor {i} element {j}: {expected[i][j]} vs {resumed[i][j]}");
+            Assert.True(Math.Abs(expected[i][j] - actual[i][j]) <= 1e-6, $"tensor {i} element {j}: {expected[i][j]} vs {actual[i][j]}");
+    }
+
+    // A run stopped after step 5 (last checkpoint at step 4) and resumed ends with the same adapter as an
+    // uninterrupted run: same data order, optimizer state, dropout RNG and schedule.
+    [Fact]
+    public void KillAndResumeEqualsUninterrupted()
+    {
+        using var full = new TempDir();
+        using var parted = new TempDir();
+        var expected = TrainAdapter(full.Path, 2, false, t => t.Train());
+        TrainAdapter(parted.Path, 2, false, t => t.Train(stopAfter: 5));
+        Assert.True(Directory.Exists(Path.Combine(parted.Path, "checkpoints", "step-0000004")));
+        AssertSameAdapter(expected, TrainAdapter(parted.Path, 2, true, t => t.Train()));
         var steps = File.ReadAllLines(Path.Combine(parted.Path, "metrics.jsonl"))
             .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!["step"]!.GetValue<int>());
         Assert.Equal(Enumerable.Range(1, 8), steps); // the repeated step 5 is not logged twice
@@ -81,46 +87,23 @@ public class TrainerTests
     [Fact]
     public void AStopBetweenStepsCheckpointsWhereItStopped()
     {
-        var lora = new LoraConfig
-        {
-            R = 4,
-            Alpha = 16,
-            Dropout = 0.1,
-        };
-        var data = TinyModels.PatternData(24, 16);
         using var full = new TempDir();
         using var parted = new TempDir();
-
-        float[][] Run(string dir, int? cancelAfter, bool resume)
+        var expected = TrainAdapter(full.Path, 4, false, t => t.Train());
+        TrainAdapter(parted.Path, 4, false, t =>
         {
-            using var model = TinyModels.Llama();
-            random.manual_seed(99);
-            var adapters = LoraInjector.Inject(model, lora);
-            using var trainer = new Trainer(model, adapters, data, Config(8, checkpointEvery: 4), dir);
-            if (resume)
-                Assert.True(trainer.TryResume());
             using var stop = new CancellationTokenSource();
             var progress = new ReportedAtOnce<TrainProgress>(p =>
             {
-                if (p.Step == cancelAfter)
+                if (p.Step == 5)
                     stop.Cancel();
             });
-            if (cancelAfter is null)
-                trainer.Train(progress, cancel: stop.Token);
-            else
-                Assert.Throws<OperationCanceledException>(() => trainer.Train(progress, cancel: stop.Token));
-            return adapters.SelectMany(a => new[] { a.Layer.lora_A.weight, a.Layer.lora_B.weight }).Select(t => t.data<float>().ToArray()).ToArray();
-        }
-
-        var expected = Run(full.Path, null, false);
-        Run(parted.Path, 5, false);
+            Assert.Throws<OperationCanceledException>(() => t.Train(progress, cancel: stop.Token));
+        });
         var checkpoints = Directory.GetDirectories(Path.Combine(parted.Path, "checkpoints")).Select(Path.GetFileName).Order();
         Assert.Equal(["step-0000004", "step-0000005"], checkpoints);
         Assert.Equal(5, File.ReadAllLines(Path.Combine(parted.Path, "metrics.jsonl")).Length);
-        var resumed = Run(parted.Path, null, true);
-        for (int i = 0; i < expected.Length; i++)
-        for (int j = 0; j < expected[i].Length; j++)
-            Assert.True(Math.Abs(expected[i][j] - resumed[i][j]) <= 1e-6, $"tensor {i} element {j}: {expected[i][j]} vs {resumed[i][j]}");
+        AssertSameAdapter(expected, TrainAdapter(parted.Path, 4, true, t => t.Train()));
     }
 
     /// <summary>Progress reported on the training thread as it happens (Progress&lt;T&gt; would post it later).</summary>
