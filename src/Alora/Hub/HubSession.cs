@@ -36,11 +36,15 @@ internal sealed class HubSession : IDisposable
     public string? Fetch(string file, bool required)
     {
         var pinned = commit ?? (HubRepo.IsCommitHash(Repo.Revision) ? Repo.Revision : null);
-        if (pinned is not null && (cache.CachedFile(Repo, pinned, file) is { } hit || cache.KnownMissing(Repo, pinned, file)))
+        if (pinned is not null)
         {
-            commit = pinned; // a commit's files never change: nothing to ask
-            hit = cache.CachedFile(Repo, pinned, file);
-            return hit ?? (required ? throw Missing(file) : null);
+            // a commit's files never change: what the cache knows of them needs no request
+            var hit = cache.CachedFile(Repo, pinned, file);
+            if (hit is not null || cache.KnownMissing(Repo, pinned, file))
+            {
+                commit = pinned;
+                return hit ?? (required ? throw Missing(file) : null);
+            }
         }
         if (!Online)
             return FromCache(file, required);

@@ -65,14 +65,7 @@ public class EvalMcqAndSuiteCliTests
         File.WriteAllText(text, "The cat sat on the mat.\nA second line of plain text.\nAnd a third one here.\n");
         var other = tmp.File("other.txt");
         File.WriteAllText(other, "Another corpus, unnamed: its key is the file name.\n");
-        var custom = tmp.File("probe.jsonl");
-        File.WriteAllLines(
-            custom,
-            [
-                """{"question": "What color is the sky?", "choices": ["blue", "green"], "answer": 0}""",
-                """{"question": "How many legs has a cat?", "choices": ["two", "four", "six"], "answer": 1}""",
-            ]
-        );
+        var custom = WriteProbe(tmp.File("probe.jsonl"));
         var outFile = tmp.File("suite.json");
         var model = Fixtures.Model("tiny-gpt2");
         var (code, output, err) = CliRunner.Run(
@@ -201,5 +194,18 @@ public class EvalMcqAndSuiteCliTests
         // the tiny model (n_embd 2) is close to uniform over GPT-2's 50257 tokens
         Assert.InRange(r["perplexity"]!.GetValue<double>(), 45_000, 56_000);
         Assert.Equal(Math.Exp(r["mean_nll"]!.GetValue<double>()), r["perplexity"]!.GetValue<double>(), 6);
+    }
+
+    /// <summary>A two-item generic multiple-choice file (answers 0 and 1), for the suite's mcq task.</summary>
+    internal static string WriteProbe(string path)
+    {
+        File.WriteAllLines(
+            path,
+            [
+                """{"question": "What color is the sky?", "choices": ["blue", "green"], "answer": 0}""",
+                """{"question": "How many legs has a cat?", "choices": ["two", "four", "six"], "answer": 1}""",
+            ]
+        );
+        return path;
     }
 }

@@ -20,14 +20,7 @@ public class LmEvalCliTests
         using var tmp = new TempDir();
         var text = tmp.File("general.txt");
         File.WriteAllText(text, "The cat sat on the mat.\nA second line of plain text.\nAnd a third one here, with ünïcode.\n");
-        var probe = tmp.File("probe.jsonl");
-        File.WriteAllLines(
-            probe,
-            [
-                """{"question": "What color is the sky?", "choices": ["blue", "green"], "answer": 0}""",
-                """{"question": "How many legs has a cat?", "choices": ["two", "four", "six"], "answer": 1}""",
-            ]
-        );
+        var probe = EvalMcqAndSuiteCliTests.WriteProbe(tmp.File("probe.jsonl"));
         var outFile = tmp.File("suite.json");
         var model = Fixtures.Model("tiny-gpt2");
         var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
